@@ -1,0 +1,82 @@
+/**
+ * Checkpoints: one JSON file holding the resolved config, progress counters, the trainer's
+ * RNG state and the algorithm's tensors (base64 float32). Written to a temporary file and
+ * renamed, so a crash never leaves a half-written checkpoint.
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import type { AlgoState } from "./algorithm.ts";
+import type { RngState } from "./rng.ts";
+
+/** Everything needed to continue a run. */
+export interface Checkpoint {
+  readonly format: "baton-checkpoint/1";
+  readonly config: Record<string, unknown>;
+  readonly iteration: number;
+  readonly envSteps: number;
+  readonly wallSeconds: number;
+  readonly rng: RngState;
+  readonly algo: AlgoState;
+}
+
+function b64(data: Float32Array): string {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+function unb64(s: string): Float32Array {
+  const bin = atob(s);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Float32Array(bytes.buffer);
+}
+
+/**
+ * Writes a checkpoint atomically (temp file + rename).
+ * @param path target file
+ * @param ck the checkpoint
+ */
+export async function saveCheckpoint(path: string, ck: Checkpoint): Promise<void> {
+  const tensors: Record<string, { shape: number[]; data: string }> = {};
+  for (const [k, t] of Object.entries(ck.algo.tensors)) {
+    tensors[k] = { shape: t.shape, data: b64(t.data) };
+  }
+  const text = JSON.stringify({ ...ck, algo: { tensors, extra: ck.algo.extra } });
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${crypto.randomUUID()}.tmp`);
+  await Deno.writeTextFile(tmp, text);
+  await Deno.rename(tmp, path);
+}
+
+/**
+ * Reads a checkpoint file, or `checkpoint.json` inside a run directory.
+ * @param path file or run directory
+ * @returns the checkpoint
+ */
+export async function loadCheckpoint(path: string): Promise<Checkpoint> {
+  let file = path;
+  try {
+    if ((await Deno.stat(path)).isDirectory) file = join(path, "checkpoint.json");
+  } catch {
+    throw new Error(`Cannot read checkpoint as "${path}" does not exist`);
+  }
+  let raw: any;
+  try {
+    raw = JSON.parse(await Deno.readTextFile(file));
+  } catch (err) {
+    throw new Error(`Cannot read checkpoint ${file}: ${(err as Error).message}`);
+  }
+  if (raw?.format !== "baton-checkpoint/1") {
+    throw new Error(`Cannot read checkpoint ${file} as it is not a baton-checkpoint/1 file`);
+  }
+  const tensors: AlgoState["tensors"] = {};
+  for (const [k, t] of Object.entries(raw.algo.tensors as Record<string, any>)) {
+    tensors[k] = { shape: t.shape, data: unb64(t.data) };
+  }
+  return { ...raw, algo: { tensors, extra: raw.algo.extra } };
+}

@@ -1,0 +1,58 @@
+/**
+ * The training configuration: one zod schema, the single source of the CLI's flags, their
+ * help text, defaults and validation.
+ *
+ * @module
+ */
+import { z } from "./deps.ts";
+
+/** The run configuration (`train.ts` flags map onto these fields in kebab-case). */
+export const trainConfig = z.strictObject({
+  env: z.string().default("matrix/climbing").describe("environment id (see --list)"),
+  envOptions: z.record(z.string(), z.unknown()).default({}).describe(
+    "env options, given as --env-opt key=value (repeatable)",
+  ),
+  algo: z.string().default("mappo").describe("algorithm (see --list)"),
+  algoOptions: z.record(z.string(), z.unknown()).default({}).describe(
+    "algorithm options, given as --algo-opt key=value (repeatable)",
+  ),
+  seed: z.int().min(0).default(0).describe("random seed (same seed, same run)"),
+  totalSteps: z.int().positive().default(200_000).describe(
+    "env steps to train for (one step of one env counts once)",
+  ),
+  numEnvs: z.int().positive().default(50).describe("parallel environments E"),
+  rolloutLength: z.int().positive().default(200).describe("steps per env per iteration T"),
+  gamma: z.number().min(0).max(1).default(0.99).describe("discount"),
+  gaeLambda: z.number().min(0).max(1).default(0.95).describe("GAE lambda"),
+  evalEvery: z.int().min(0).default(1).describe(
+    "evaluate greedily every N iterations (0 = only at the end)",
+  ),
+  evalEpisodes: z.int().positive().default(100).describe("episodes per evaluation"),
+  checkpointEvery: z.int().min(1).default(5).describe("write a checkpoint every N iterations"),
+  backend: z.enum(["auto", "wasm", "cpu", "webgpu"]).default("auto").describe(
+    "tfjs backend: auto = WebGPU on a hardware adapter, else wasm",
+  ),
+  out: z.string().optional().describe("run directory (default runs/<env>-<algo>-s<seed>)"),
+  plugins: z.array(z.string()).default([]).describe(
+    "plugin modules to load (--plugin path, repeatable)",
+  ),
+  quiet: z.boolean().default(false).describe("no progress line"),
+});
+
+/** A parsed, resolved config. */
+export type TrainConfig = z.infer<typeof trainConfig>;
+
+/**
+ * Derived quantities; never written back into the config.
+ * @param c the config
+ * @returns steps per iteration and the number of iterations
+ */
+export function derived(c: TrainConfig): { stepsPerIter: number; iterations: number } {
+  const stepsPerIter = c.numEnvs * c.rolloutLength;
+  return { stepsPerIter, iterations: Math.max(1, Math.ceil(c.totalSteps / stepsPerIter)) };
+}
+
+/** @returns the default run directory of a config */
+export function defaultOut(c: Pick<TrainConfig, "env" | "algo" | "seed">): string {
+  return `runs/${c.env.replace(/\//g, "_")}-${c.algo}-s${c.seed}`;
+}

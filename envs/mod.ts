@@ -1,0 +1,24 @@
+/**
+ * Baton's built-in environments, as a plugin, and a registry that has them.
+ *
+ * @module
+ */
+import { EnvRegistry } from "../core/registry.ts";
+import { definePlugin, installPlugin, type Plugin } from "../plugins/plugin.ts";
+import { matrixEnvs } from "./matrix/matrix.ts";
+
+export { MatrixEnv, type MatrixGame, permutationGame, tableGame } from "./matrix/matrix.ts";
+
+/** The built-in plugin. */
+export const builtinPlugin: Plugin = definePlugin({
+  name: "baton-builtin",
+  version: "0.1.0",
+  envs: [...matrixEnvs],
+});
+
+/** @returns a fresh registry holding the built-in envs */
+export function defaultEnvRegistry(): EnvRegistry {
+  const r = new EnvRegistry();
+  installPlugin(r, builtinPlugin);
+  return r;
+}
