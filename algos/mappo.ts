@@ -62,7 +62,7 @@ export class Mappo implements Algorithm {
       const last = ep === epochs - 1;
       for (const idx of ag.minibatches(tb.N, ctx.rng) ?? [null]) {
         const diag: tf.Tensor[] = [];
-        const { grads } = tf.variableGrads(() => {
+        const { value, grads } = tf.variableGrads(() => {
           const u = idx ? tf.gather(tb.u, idx) : tb.u;
           const losses = tb.agents.map((full, i) => {
             const b = ag.rows(full, idx);
@@ -87,7 +87,7 @@ export class Mappo implements Algorithm {
             m.add("losses/actor_grad_norm", norms[i]!);
           }
         }
-        tf.dispose([...diag, ...Object.values(grads), ...norms]);
+        tf.dispose([value, ...diag, ...Object.values(grads), ...norms]);
         idx?.dispose();
       }
     }

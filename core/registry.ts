@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from "./deps.ts";
+import type { z } from "./deps.ts";
 import type { VecEnv } from "./vec_env.ts";
 import { formatZodError } from "./errors.ts";
 

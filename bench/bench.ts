@@ -1,0 +1,181 @@
+/**
+ * `deno task bench`: speed figures measured side by side in one run (never a test).
+ *
+ * 1. End to end: env-steps/s and seconds per update for each algorithm on matrix/climbing
+ *    with the reference configuration (50 envs x 200 steps, 15 epochs, 1 minibatch).
+ * 2. The policy network (LayerNorm'd 64-wide ReLU MLP, 64 inputs, 16 actions): forward and
+ *    forward+backward+Adam at batch 1, 32, 1024, 4096 on tfjs wasm and cpu, next to PyTorch
+ *    (Debian python3-torch, 1 thread) on the same CPU when it is installed.
+ *
+ * Flags: `--quick` (fewer iterations), `--algos mappo,ippo`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { dirname, fromFileUrl } from "./_path.ts";
+import {
+  defaultAlgoRegistry,
+  defaultEnvRegistry,
+  initBackend,
+  Rng,
+  tf,
+  train,
+  trainConfig,
+} from "../mod.ts";
+import { dense, makeDense, makeMlpBase, mlpBase, mlpVars } from "../core/nets.ts";
+import { Adam } from "../core/adam.ts";
+import { categoricalLogp } from "../core/distributions.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { quick: { type: "boolean" }, algos: { type: "string" } },
+});
+const quick = Boolean(values.quick);
+const BATCHES = [1, 32, 1024, 4096];
+
+async function endToEnd(): Promise<void> {
+  await initBackend("wasm");
+  const algos = defaultAlgoRegistry();
+  const names = values.algos ? values.algos.split(",") : algos.list().map((a) => a.name);
+  const iters = quick ? 2 : 4;
+  console.log(
+    `\n## End to end: matrix/climbing, 50 envs x 200 steps, 15 epochs, 1 minibatch (${iters} iterations, first dropped)`,
+  );
+  console.log("| algo | env-steps/s | rollout s/iter | update s/iter | iteration s |");
+  console.log("|---|---:|---:|---:|---:|");
+  for (const algo of names) {
+    const recs: Record<string, number | null>[] = [];
+    const out = await Deno.makeTempDir({ prefix: "baton_bench_" });
+    await train(
+      trainConfig.parse({
+        env: "matrix/climbing",
+        algo,
+        numEnvs: 50,
+        rolloutLength: 200,
+        totalSteps: 10_000 * iters,
+        evalEvery: 0,
+        evalEpisodes: 10,
+        quiet: true,
+        out,
+      }),
+      {
+        envs: defaultEnvRegistry(),
+        algos,
+        hooks: [{ onIteration: (r) => void recs.push(r) }],
+      },
+    );
+    await Deno.remove(out, { recursive: true });
+    const rs = recs.slice(1);
+    const avg = (k: string) => rs.reduce((s, r) => s + (r[k] ?? 0), 0) / rs.length;
+    const it = avg("rollout_s") + avg("update_s");
+    console.log(
+      `| ${algo} | ${Math.round(10_000 / it)} | ${avg("rollout_s").toFixed(3)} | ${
+        avg("update_s").toFixed(3)
+      } | ${it.toFixed(2)} |`,
+    );
+  }
+  console.log(
+    "\nFor context: the BPTA authors' PyTorch BPPO with the same matrix settings made ~310 env-steps/s (~32 s per 10,000-step iteration) on this kind of machine (spec §4b).",
+  );
+}
+
+function timeMs(f: () => void, reps: number): number {
+  for (let i = 0; i < 2; i++) f();
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) f();
+  return (performance.now() - t0) / reps;
+}
+
+async function mlp(backend: "wasm" | "cpu"): Promise<{ fwd: number[]; train: number[] }> {
+  await initBackend(backend);
+  const rng = new Rng(0);
+  const base = makeMlpBase(`bench_${backend}`, {
+    inDim: 64,
+    hidden: 64,
+    layers: 1,
+    activation: "relu",
+    featureNorm: true,
+    rng,
+  });
+  const head = makeDense(`bench_${backend}/head`, { inDim: 64, outDim: 16, gain: 0.01, rng });
+  const vars = [...mlpVars(base), head.W, head.b];
+  const opt = new Adam(vars, { lr: 5e-4, eps: 1e-5, maxGradNorm: 10 });
+  const fwd: number[] = [], trn: number[] = [];
+  for (const B of BATCHES) {
+    const x = tf.randomNormal([B, 64]) as tf.Tensor2D;
+    const onehot = tf.oneHot(tf.randomUniform([B], 0, 16, "int32") as tf.Tensor1D, 16)
+      .toFloat() as tf.Tensor2D;
+    const adv = tf.randomNormal([B]);
+    const reps = Math.max(5, Math.min(200, Math.floor(20_000 / B)));
+    fwd.push(timeMs(() => {
+      const y = tf.tidy(() => dense(mlpBase(x, base), head));
+      y.dataSync();
+      y.dispose();
+    }, reps));
+    trn.push(timeMs(() => {
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.neg(
+            tf.mean(tf.mul(categoricalLogp(dense(mlpBase(x, base), head), onehot), adv)),
+          ) as tf.Scalar,
+        vars,
+      );
+      const n = opt.step(vars.map((v) => grads[v.name]!));
+      n.dataSync();
+      tf.dispose([value, n, ...Object.values(grads)]);
+    }, reps));
+    tf.dispose([x, onehot, adv]);
+  }
+  opt.dispose();
+  tf.dispose(vars);
+  return { fwd, train: trn };
+}
+
+async function torchMlp(): Promise<{ fwd: number[]; train: number[]; version: string } | string> {
+  const script = fromFileUrl(new URL("./torch_mlp.py", import.meta.url));
+  try {
+    const out = await new Deno.Command("/usr/bin/python3", {
+      args: [script, BATCHES.join(",")],
+      stdout: "piped",
+      stderr: "piped",
+      cwd: dirname(script),
+    }).output();
+    if (out.code !== 0) {
+      return new TextDecoder().decode(out.stderr).trim().split("\n").pop() ?? "failed";
+    }
+    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    return {
+      version: r.torch,
+      fwd: BATCHES.map((b) => r.forward_ms[b]),
+      train: BATCHES.map((b) => r.train_ms[b]),
+    };
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+async function networks(): Promise<void> {
+  const wasm = await mlp("wasm");
+  const cpu = await mlp("cpu");
+  const torch = await torchMlp();
+  console.log("\n## Policy network 64-64-16 (LayerNorm, ReLU), ms per call, single thread");
+  if (typeof torch === "string") {
+    console.log(`(PyTorch not measured: ${torch}; install Debian's python3-torch to compare)`);
+  } else console.log(`(PyTorch ${torch.version}, 1 thread, same CPU, same run)`);
+  console.log(
+    "| batch | wasm fwd | cpu fwd | torch fwd | wasm train | cpu train | torch train | torch/wasm train |",
+  );
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
+  BATCHES.forEach((B, k) => {
+    const t = typeof torch === "string" ? null : torch;
+    const f = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(3));
+    console.log(
+      `| ${B} | ${f(wasm.fwd[k])} | ${f(cpu.fwd[k])} | ${f(t?.fwd[k])} | ${f(wasm.train[k])} | ${
+        f(cpu.train[k])
+      } | ${f(t?.train[k])} | ${t ? (t.train[k]! / wasm.train[k]!).toFixed(2) : "-"} |`,
+    );
+  });
+}
+
+await networks();
+await endToEnd();

@@ -1,0 +1,104 @@
+/**
+ * Conformance checks for environments, public so plugin authors can run them on their envs.
+ *
+ * @module
+ */
+import type { Step, VecEnv } from "./vec_env.ts";
+import { Rng } from "./rng.ts";
+
+function checkStep(env: VecEnv, s: Step, where: string): void {
+  const { numAgents: n, obsDim, stateDim, actionSpace } = env.spec;
+  const E = env.numEnvs;
+  const want: [string, ArrayLike<number> | null, number][] = [
+    ["obs", s.obs, E * n * obsDim],
+    ["state", s.state, E * stateDim],
+    ["reward", s.reward, E],
+    ["done", s.done, E],
+    ["truncated", s.truncated, E],
+  ];
+  if (actionSpace.kind === "discrete") {
+    want.push(["availActions", s.availActions, E * n * actionSpace.n]);
+  }
+  for (const [name, arr, len] of want) {
+    if (!arr || arr.length !== len) {
+      throw new Error(`${where}: ${name} has length ${arr?.length}, expected ${len}`);
+    }
+  }
+  for (const [name, arr] of [["obs", s.obs], ["state", s.state], ["reward", s.reward]] as const) {
+    if (!arr.every(Number.isFinite)) throw new Error(`${where}: ${name} has non-finite values`);
+  }
+  if (s.availActions && actionSpace.kind === "discrete") {
+    for (let k = 0; k < E * n; k++) {
+      if (!s.availActions.subarray(k * actionSpace.n, (k + 1) * actionSpace.n).some((x) => x)) {
+        throw new Error(
+          `${where}: agent ${k % n} of env ${Math.floor(k / n)} has no available action`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Random valid actions for every agent of every env.
+ * @param env the env
+ * @param s the current step (for availability)
+ * @param rng random source
+ * @returns actions
+ */
+export function randomActions(env: VecEnv, s: Step, rng: Rng): Int32Array | Float32Array {
+  const { numAgents: n, actionSpace } = env.spec;
+  const E = env.numEnvs;
+  if (actionSpace.kind === "box") {
+    return Float32Array.from(
+      { length: E * n * actionSpace.dim },
+      () => actionSpace.low + (actionSpace.high - actionSpace.low) * rng.uniform(),
+    );
+  }
+  const A = actionSpace.n;
+  const out = new Int32Array(E * n);
+  for (let k = 0; k < E * n; k++) {
+    const ok: number[] = [];
+    for (let j = 0; j < A; j++) if (!s.availActions || s.availActions[k * A + j]) ok.push(j);
+    out[k] = ok[rng.int(ok.length)]!;
+  }
+  return out;
+}
+
+/**
+ * Steps an env with random actions and checks shapes, finiteness, availability, episode
+ * ends within the limit and seed determinism. Throws on the first violation.
+ * @param make builds a fresh env
+ * @param opts steps to take and seed
+ */
+export async function checkVecEnv(
+  make: () => Promise<VecEnv> | VecEnv,
+  opts: { steps?: number; seed?: number } = {},
+): Promise<void> {
+  const steps = opts.steps ?? 50, seed = opts.seed ?? 0;
+  const run = async () => {
+    const env = await make();
+    const rng = new Rng(seed);
+    let s = await env.reset(seed);
+    checkStep(env, s, "reset");
+    const trace: number[] = [];
+    const sinceReset = new Int32Array(env.numEnvs);
+    for (let t = 0; t < steps; t++) {
+      s = await env.step(randomActions(env, s, rng));
+      checkStep(env, s, `step ${t}`);
+      for (let e = 0; e < env.numEnvs; e++) {
+        sinceReset[e]! += 1;
+        if (sinceReset[e]! > env.spec.episodeLimit) {
+          throw new Error(`env ${e} ran past its episode limit ${env.spec.episodeLimit}`);
+        }
+        if (s.done[e] || s.truncated[e]) sinceReset[e] = 0;
+      }
+      trace.push(...s.reward, s.obs.reduce((a, b) => a + b, 0));
+    }
+    await env.close();
+    return trace;
+  };
+  const a = await run(), b = await run();
+  if (a.length !== b.length || a.some((x, i) => x !== b[i])) {
+    throw new Error("env is not deterministic: the same seed and actions gave different results");
+  }
+}

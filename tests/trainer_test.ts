@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  defaultAlgoRegistry,
+  defaultEnvRegistry,
+  initBackend,
+  loadCheckpoint,
+  tf,
+  train,
+  type TrainConfig,
+} from "../mod.ts";
+import { smallConfig } from "./_helpers.ts";
+
+const envs = defaultEnvRegistry();
+const algos = defaultAlgoRegistry();
+const TIMING = new Set(["wall_s", "sps", "rollout_s", "update_s"]);
+
+async function metrics(dir: string): Promise<Record<string, number | null>[]> {
+  const text = await Deno.readTextFile(join(dir, "metrics.jsonl"));
+  return text.trim().split("\n").map((l) => {
+    const r = JSON.parse(l);
+    for (const k of TIMING) delete r[k];
+    return r;
+  });
+}
+
+const tiny = { numEnvs: 8, rolloutLength: 25, totalSteps: 800, algoOptions: { epochs: 3 } };
+
+for (const backend of ["cpu", "wasm"] as const) {
+  for (const algo of ["mappo", "ippo", "armappo"]) {
+    Deno.test(`${algo} on ${backend}: same seed gives identical metrics`, async () => {
+      await initBackend(backend);
+      const run = async () => {
+        const cfg = await smallConfig({ ...tiny, algo, backend, env: "matrix/climbing", seed: 3 });
+        await train(cfg, { envs, algos });
+        return metrics(cfg.out!);
+      };
+      const a = await run(), b = await run();
+      assert.equal(a.length, 4);
+      assert.deepEqual(a, b);
+      assert.ok(Number.isFinite(a[3]!["losses/policy"]));
+    });
+  }
+}
+
+Deno.test("tensor count stays flat across iterations (no leak)", async () => {
+  await initBackend("wasm");
+  const counts: number[] = [];
+  const cfg = await smallConfig({ ...tiny, totalSteps: 1200, env: "matrix/permutation" });
+  await train(cfg, {
+    envs,
+    algos,
+    hooks: [{ onIteration: () => void counts.push(tf.memory().numTensors) }],
+  });
+  assert.equal(counts.length, 6);
+  assert.equal(new Set(counts.slice(1)).size, 1, `tensor counts ${counts}`);
+});
+
+Deno.test("a run writes config, metrics (jsonl + csv), summary and an atomic checkpoint", async () => {
+  await initBackend("wasm");
+  const cfg = await smallConfig({ ...tiny, env: "matrix/penalty", envOptions: { k: 50 } });
+  const s = await train(cfg, { envs, algos });
+  const files = [...Deno.readDirSync(cfg.out!)].map((e) => e.name).sort();
+  assert.deepEqual(files, [
+    "checkpoint.json",
+    "config.json",
+    "metrics.csv",
+    "metrics.jsonl",
+    "summary.json",
+  ]);
+  const summary = JSON.parse(await Deno.readTextFile(join(cfg.out!, "summary.json")));
+  assert.deepEqual(summary, s);
+  for (
+    const k of [
+      "env",
+      "algo",
+      "seed",
+      "env_steps",
+      "wall_s",
+      "final_train_return",
+      "final_eval_return",
+    ]
+  ) {
+    assert.ok(k in summary, k);
+  }
+  assert.equal(summary.optimal_return, 10);
+  assert.equal(summary.greedy_joint_action!.length, 2);
+  assert.equal(summary.env_steps, 800);
+  const config = JSON.parse(await Deno.readTextFile(join(cfg.out!, "config.json")));
+  assert.equal(config.envOptions.k, 50);
+  assert.equal(config.algoOptions.clip, 0.2); // resolved defaults are written
+  const csv = (await Deno.readTextFile(join(cfg.out!, "metrics.csv"))).trim().split("\n");
+  assert.equal(csv.length, 5);
+  for (
+    const col of [
+      "env_steps",
+      "sps",
+      "train_return",
+      "eval_return",
+      "losses/approx_kl",
+      "losses/clip_frac",
+    ]
+  ) {
+    assert.ok(csv[0]!.split(",").includes(col), col);
+  }
+  const ck = await loadCheckpoint(cfg.out!);
+  assert.equal(ck.iteration, 4);
+  assert.ok(Object.keys(ck.algo.tensors).length > 10);
+});
+
+Deno.test("--resume continues exactly where an uninterrupted run would be", async () => {
+  await initBackend("wasm");
+  const base = { ...tiny, env: "matrix/climbing", seed: 5, checkpointEvery: 1 };
+  const full = await smallConfig(base);
+  await train(full, { envs, algos });
+  const part = await smallConfig({ ...base, totalSteps: 400 });
+  await train(part, { envs, algos });
+  const ck = await loadCheckpoint(part.out!);
+  assert.equal(ck.iteration, 2);
+  const resumed: TrainConfig = { ...part, totalSteps: 800 };
+  await train(resumed, { envs, algos, resume: ck });
+  const a = await metrics(full.out!), b = await metrics(part.out!);
+  assert.equal(b.length, 4);
+  assert.deepEqual(b, a);
+});
+
+Deno.test("a diverging loss stops the run and keeps the last good checkpoint", async () => {
+  await initBackend("wasm");
+  const cfg = await smallConfig({ ...tiny, env: "matrix/climbing", checkpointEvery: 1 });
+  let calls = 0;
+  const bad = {
+    ...algos.get("mappo"),
+    name: "mappo",
+    create: (spec: any, o: any) => {
+      const a = algos.get("mappo").create(spec, o);
+      const update = a.update.bind(a);
+      a.update = (r, c) => ({ ...update(r, c), "losses/policy": ++calls >= 3 ? NaN : 0 });
+      return a;
+    },
+  };
+  const reg = defaultAlgoRegistry();
+  const patched = { get: () => bad, list: () => [bad] } as unknown as typeof reg;
+  await assert.rejects(
+    () => train(cfg, { envs, algos: patched }),
+    /diverged at iteration 3: metric losses\/policy is NaN/,
+  );
+  assert.equal((await loadCheckpoint(cfg.out!)).iteration, 2);
+});
