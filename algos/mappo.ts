@@ -16,6 +16,7 @@ import type {
   AlgoState,
   Metrics,
   Rollout,
+  UpdateContext,
 } from "../core/algorithm.ts";
 import type { EnvSpec } from "../core/vec_env.ts";
 import type { Rng } from "../core/rng.ts";
@@ -52,7 +53,7 @@ export class Mappo implements Algorithm {
     return this.agents.values(x);
   }
 
-  update(r: Rollout, ctx: { rng: Rng }): Metrics {
+  update(r: Rollout, ctx: UpdateContext): Metrics {
     const ag = this.agents;
     const { clip, entropyCoef, epochs } = ag.opts;
     const tb = ag.prepare(r);

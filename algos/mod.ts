@@ -5,8 +5,10 @@
  */
 import type { AlgoEntry } from "../core/algorithm.ts";
 import { armappoEntry, ippoEntry, mappoEntry } from "./mappo.ts";
+import { bppoEntry, happoEntry } from "./bppo.ts";
 
 export { Mappo } from "./mappo.ts";
+export { Bppo, bppoOptions, happoOptions, sg, trainAction } from "./bppo.ts";
 
 /** Algorithms by name. */
 export class AlgoRegistry {
@@ -38,6 +40,6 @@ export class AlgoRegistry {
 /** @returns a registry with the built-in algorithms */
 export function defaultAlgoRegistry(): AlgoRegistry {
   const r = new AlgoRegistry();
-  for (const e of [mappoEntry, ippoEntry, armappoEntry]) r.register(e);
+  for (const e of [bppoEntry, mappoEntry, ippoEntry, armappoEntry, happoEntry]) r.register(e);
   return r;
 }

@@ -74,6 +74,14 @@ export interface AlgoState {
   readonly extra: Record<string, unknown>;
 }
 
+/** What the trainer tells an update besides the rollout. */
+export interface UpdateContext {
+  /** Minibatch shuffling and any noise the update draws. */
+  readonly rng: Rng;
+  /** Fraction of training done before this update, in [0, 1) (for schedules). */
+  readonly progress: number;
+}
+
 /** A trainable multi-agent policy. */
 export interface Algorithm {
   readonly name: string;
@@ -83,8 +91,8 @@ export interface Algorithm {
   act(x: ActInput, opts: { rng: Rng; greedy: boolean }): ActOutput;
   /** `[E, n]` value estimates (denormalised), for bootstrapping the last step. */
   values(x: ActInput): Float32Array;
-  /** One learning update from a rollout. */
-  update(batch: Rollout, ctx: { rng: Rng }): Metrics;
+  /** One learning update from a rollout; `progress` runs from 0 (first) to 1 (last update). */
+  update(batch: Rollout, ctx: UpdateContext): Metrics;
   /** Serialisable state: parameters, optimiser slots, normalisers. */
   getState(): Promise<AlgoState>;
   /** Restores a state from {@link getState}. */

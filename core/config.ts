@@ -12,12 +12,12 @@ export const trainConfig = z.strictObject({
   envOptions: z.record(z.string(), z.unknown()).default({}).describe(
     "env options, given as --env-opt key=value (repeatable)",
   ),
-  algo: z.string().default("mappo").describe("algorithm (see --list)"),
+  algo: z.string().default("bppo").describe("algorithm (see --list)"),
   algoOptions: z.record(z.string(), z.unknown()).default({}).describe(
     "algorithm options, given as --algo-opt key=value (repeatable)",
   ),
   seed: z.int().min(0).default(0).describe("random seed (same seed, same run)"),
-  totalSteps: z.int().positive().default(200_000).describe(
+  totalSteps: z.int().positive().default(150_000).describe(
     "env steps to train for (one step of one env counts once)",
   ),
   numEnvs: z.int().positive().default(50).describe("parallel environments E"),

@@ -235,7 +235,7 @@ export async function train(cfg: TrainConfig, deps: TrainDeps): Promise<Summary>
       buf.returns = g.returns;
       const rollSec = (performance.now() - itStart) / 1000;
       const upStart = performance.now();
-      const m: Metrics = algo.update(buf, { rng });
+      const m: Metrics = algo.update(buf, { rng, progress: iteration / iterations });
       const updSec = (performance.now() - upStart) / 1000;
       for (const [key, v] of Object.entries(m)) {
         if (!Number.isFinite(v)) {

@@ -65,7 +65,10 @@ Deno.test("train.ts exits non-zero with one clear line for an unknown env or bad
   assert.equal(b.code, 2);
   assert.match(b.stderr, /Invalid options for env matrix\/penalty: k: .*number/);
   const c = await cli("--algo", "dqn");
-  assert.match(c.stderr, /Unknown algorithm "dqn": known algorithms are mappo, ippo, armappo/);
+  assert.match(
+    c.stderr,
+    /Unknown algorithm "dqn": known algorithms are bppo, mappo, ippo, armappo, happo/,
+  );
 });
 
 Deno.test("--list shows every env with options and every algorithm; --help lists flags", async () => {
@@ -109,7 +112,7 @@ Deno.test("train, then --eval-only on the checkpoint, from the command line", as
     out,
   );
   assert.equal(t.code, 0, t.stderr);
-  assert.match(t.stdout, /Done: mappo on coin\/match/);
+  assert.match(t.stdout, /Done: bppo on coin\/match/);
   assert.match(t.stderr, /\[100%\] it 2 \| 400 steps/);
   const e = await cli("--eval-only", "--checkpoint", out);
   assert.equal(e.code, 0, e.stderr);
