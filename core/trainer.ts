@@ -131,6 +131,35 @@ export interface TrainDeps {
   readonly backend?: BackendInfo;
 }
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The directory of a new run: never one that already holds a run. An explicit `out` that has
+ * one is refused; the default name gets a numeric suffix.
+ */
+async function freshRunDir(cfg: TrainConfig): Promise<string> {
+  const holdsRun = (d: string) => exists(join(d, "metrics.jsonl"));
+  if (cfg.out) {
+    if (await holdsRun(cfg.out)) {
+      throw new Error(
+        `Run directory ${cfg.out} already holds a run: pass --resume ${cfg.out} to continue it, or choose another --out`,
+      );
+    }
+    return cfg.out;
+  }
+  const base = defaultOut(cfg);
+  let out = base;
+  for (let k = 2; await holdsRun(out); k++) out = `${base}-${k}`;
+  return out;
+}
+
 function mean(xs: number[]): number | null {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
 }
@@ -143,7 +172,7 @@ function mean(xs: number[]): number | null {
  */
 export async function train(cfg: TrainConfig, deps: TrainDeps): Promise<Summary> {
   const backend = deps.backend ?? (await initBackend(cfg.backend));
-  const out = cfg.out ?? defaultOut(cfg);
+  const out = deps.resume ? (cfg.out ?? defaultOut(cfg)) : await freshRunDir(cfg);
   await Deno.mkdir(out, { recursive: true });
   const algoEntry = deps.algos.get(cfg.algo);
   const algoOptions = parseOptions(algoEntry.options, cfg.algoOptions, `algorithm ${cfg.algo}`);

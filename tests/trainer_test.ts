@@ -146,3 +146,11 @@ Deno.test("a diverging loss stops the run and keeps the last good checkpoint", a
   );
   assert.equal((await loadCheckpoint(cfg.out!)).iteration, 2);
 });
+
+Deno.test("a new run never appends to an existing run directory", async () => {
+  await initBackend("wasm");
+  const cfg = await smallConfig({ ...tiny, totalSteps: 200 });
+  await train(cfg, { envs, algos });
+  await assert.rejects(() => train(cfg, { envs, algos }), /already holds a run: pass --resume/);
+  assert.equal((await metrics(cfg.out!)).length, 1);
+});
