@@ -262,7 +262,9 @@ export class Bppo implements Algorithm {
     ) => (s.factorClip ? Math.min(1 + eps / 2, Math.max(1 - eps / 2, x)) : x);
     const updated: number[] = [];
     const peerOn = s.peerWeight > 0 && s.conditioned;
+    let seqSec = 0, feedbackSec = 0;
     for (const k of [...ag.order].reverse()) {
+      const agentStart = performance.now();
       // M_k = clip(prod_{j != k} rho_j, 1 ± eps/2)
       const M = new Float32Array(N).fill(1);
       if (s.useFactor) {
@@ -328,6 +330,7 @@ export class Bppo implements Algorithm {
       rho.dispose();
       m.add("bppo/factor_mean", M.reduce((a, b) => a + b, 0) / N);
       const preds = Array.from(ag.order.subarray(0, ag.order.indexOf(k)));
+      const fbStart = performance.now();
       if (peerOn && preds.length) {
         const d = this.feedback(k, tb, logpBefore);
         const onehots = new Map(preds.map((i) => [i, tb.agents[i]!.act.dataSync()]));
@@ -347,10 +350,21 @@ export class Bppo implements Algorithm {
       }
       tf.dispose([logpBefore, Mt, gt!].filter(Boolean));
       updated.push(k);
+      const now = performance.now();
+      feedbackSec += (now - fbStart) / 1000;
+      seqSec += (now - agentStart) / 1000;
     }
+    const criticStart = performance.now();
     const critic = ag.updateCritics(tb, ctx.rng);
     ag.disposeBatch(tb);
-    return { ...m.means(), ...critic, ...(peerOn ? { "bppo/tau": tau } : {}) };
+    return {
+      ...m.means(),
+      ...critic,
+      ...(peerOn ? { "bppo/tau": tau } : {}),
+      "time/sequential_s": seqSec, // the per-agent updates, feedback included
+      "time/feedback_s": feedbackSec,
+      "time/critic_s": (performance.now() - criticStart) / 1000,
+    };
   }
 
   getState(): Promise<AlgoState> {

@@ -40,7 +40,8 @@ export function lineChart(
   series: Series[],
   opts: { title: string; xLabel: string; yLabel: string; hline?: { y: number; label: string } },
 ): string {
-  const W = 640, H = 400, L = 60, R = 150, T = 36, B = 48;
+  const longest = Math.max(8, ...series.map((s) => s.label.length));
+  const R = 50 + 7 * longest, W = 490 + R, H = 400, L = 60, T = 36, B = 48;
   const xs = series.flatMap((s) => s.x);
   const ys = series.flatMap((s) => [...s.y, ...(s.lo ?? []), ...(s.hi ?? [])]).filter(
     Number.isFinite,

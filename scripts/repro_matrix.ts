@@ -11,6 +11,8 @@
  * - `--algos bppo,armappo,happo,mappo`; a variant is `name:key=value;key=value` (algo options)
  *   and is reported under its full spec, e.g. `bppo:peerScale=sum`.
  * - `--games climbing,penalty,nonmonotonic,perm3,perm5,perm8`, `--out reports`.
+ * - `--name matrix`: report file names; `--report-only`: rebuild the report from the runs
+ *   already in `runs/repro-matrix/` (same flags) without training.
  *
  * @module
  */
@@ -30,8 +32,12 @@ const { values } = parseArgs({
     algos: { type: "string" },
     games: { type: "string" },
     out: { type: "string" },
+    "report-only": { type: "boolean" },
+    name: { type: "string" },
   },
 });
+const reportOnly = Boolean(values["report-only"]);
+const reportName = values.name ?? "matrix";
 const quick = Boolean(values.quick);
 const seeds = Number(values.seeds ?? (quick ? 3 : 5));
 const steps = Number(values.steps ?? (quick ? 15_000 : 1_000_000));
@@ -73,6 +79,8 @@ interface Result {
   envSteps: number;
   wall: number;
   curve: { steps: number; ret: number }[];
+  /** Env steps after which every evaluation was at the optimum (null if never). */
+  stepsToOptimum: number | null;
 }
 
 function algoArgs(spec: string): string[] {
@@ -83,7 +91,14 @@ function algoArgs(spec: string): string[] {
 }
 
 async function runJob(job: Job): Promise<Result> {
-  await Deno.remove(job.dir, { recursive: true }).catch(() => {});
+  if (!reportOnly) {
+    await Deno.remove(job.dir, { recursive: true }).catch(() => {});
+    await trainJob(job);
+  }
+  return await readResult(job);
+}
+
+async function trainJob(job: Job): Promise<void> {
   const evalEvery = Math.max(1, Math.round(steps / (numEnvs * rolloutLength) / 20));
   const args = [
     "run",
@@ -124,13 +139,22 @@ async function runJob(job: Job): Promise<Result> {
       }`,
     );
   }
+}
+
+async function readResult(job: Job): Promise<Result> {
   const summary = JSON.parse(await Deno.readTextFile(join(job.dir, "summary.json")));
   const curve = (await Deno.readTextFile(join(job.dir, "metrics.jsonl"))).trim().split("\n")
     .map((l) => JSON.parse(l))
     .filter((r) => r.eval_return !== null)
     .map((r) => ({ steps: r.env_steps as number, ret: r.eval_return as number }));
+  const opt = summary.optimal_return as number;
+  let stepsToOptimum: number | null = null;
+  for (let i = curve.length - 1; i >= 0 && Math.abs(curve[i]!.ret - opt) < 1e-6; i--) {
+    stepsToOptimum = curve[i]!.steps;
+  }
   return {
     job,
+    stepsToOptimum,
     finalReturn: summary.final_eval_return,
     optimum: summary.optimal_return,
     reached: Math.abs(summary.final_eval_return - summary.optimal_return) < 1e-6,
@@ -166,6 +190,13 @@ const stat = (xs: number[]) => {
   return { m, sd };
 };
 
+function median(xs: (number | null)[]): string {
+  const v = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  if (!v.length) return "-";
+  const m = v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  return `${m.toLocaleString("en-US")}${v.length < xs.length ? ` (${v.length} seeds)` : ""}`;
+}
+
 const jobs: Job[] = [];
 for (const game of games) {
   for (const algoSpec of algoSpecs) {
@@ -190,7 +221,9 @@ const results = await pool(jobs, workers, runJob);
 const totalWall = (performance.now() - t0) / 1000;
 
 await Deno.mkdir(outDir, { recursive: true });
-const csv = ["game,algo,seed,final_greedy_return,optimum,reached_optimum,env_steps,wall_s"];
+const csv = [
+  "game,algo,seed,final_greedy_return,optimum,reached_optimum,steps_to_optimum,env_steps,wall_s",
+];
 for (const r of results) {
   csv.push(
     [
@@ -206,7 +239,7 @@ for (const r of results) {
       .join(","),
   );
 }
-await Deno.writeTextFile(join(outDir, "matrix.csv"), csv.join("\n") + "\n");
+await Deno.writeTextFile(join(outDir, `${reportName}.csv`), csv.join("\n") + "\n");
 
 const md: string[] = [
   "# Matrix games: BPPO and baselines",
@@ -223,11 +256,11 @@ const md: string[] = [
   "",
 ];
 for (const game of games) {
-  md.push(`## ${game.title}`, "", `![${game.key}](matrix_${game.key}.svg)`, "");
+  md.push(`## ${game.title}`, "", `![${game.key}](${reportName}_${game.key}.svg)`, "");
   md.push(
-    "| algorithm | final greedy return (mean ± std) | seeds at optimum | per-seed | env steps | wall s / run |",
+    "| algorithm | final greedy return (mean ± std) | seeds at optimum | per-seed | env steps to optimum (median) | env steps | wall s / run |",
   );
-  md.push("|---|---:|---:|---|---:|---:|");
+  md.push("|---|---:|---:|---|---:|---:|---:|");
   const series: Series[] = [];
   for (const algoSpec of algoSpecs) {
     const rs = results.filter((r) => r.job.game === game && r.job.algoSpec === algoSpec);
@@ -237,8 +270,10 @@ for (const game of games) {
       `| ${algoSpec} | ${m.toFixed(2)} ± ${sd.toFixed(2)} | ${
         rs.filter((r) => r.reached).length
       }/${rs.length} | ${rs.map((r) => +r.finalReturn.toFixed(2)).join(", ")} | ${
-        rs[0]!.envSteps.toLocaleString("en-US")
-      } | ${stat(rs.map((r) => r.wall)).m.toFixed(1)} |`,
+        median(rs.map((r) => r.stepsToOptimum))
+      } | ${rs[0]!.envSteps.toLocaleString("en-US")} | ${
+        stat(rs.map((r) => r.wall)).m.toFixed(1)
+      } |`,
     );
     const xs = rs[0]!.curve.map((c) => c.steps);
     const at = (i: number) => rs.map((r) => r.curve[i]?.ret ?? NaN);
@@ -253,7 +288,7 @@ for (const game of games) {
   md.push("");
   const optimum = results.find((r) => r.job.game === game)!.optimum;
   await Deno.writeTextFile(
-    join(outDir, `matrix_${game.key}.svg`),
+    join(outDir, `${reportName}_${game.key}.svg`),
     lineChart(series, {
       title: game.title,
       xLabel: "env steps",
@@ -262,6 +297,11 @@ for (const game of games) {
     }),
   );
 }
-await Deno.writeTextFile(join(outDir, "matrix.md"), md.join("\n"));
+try {
+  md.push(await Deno.readTextFile(join(outDir, `${reportName}_findings.md`)));
+} catch { /* no hand-written findings for this report */ }
+await Deno.writeTextFile(join(outDir, `${reportName}.md`), md.join("\n"));
 console.log(md.join("\n"));
-console.error(`wrote ${join(outDir, "matrix.md")}, matrix.csv and ${games.length} SVG figures`);
+console.error(
+  `wrote ${join(outDir, `${reportName}.md`)}, matrix.csv and ${games.length} SVG figures`,
+);

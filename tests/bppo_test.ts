@@ -267,3 +267,59 @@ Deno.test("continuous actions: BPPO and MAPPO train Gaussian policies and improv
     assert.ok(last > first + 0.2, `${algo}: train return ${first} -> ${last}`);
   }
 });
+
+Deno.test("random chain order: the execution mask follows the drawn order", async () => {
+  await initBackend("cpu");
+  const spec3: EnvSpec = { ...spec2, numAgents: 3 };
+  const algo = makeBppo(spec3, { order: "random" });
+  const seen = new Set<string>();
+  const rng = new Rng(4);
+  for (let it = 0; it < 12; it++) {
+    algo.beginIteration(rng);
+    const order = Array.from(algo.agents.order);
+    seen.add(order.join(""));
+    assert.deepEqual([...order].sort(), [0, 1, 2]);
+    const first = algo.agents.execMask(order[0]!), second = algo.agents.execMask(order[1]!);
+    assert.ok(first.every((x) => x === 0), "the first agent sees no one");
+    for (let j = 0; j < 3; j++) {
+      const slots = Array.from(second.subarray(j * 3, j * 3 + 3));
+      assert.deepEqual(slots, j === order[0] ? [1, 1, 1] : [0, 0, 0]);
+    }
+  }
+  assert.ok(seen.size > 1, "the order changes between iterations");
+  const fixed = makeBppo(spec3, {});
+  fixed.beginIteration(rng);
+  assert.deepEqual(Array.from(fixed.agents.order), [0, 1, 2]);
+  algo.dispose();
+  fixed.dispose();
+});
+
+Deno.test("happo: unconditioned actors, random order, unclipped factor, no peer term", async () => {
+  await initBackend("cpu");
+  const h = algos.get("happo").create(spec2, {
+    options: algos.get("happo").options.parse({ hidden: 8, epochs: 2 }),
+    rng: new Rng(1),
+  }) as Bppo;
+  assert.equal(h.settings.conditioned, false);
+  assert.equal(h.settings.factorClip, false);
+  assert.equal(h.settings.peerWeight, 0);
+  assert.equal(h.agents.actors[0]!.cond, null);
+  const r = behaviourLogp(h, tinyRollout(spec2, 16, 2));
+  h.beginIteration(new Rng(3));
+  const m = h.update(r, { rng: new Rng(2), progress: 0 });
+  assert.ok(Number.isFinite(m["losses/policy"]!));
+  assert.equal(m["bppo/peer_abs"], undefined);
+  h.dispose();
+});
+
+Deno.test("cosine temperature schedule goes from tau0 to tauMin", () => {
+  const a = makeBppo(spec2, {
+    temperatureSchedule: "cosine",
+    gumbelTemperature: 1.2,
+    temperatureMin: 0.05,
+  });
+  assertClose([a.temperature(0), a.temperature(0.5), a.temperature(1)], [1.2, 0.625, 0.05], {
+    atol: 1e-9,
+  });
+  a.dispose();
+});

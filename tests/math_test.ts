@@ -203,3 +203,10 @@ Deno.test("orthogonal init gives orthonormal columns times the gain", () => {
     }
   }
 });
+
+Deno.test("--backend auto picks wasm without a hardware GPU and says why", async () => {
+  const info = await initBackend("auto");
+  assert.equal(info.name, "wasm");
+  assert.match(info.reason, /software GPU adapter|no GPU adapter/);
+  assert.equal(tf.getBackend(), "wasm");
+});

@@ -19,7 +19,7 @@ async function metrics(dir: string): Promise<Record<string, number | null>[]> {
   const text = await Deno.readTextFile(join(dir, "metrics.jsonl"));
   return text.trim().split("\n").map((l) => {
     const r = JSON.parse(l);
-    for (const k of TIMING) delete r[k];
+    for (const k of Object.keys(r)) if (TIMING.has(k) || k.startsWith("time/")) delete r[k];
     return r;
   });
 }
