@@ -75,10 +75,16 @@ async function endToEnd(): Promise<void> {
     );
     const avg = (k: string) => rs.reduce((s, r) => s + (r[k] ?? 0), 0) / rs.length;
     const it = avg("rollout_s") + avg("update_s");
+    const seq = rs[0]!["time/sequential_s"] !== undefined
+      ? `${avg("time/sequential_s").toFixed(2)} s (${
+        (100 * avg("time/sequential_s") / it).toFixed(0)
+      }%)`
+      : "-";
+    const fb = rs[0]!["time/feedback_s"] !== undefined ? avg("time/feedback_s").toFixed(3) : "-";
     console.log(
       `| ${algo} | ${Math.round(10_000 / it)} | ${avg("rollout_s").toFixed(3)} | ${
         avg("update_s").toFixed(3)
-      } | ${it.toFixed(2)} |`,
+      } | ${it.toFixed(2)} | ${seq} | ${fb} |`,
     );
   }
   const bppo = rows.get("bppo");
