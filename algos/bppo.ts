@@ -163,11 +163,11 @@ export class Bppo implements Algorithm {
     if (this.settings.order === "random") this.agents.order = rng.permutation(this.agents.n);
   }
 
-  act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): ActOutput {
+  act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): Promise<ActOutput> {
     return this.agents.act(x, ctx);
   }
 
-  values(x: ActInput): Float32Array {
+  values(x: ActInput): Promise<Float32Array> {
     return this.agents.values(x);
   }
 
@@ -224,7 +224,7 @@ export class Bppo implements Algorithm {
    * @param logpBefore `[N]` agent k's log-probs before its update
    * @returns `[N, n A]` dJ_k/du (times N for peerScale "sum"; norm-clipped)
    */
-  feedback(k: number, tb: TrainBatch, logpBefore: tf.Tensor1D): Float32Array {
+  async feedback(k: number, tb: TrainBatch, logpBefore: tf.Tensor1D): Promise<Float32Array> {
     const full = tb.agents[k]!;
     const d = tf.tidy(() => {
       const J = (u: tf.Tensor) => {
@@ -241,12 +241,12 @@ export class Bppo implements Algorithm {
       }
       return grad;
     });
-    const out = d.dataSync() as Float32Array;
+    const out = (await d.data()) as Float32Array;
     d.dispose();
     return out;
   }
 
-  update(r: Rollout, ctx: UpdateContext): Metrics {
+  async update(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
     const ag = this.agents;
     const { n, A } = ag;
     const eps = ag.opts.clip;
@@ -326,14 +326,15 @@ export class Bppo implements Algorithm {
       }
       // rho_k = pi_new / pi_before on the whole buffer, kept for the agents updated next
       const rho = tf.tidy(() => tf.exp(tf.sub(ag.evaluate(k, full, tb.u).logp, logpBefore)));
-      factor[k] = Float32Array.from(rho.dataSync());
+      factor[k] = Float32Array.from(await rho.data());
       rho.dispose();
       m.add("bppo/factor_mean", M.reduce((a, b) => a + b, 0) / N);
       const preds = Array.from(ag.order.subarray(0, ag.order.indexOf(k)));
       const fbStart = performance.now();
       if (peerOn && preds.length) {
-        const d = this.feedback(k, tb, logpBefore);
-        const onehots = new Map(preds.map((i) => [i, tb.agents[i]!.act.dataSync()]));
+        const d = await this.feedback(k, tb, logpBefore);
+        const onehots = new Map<number, Float32Array>();
+        for (const i of preds) onehots.set(i, (await tb.agents[i]!.act.data()) as Float32Array);
         for (const i of preds) {
           const Gki = new Float32Array(N * A);
           const oh = onehots.get(i)!;
@@ -355,10 +356,10 @@ export class Bppo implements Algorithm {
       seqSec += (now - agentStart) / 1000;
     }
     const criticStart = performance.now();
-    const critic = ag.updateCritics(tb, ctx.rng);
+    const critic = await ag.updateCritics(tb, ctx.rng);
     ag.disposeBatch(tb);
     return {
-      ...m.means(),
+      ...(await m.means()),
       ...critic,
       ...(peerOn ? { "bppo/tau": tau } : {}),
       "time/sequential_s": seqSec, // the per-agent updates, feedback included

@@ -45,15 +45,15 @@ export class Mappo implements Algorithm {
     return this.opts.name;
   }
 
-  act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): ActOutput {
+  act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): Promise<ActOutput> {
     return this.agents.act(x, ctx);
   }
 
-  values(x: ActInput): Float32Array {
+  values(x: ActInput): Promise<Float32Array> {
     return this.agents.values(x);
   }
 
-  update(r: Rollout, ctx: UpdateContext): Metrics {
+  async update(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
     const ag = this.agents;
     const { clip, entropyCoef, epochs } = ag.opts;
     const tb = ag.prepare(r);
@@ -92,9 +92,9 @@ export class Mappo implements Algorithm {
         idx?.dispose();
       }
     }
-    const critic = ag.updateCritics(tb, ctx.rng);
+    const critic = await ag.updateCritics(tb, ctx.rng);
     ag.disposeBatch(tb);
-    return { ...m.means(), ...critic };
+    return { ...(await m.means()), ...critic };
   }
 
   getState(): Promise<AlgoState> {

@@ -88,11 +88,11 @@ export interface Algorithm {
   /** Called once before each rollout (e.g. to draw an agent order). */
   beginIteration?(rng: Rng): void;
   /** Samples (or, greedily, picks) every agent's action. */
-  act(x: ActInput, opts: { rng: Rng; greedy: boolean }): ActOutput;
+  act(x: ActInput, opts: { rng: Rng; greedy: boolean }): Promise<ActOutput>;
   /** `[E, n]` value estimates (denormalised), for bootstrapping the last step. */
-  values(x: ActInput): Float32Array;
+  values(x: ActInput): Promise<Float32Array>;
   /** One learning update from a rollout; `progress` runs from 0 (first) to 1 (last update). */
-  update(batch: Rollout, ctx: UpdateContext): Metrics;
+  update(batch: Rollout, ctx: UpdateContext): Promise<Metrics>;
   /** Serialisable state: parameters, optimiser slots, normalisers. */
   getState(): Promise<AlgoState>;
   /** Restores a state from {@link getState}. */

@@ -326,7 +326,7 @@ export class PpoAgents {
    * @param ctx rng and whether to act greedily
    * @returns actions, action vectors, log-probs and values
    */
-  act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): ActOutput {
+  async act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): Promise<ActOutput> {
     const { E } = x;
     const { n, A } = this;
     const u = new Float32Array(E * n * A);
@@ -338,7 +338,7 @@ export class PpoAgents {
         const cond = this.opts.conditioned ? this.condInput(i, tf.tensor2d(u, [E, n * A])) : null;
         return this.actorOut(i, obs, cond);
       });
-      const rows = head.dataSync() as Float32Array;
+      const rows = (await head.data()) as Float32Array;
       head.dispose();
       if (this.discrete) {
         for (let e = 0; e < E; e++) {
@@ -353,7 +353,7 @@ export class PpoAgents {
           u[k * A + s.a] = 1;
         }
       } else {
-        const logStd = this.actors[i]!.logStd!.dataSync() as Float32Array;
+        const logStd = (await this.actors[i]!.logStd!.data()) as Float32Array;
         for (let e = 0; e < E; e++) {
           const k = e * n + i;
           let lp = 0;
@@ -368,7 +368,7 @@ export class PpoAgents {
         }
       }
     }
-    return { actions, actionVecs: u, logp, values: this.values(x) };
+    return { actions, actionVecs: u, logp, values: await this.values(x) };
   }
 
   /**
@@ -376,7 +376,7 @@ export class PpoAgents {
    * @param x observations and state of E envs
    * @returns `[E, n]` denormalised values
    */
-  values(x: ActInput): Float32Array {
+  async values(x: ActInput): Promise<Float32Array> {
     const { E } = x;
     const out = new Float32Array(E * this.n);
     for (let i = 0; i < this.n; i++) {
@@ -388,7 +388,7 @@ export class PpoAgents {
             : tf.tensor2d(this.#agentRows(x, i), [E, this.spec.obsDim]),
         )
       );
-      const d = v.dataSync();
+      const d = await v.data();
       v.dispose();
       for (let e = 0; e < E; e++) out[e * this.n + i] = d[e]!;
     }
@@ -505,8 +505,8 @@ export class PpoAgents {
    * @param rng minibatch shuffling
    * @returns mean value loss and critic gradient norm
    */
-  updateCritics(tb: TrainBatch, rng: Rng): Metrics {
-    let lossSum = 0, normSum = 0, count = 0;
+  async updateCritics(tb: TrainBatch, rng: Rng): Promise<Metrics> {
+    const m = new MetricSums();
     const vars = Array.from({ length: this.n }, (_, i) => this.criticVars(i));
     for (let ep = 0; ep < this.opts.epochs; ep++) {
       const mbs = this.minibatches(tb.N, rng);
@@ -517,15 +517,16 @@ export class PpoAgents {
         );
         const norms = vars.map((vs, i) => this.criticOpts[i]!.step(vs.map((v) => grads[v.name]!)));
         if (ep === this.opts.epochs - 1) {
-          lossSum += value.dataSync()[0]! / this.n;
-          normSum += norms.reduce((s, t) => s + t.dataSync()[0]!, 0) / this.n;
-          count++;
+          tf.tidy(() => {
+            m.add("losses/value", tf.div(value, this.n));
+            m.add("losses/critic_grad_norm", tf.div(tf.addN(norms), this.n));
+          });
         }
         tf.dispose([value, ...Object.values(grads), ...norms]);
         idx?.dispose();
       }
     }
-    return { "losses/value": lossSum / count, "losses/critic_grad_norm": normSum / count };
+    return await m.means();
   }
 
   // ---------------------------------------------------------------- checkpoint state
@@ -533,18 +534,17 @@ export class PpoAgents {
   /** @returns variables, Adam slots and the value normaliser */
   async getState(): Promise<AlgoState> {
     const tensors: AlgoState["tensors"] = {};
-    const put = (name: string, t: tf.Tensor) => {
-      tensors[name] = { shape: t.shape, data: (t.dataSync() as Float32Array).slice() };
+    const put = async (name: string, t: tf.Tensor) => {
+      tensors[name] = { shape: t.shape, data: Float32Array.from(await t.data()) };
     };
-    await Promise.resolve();
-    for (const [name, v] of this.#named) put(name, v);
+    for (const [name, v] of this.#named) await put(name, v);
     const adamT: number[] = [];
-    [...this.actorOpts, ...this.criticOpts].forEach((o, k) => {
+    for (const [k, o] of [...this.actorOpts, ...this.criticOpts].entries()) {
       const s = o.slots();
-      s.m.forEach((t, j) => put(`adam${k}/m${j}`, t));
-      s.v.forEach((t, j) => put(`adam${k}/v${j}`, t));
+      for (const [j, t] of s.m.entries()) await put(`adam${k}/m${j}`, t);
+      for (const [j, t] of s.v.entries()) await put(`adam${k}/v${j}`, t);
       adamT.push(s.t);
-    });
+    }
     return {
       tensors,
       extra: {
@@ -613,22 +613,28 @@ export function ratioStats(
   };
 }
 
-/** Running means of scalar diagnostics read back once per update. */
+/**
+ * Running means of scalar diagnostics, read back once per update (asynchronously, so that
+ * no backend has to block on a GPU read in the middle of an update).
+ */
 export class MetricSums {
-  readonly #sums = new Map<string, number>();
-  readonly #counts = new Map<string, number>();
+  readonly #items: [string, number | tf.Tensor][] = [];
 
-  /** Adds a value (reads a scalar tensor, which the caller still owns). */
+  /** Adds a value; a tensor is copied and kept (the caller still owns its own handle). */
   add(key: string, v: number | tf.Tensor): void {
-    const x = typeof v === "number" ? v : v.dataSync()[0]!;
-    this.#sums.set(key, (this.#sums.get(key) ?? 0) + x);
-    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+    this.#items.push([key, typeof v === "number" ? v : tf.keep(tf.clone(v))]);
   }
 
-  /** @returns the means */
-  means(): Metrics {
-    const out: Metrics = {};
-    for (const [k, s] of this.#sums) out[k] = s / this.#counts.get(k)!;
-    return out;
+  /** @returns the mean of each key; frees the kept tensors */
+  async means(): Promise<Metrics> {
+    const sums = new Map<string, [number, number]>();
+    for (const [k, v] of this.#items) {
+      const x = typeof v === "number" ? v : (await v.data())[0]!;
+      if (typeof v !== "number") v.dispose();
+      const [s, c] = sums.get(k) ?? [0, 0];
+      sums.set(k, [s + x, c + 1]);
+    }
+    this.#items.length = 0;
+    return Object.fromEntries([...sums].map(([k, [s, c]]) => [k, s / c]));
   }
 }

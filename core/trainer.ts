@@ -62,7 +62,7 @@ export async function evaluate(
   const n = env.spec.numAgents;
   const maxSteps = env.spec.episodeLimit * (Math.ceil(opts.episodes / env.numEnvs) + 1);
   for (let t = 0; returns.length < opts.episodes && t < maxSteps; t++) {
-    const out = algo.act(
+    const out = await algo.act(
       { obs: step.obs, state: step.state, avail: step.availActions, E: env.numEnvs },
       { rng, greedy: true },
     );
@@ -230,7 +230,7 @@ export async function train(cfg: TrainConfig, deps: TrainDeps): Promise<Summary>
       const episodeReturns: number[] = [], wins: number[] = [];
       for (let t = 0; t < cfg.rolloutLength; t++) {
         const x: ActInput = { obs: step.obs, state: step.state, avail: step.availActions, E };
-        const a = algo.act(x, { rng, greedy: false });
+        const a = await algo.act(x, { rng, greedy: false });
         const k = t * E;
         buf.obs.set(step.obs, k * n * obsDim);
         buf.state.set(step.state, k * stateDim);
@@ -245,7 +245,7 @@ export async function train(cfg: TrainConfig, deps: TrainDeps): Promise<Summary>
         episodeReturns.push(...step.episodes.returns);
         wins.push(...step.episodes.wins);
       }
-      const lastValues = algo.values({
+      const lastValues = await algo.values({
         obs: step.obs,
         state: step.state,
         avail: step.availActions,
@@ -264,7 +264,7 @@ export async function train(cfg: TrainConfig, deps: TrainDeps): Promise<Summary>
       buf.returns = g.returns;
       const rollSec = (performance.now() - itStart) / 1000;
       const upStart = performance.now();
-      const m: Metrics = algo.update(buf, { rng, progress: iteration / iterations });
+      const m: Metrics = await algo.update(buf, { rng, progress: iteration / iterations });
       const updSec = (performance.now() - upStart) / 1000;
       for (const [key, v] of Object.entries(m)) {
         if (!Number.isFinite(v)) {

@@ -91,7 +91,7 @@ Deno.test("feedback G[k][i] equals finite differences of J_k on the predecessor'
   const tb = algo.agents.prepare(r);
   const k = 1, i = 0, A = 3, n = 2;
   const logpBefore = tf.tidy(() => algo.agents.evaluate(k, tb.agents[k]!, tb.u).logp);
-  const d = algo.feedback(k, tb, logpBefore);
+  const d = await algo.feedback(k, tb, logpBefore);
   const base = Float32Array.from(tb.u.dataSync());
   const J = (u: Float32Array) =>
     tf.tidy(() => {
@@ -196,7 +196,7 @@ async function paramsAfterUpdate(name: string, opts: Record<string, unknown>, r:
     options: entry.options.parse({ hidden: 8, epochs: 3, ...opts }),
     rng: new Rng(1),
   });
-  algo.update(r, { rng: new Rng(2), progress: 0 });
+  await algo.update(r, { rng: new Rng(2), progress: 0 });
   const st: AlgoState = await algo.getState();
   algo.dispose();
   return st.tensors;
@@ -306,7 +306,7 @@ Deno.test("happo: unconditioned actors, random order, unclipped factor, no peer 
   assert.equal(h.agents.actors[0]!.cond, null);
   const r = behaviourLogp(h, tinyRollout(spec2, 16, 2));
   h.beginIteration(new Rng(3));
-  const m = h.update(r, { rng: new Rng(2), progress: 0 });
+  const m = await h.update(r, { rng: new Rng(2), progress: 0 });
   assert.ok(Number.isFinite(m["losses/policy"]!));
   assert.equal(m["bppo/peer_abs"], undefined);
   h.dispose();

@@ -134,7 +134,10 @@ Deno.test("a diverging loss stops the run and keeps the last good checkpoint", a
     create: (spec: any, o: any) => {
       const a = algos.get("mappo").create(spec, o);
       const update = a.update.bind(a);
-      a.update = (r, c) => ({ ...update(r, c), "losses/policy": ++calls >= 3 ? NaN : 0 });
+      a.update = async (r, c) => ({
+        ...(await update(r, c)),
+        "losses/policy": ++calls >= 3 ? NaN : 0,
+      });
       return a;
     },
   };
