@@ -8,6 +8,7 @@
  * @module
  */
 import { tf } from "../core/deps.ts";
+import { addAll } from "../core/nets.ts";
 import type {
   ActInput,
   ActOutput,
@@ -75,7 +76,7 @@ export class Mappo implements Algorithm {
             if (last) diag.push(...[pgLoss, entropy, approxKl, clipFrac].map((t) => tf.keep(t)));
             return tf.sub(pgLoss, tf.mul(entropyCoef, entropy)); // L_actor = -min(...) - c_ent H
           });
-          return tf.addN(losses) as tf.Scalar;
+          return addAll(losses) as tf.Scalar;
         }, vars.flat());
         const norms = vars.map((vs, i) => ag.actorOpts[i]!.step(vs.map((v) => grads[v.name]!)));
         if (last) {

@@ -6,6 +6,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
+import { addAll } from "./nets.ts";
 
 /** Adam over a fixed set of variables, with slots that can be saved by logical name. */
 export class Adam {
@@ -36,7 +37,7 @@ export class Adam {
     const bc1 = 1 - b1 ** this.#t, bc2 = 1 - b2 ** this.#t;
     const stepSize = this.opts.lr / bc1;
     return tf.tidy(() => {
-      const norm = tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+      const norm = tf.sqrt(addAll(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
       const scale = this.opts.maxGradNorm > 0
         ? tf.minimum(1, tf.div(this.opts.maxGradNorm, tf.add(norm, 1e-6)))
         : tf.scalar(1);

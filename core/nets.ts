@@ -199,3 +199,23 @@ export function mlpBase(x: tf.Tensor2D, m: MlpBase): tf.Tensor2D {
 export function mlpVars(m: MlpBase): tf.Variable[] {
   return [...m.layers.flatMap((d) => [d.W, d.b]), ...m.norms.flatMap((p) => [p.g, p.b])];
 }
+
+/**
+ * Sum of tensors of one shape by pairwise `tf.add`. Use instead of `tf.addN`: tfjs-webgpu
+ * 4.22's addN silently adds only the first 6 inputs (seen on Deno's llvmpipe adapter: ten
+ * ones summed to 6; tested in tests/webgpu_test.ts).
+ * @param ts the tensors (at least one)
+ * @returns their sum
+ */
+export function addAll<T extends tf.Tensor>(ts: T[]): T {
+  if (!ts.length) throw new Error("addAll needs at least one tensor");
+  let level: tf.Tensor[] = ts;
+  while (level.length > 1) {
+    const next: tf.Tensor[] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      next.push(i + 1 < level.length ? tf.add(level[i]!, level[i + 1]!) : level[i]!);
+    }
+    level = next;
+  }
+  return level[0] as T;
+}

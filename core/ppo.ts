@@ -16,6 +16,7 @@ import type { EnvSpec } from "./vec_env.ts";
 import { actionVecDim } from "./spaces.ts";
 import type { Rng } from "./rng.ts";
 import {
+  addAll,
   type Dense,
   dense,
   layerNorm,
@@ -512,14 +513,14 @@ export class PpoAgents {
       const mbs = this.minibatches(tb.N, rng);
       for (const idx of mbs ?? [null]) {
         const { value, grads } = tf.variableGrads(
-          () => tf.addN(tb.agents.map((a, i) => this.valueLoss(i, this.rows(a, idx)))) as tf.Scalar,
+          () => addAll(tb.agents.map((a, i) => this.valueLoss(i, this.rows(a, idx)))) as tf.Scalar,
           vars.flat(),
         );
         const norms = vars.map((vs, i) => this.criticOpts[i]!.step(vs.map((v) => grads[v.name]!)));
         if (ep === this.opts.epochs - 1) {
           tf.tidy(() => {
             m.add("losses/value", tf.div(value, this.n));
-            m.add("losses/critic_grad_norm", tf.div(tf.addN(norms), this.n));
+            m.add("losses/critic_grad_norm", tf.div(addAll(norms), this.n));
           });
         }
         tf.dispose([value, ...Object.values(grads), ...norms]);
