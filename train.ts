@@ -16,25 +16,19 @@ import { type AlgoRegistry, defaultAlgoRegistry } from "./algos/mod.ts";
 import type { EnvRegistry } from "./core/registry.ts";
 import { parseOptions } from "./core/registry.ts";
 import { loadPlugin } from "./plugins/loader.ts";
+import { loadSandboxedPlugin, type PluginSandbox } from "./plugins/sandbox.ts";
 import { evaluate, type Summary, train } from "./core/trainer.ts";
 import { loadCheckpoint } from "./core/checkpoint.ts";
 import { initBackend } from "./core/backend.ts";
 import { Rng } from "./core/rng.ts";
 
-const SPECIAL = new Set(["envOptions", "algoOptions", "plugins"]);
+const SPECIAL = new Set(["envOptions", "algoOptions", "plugins", "trustPlugins", "pluginGrants"]);
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
 type FieldInfo = { key: string; flag: string; type: string; description: string; def: unknown };
 
 function schemaFields(schema: z.ZodObject): FieldInfo[] {
-  const js = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as any;
-  return Object.entries(js.properties ?? {}).map(([key, p]: [string, any]) => ({
-    key,
-    flag: kebab(key),
-    type: p.enum ? p.enum.join("|") : (p.type === "integer" ? "int" : p.type ?? "value"),
-    description: p.description ?? "",
-    def: p.default,
-  }));
+  return fieldsOf(z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }));
 }
 
 const configFields = schemaFields(trainConfig).filter((f) => !SPECIAL.has(f.key));
@@ -54,7 +48,10 @@ function helpText(): string {
     ...rows,
     "  --env-opt key=value                       env option (repeatable; values are JSON or text)",
     "  --algo-opt key=value                      algorithm option (repeatable)",
-    "  --plugin path|url                         load an env plugin module (repeatable)",
+    "  --plugin path|url                         load an env plugin module (repeatable), sandboxed:",
+    "                                            it may read only its own directory",
+    "  --plugin-allow-read|net|env|run|write=x   grant a sandboxed plugin more (repeatable)",
+    "  --trust-plugin                            run plugins in-process, without the sandbox",
     "  --resume runs/<name>                      continue a run from its checkpoint",
     "  --eval-only --checkpoint <file|dir>       evaluate a checkpoint greedily and exit",
     "  --list                                    list envs and algorithms with their options",
@@ -64,10 +61,24 @@ function helpText(): string {
   ].join("\n");
 }
 
+function fieldsOf(js: any): FieldInfo[] {
+  return Object.entries(js?.properties ?? {}).map(([key, p]: [string, any]) => ({
+    key,
+    flag: kebab(key),
+    type: p.enum ? p.enum.join("|") : (p.type === "integer" ? "int" : p.type ?? "value"),
+    description: p.description ?? "",
+    def: p.default,
+  }));
+}
+
 function listText(envs: EnvRegistry, algos: AlgoRegistry): string {
-  const opts = (schema: z.ZodType) => {
-    if (!(schema instanceof z.ZodObject)) return ["    (options not listable)"];
-    const fs = schemaFields(schema);
+  const opts = (schema: z.ZodType, jsonSchema?: unknown) => {
+    const fs = jsonSchema !== undefined
+      ? fieldsOf(jsonSchema)
+      : schema instanceof z.ZodObject
+      ? schemaFields(schema)
+      : null;
+    if (!fs) return ["    (options not listable)"];
     return fs.length
       ? fs.map((f) =>
         `    ${f.key.padEnd(14)} ${f.type.padEnd(10)} ${f.description}${
@@ -77,7 +88,9 @@ function listText(envs: EnvRegistry, algos: AlgoRegistry): string {
       : ["    (no options)"];
   };
   const out = ["Environments (--env <id>, --env-opt key=value):"];
-  for (const e of envs.list()) out.push(`  ${e.id}  ${e.description}`, ...opts(e.options));
+  for (const e of envs.list()) {
+    out.push(`  ${e.id}  ${e.description}`, ...opts(e.options, e.jsonSchema));
+  }
   out.push("", "Algorithms (--algo <name>, --algo-opt key=value):");
   for (const a of algos.list()) out.push(`  ${a.name}  ${a.description}`, ...opts(a.options));
   return out.join("\n");
@@ -119,6 +132,12 @@ export function parseCli(argv: string[]): {
     resume: { type: "string" },
     "eval-only": { type: "boolean" },
     checkpoint: { type: "string" },
+    "trust-plugin": { type: "boolean" },
+    "plugin-allow-read": { type: "string", multiple: true },
+    "plugin-allow-net": { type: "string", multiple: true },
+    "plugin-allow-env": { type: "string", multiple: true },
+    "plugin-allow-run": { type: "string", multiple: true },
+    "plugin-allow-write": { type: "string", multiple: true },
   };
   for (const f of configFields) {
     options[f.flag] = { type: f.type === "boolean" ? "boolean" : "string" };
@@ -150,6 +169,12 @@ export function parseCli(argv: string[]): {
   raw.envOptions = parseKeyValues((values["env-opt"] as string[]) ?? [], "--env-opt");
   raw.algoOptions = parseKeyValues((values["algo-opt"] as string[]) ?? [], "--algo-opt");
   raw.plugins = (values.plugin as string[]) ?? [];
+  raw.trustPlugins = Boolean(values["trust-plugin"]);
+  raw.pluginGrants = Object.fromEntries(
+    ["read", "net", "env", "run", "write"].map((
+      p,
+    ) => [p, (values[`plugin-allow-${p}`] as string[]) ?? []]),
+  );
   return {
     raw,
     given,
@@ -196,6 +221,8 @@ function printSummary(s: Summary): void {
   console.log(lines.join("\n"));
 }
 
+const sandboxes: PluginSandbox[] = [];
+
 async function main(argv: string[]): Promise<number> {
   const cli = parseCli(argv);
   const envs = defaultEnvRegistry();
@@ -214,7 +241,10 @@ async function main(argv: string[]): Promise<number> {
   } else if (cli.evalOnly) {
     throw new Error("Invalid flag --eval-only: it needs --checkpoint runs/<name>/checkpoint.json");
   }
-  for (const p of cfg.plugins) await loadPlugin(envs, p);
+  for (const p of cfg.plugins) {
+    if (cfg.trustPlugins) await loadPlugin(envs, p);
+    else sandboxes.push(await loadSandboxedPlugin(envs, p, { grants: cfg.pluginGrants }));
+  }
   if (cli.list) {
     console.log(listText(envs, algos));
     return 0;
@@ -278,8 +308,11 @@ async function main(argv: string[]): Promise<number> {
 
 if (import.meta.main) {
   try {
-    Deno.exit(await main(Deno.args));
+    const code = await main(Deno.args);
+    for (const s of sandboxes) s.terminate();
+    Deno.exit(code);
   } catch (err) {
+    for (const s of sandboxes) s.terminate();
     console.error(`Error: ${(err as Error).message}`);
     Deno.exit(2);
   }

@@ -100,14 +100,16 @@ async function endToEnd(): Promise<void> {
   );
 }
 
-function timeMs(f: () => void, reps: number): number {
-  for (let i = 0; i < 2; i++) f();
+async function timeMs(f: () => Promise<void>, reps: number): Promise<number> {
+  for (let i = 0; i < 2; i++) await f();
   const t0 = performance.now();
-  for (let i = 0; i < reps; i++) f();
+  for (let i = 0; i < reps; i++) await f();
   return (performance.now() - t0) / reps;
 }
 
-async function mlp(backend: "wasm" | "cpu"): Promise<{ fwd: number[]; train: number[] }> {
+async function mlp(
+  backend: "wasm" | "cpu" | "webgpu",
+): Promise<{ fwd: number[]; train: number[] }> {
   await initBackend(backend);
   const rng = new Rng(0);
   const base = makeMlpBase(`bench_${backend}`, {
@@ -127,24 +129,28 @@ async function mlp(backend: "wasm" | "cpu"): Promise<{ fwd: number[]; train: num
     const onehot = tf.oneHot(tf.randomUniform([B], 0, 16, "int32") as tf.Tensor1D, 16)
       .toFloat() as tf.Tensor2D;
     const adv = tf.randomNormal([B]);
-    const reps = Math.max(5, Math.min(200, Math.floor(20_000 / B)));
-    fwd.push(timeMs(() => {
-      const y = tf.tidy(() => dense(mlpBase(x, base), head));
-      y.dataSync();
-      y.dispose();
-    }, reps));
-    trn.push(timeMs(() => {
-      const { value, grads } = tf.variableGrads(
-        () =>
-          tf.neg(
-            tf.mean(tf.mul(categoricalLogp(dense(mlpBase(x, base), head), onehot), adv)),
-          ) as tf.Scalar,
-        vars,
-      );
-      const n = opt.step(vars.map((v) => grads[v.name]!));
-      n.dataSync();
-      tf.dispose([value, n, ...Object.values(grads)]);
-    }, reps));
+    const reps = backend === "webgpu" ? 3 : Math.max(5, Math.min(200, Math.floor(20_000 / B)));
+    fwd.push(
+      await timeMs(async () => {
+        const y = tf.tidy(() => dense(mlpBase(x, base), head));
+        await y.data();
+        y.dispose();
+      }, reps),
+    );
+    trn.push(
+      await timeMs(async () => {
+        const { value, grads } = tf.variableGrads(
+          () =>
+            tf.neg(
+              tf.mean(tf.mul(categoricalLogp(dense(mlpBase(x, base), head), onehot), adv)),
+            ) as tf.Scalar,
+          vars,
+        );
+        const n = opt.step(vars.map((v) => grads[v.name]!));
+        await n.data();
+        tf.dispose([value, n, ...Object.values(grads)]);
+      }, reps),
+    );
     tf.dispose([x, onehot, adv]);
   }
   opt.dispose();
@@ -175,27 +181,54 @@ async function torchMlp(): Promise<{ fwd: number[]; train: number[]; version: st
   }
 }
 
+async function adapterName(): Promise<string | null> {
+  const a = await (globalThis.navigator as any)?.gpu?.requestAdapter?.().catch(() => null);
+  if (!a) return null;
+  const info = a.info ?? {};
+  return `${info.description || info.vendor || "unknown"}${
+    info.isFallbackAdapter ? " (software/fallback adapter)" : ""
+  }`;
+}
+
 async function networks(): Promise<void> {
   const wasm = await mlp("wasm");
   const cpu = await mlp("cpu");
+  const adapter = await adapterName();
+  const gpu = adapter ? await mlp("webgpu") : null;
+  await initBackend("wasm");
   const torch = await torchMlp();
+  const t = typeof torch === "string" ? null : torch;
   console.log("\n## Policy network 64-64-16 (LayerNorm, ReLU), ms per call, single thread");
-  if (typeof torch === "string") {
-    console.log(`(PyTorch not measured: ${torch}; install Debian's python3-torch to compare)`);
-  } else console.log(`(PyTorch ${torch.version}, 1 thread, same CPU, same run)`);
   console.log(
-    "| batch | wasm fwd | cpu fwd | torch fwd | wasm train | cpu train | torch train | torch/wasm train |",
+    t
+      ? `(PyTorch ${t.version}, 1 thread, same CPU, same run)`
+      : `(PyTorch not measured: ${torch}; install Debian's python3-torch to compare)`,
   );
-  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log(`(WebGPU adapter: ${adapter ?? "none found"})`);
+  console.log(
+    "| batch | wasm fwd | cpu fwd | webgpu fwd | torch fwd | wasm train | cpu train | webgpu train | torch train | cpu/wasm train | torch/wasm train |",
+  );
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  const f = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(3));
   BATCHES.forEach((B, k) => {
-    const t = typeof torch === "string" ? null : torch;
-    const f = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(3));
-    console.log(
-      `| ${B} | ${f(wasm.fwd[k])} | ${f(cpu.fwd[k])} | ${f(t?.fwd[k])} | ${f(wasm.train[k])} | ${
-        f(cpu.train[k])
-      } | ${f(t?.train[k])} | ${t ? (t.train[k]! / wasm.train[k]!).toFixed(2) : "-"} |`,
-    );
+    const cells = [
+      B,
+      f(wasm.fwd[k]),
+      f(cpu.fwd[k]),
+      f(gpu?.fwd[k]),
+      f(t?.fwd[k]),
+      f(wasm.train[k]),
+      f(cpu.train[k]),
+      f(gpu?.train[k]),
+      f(t?.train[k]),
+      (cpu.train[k]! / wasm.train[k]!).toFixed(1),
+      t ? (t.train[k]! / wasm.train[k]!).toFixed(2) : "-",
+    ];
+    console.log(`| ${cells.join(" | ")} |`);
   });
+  console.log(
+    "\nOn a machine with a hardware GPU, `deno task bench` names that adapter here and the webgpu columns show whether it is the fastest at batch 4096; `deno task train --backend auto` then picks webgpu.",
+  );
 }
 
 await networks();

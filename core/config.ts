@@ -34,7 +34,19 @@ export const trainConfig = z.strictObject({
   ),
   out: z.string().optional().describe("run directory (default runs/<env>-<algo>-s<seed>)"),
   plugins: z.array(z.string()).default([]).describe(
-    "plugin modules to load (--plugin path, repeatable)",
+    "plugin modules to load (--plugin path|url, repeatable); sandboxed unless trustPlugins",
+  ),
+  trustPlugins: z.boolean().default(false).describe(
+    "run plugins in-process with the trainer's permissions instead of the sandbox",
+  ),
+  pluginGrants: z.strictObject({
+    read: z.array(z.string()).default([]),
+    net: z.array(z.string()).default([]),
+    env: z.array(z.string()).default([]),
+    run: z.array(z.string()).default([]),
+    write: z.array(z.string()).default([]),
+  }).default({ read: [], net: [], env: [], run: [], write: [] }).describe(
+    "extra sandbox permissions (--plugin-allow-read=path etc.)",
   ),
   quiet: z.boolean().default(false).describe("no progress line"),
 });

@@ -22,6 +22,8 @@ export interface EnvEntry<S extends z.ZodType = z.ZodType> {
   readonly description: string;
   /** Schema of the env's options (`--env-opt key=value`), with defaults and descriptions. */
   readonly options: S;
+  /** JSON Schema of the options, when `options` cannot describe itself (sandboxed plugins). */
+  readonly jsonSchema?: unknown;
   /** Builds the batched env. */
   create(options: z.infer<S>, ctx: EnvContext): VecEnv | Promise<VecEnv>;
 }

@@ -1,0 +1,18 @@
+// Train BPPO on the climbing game from a script (README example; run by tests/url_import_test.ts).
+// From a published copy, import "https://<host>/baton/v0.1.0/mod.ts" instead of "../mod.ts".
+import { defaultAlgoRegistry, defaultEnvRegistry, train, trainConfig } from "../mod.ts";
+
+const steps = Number(Deno.args[0] ?? 100_000);
+const config = trainConfig.parse({
+  env: "matrix/climbing",
+  algo: "bppo",
+  totalSteps: steps,
+  quiet: true,
+});
+const summary = await train(config, { envs: defaultEnvRegistry(), algos: defaultAlgoRegistry() });
+console.log(
+  `greedy joint action ${summary.greedy_joint_action}: return ${summary.final_eval_return}`,
+);
+console.log(
+  `optimum ${summary.optimal_return}, ${summary.env_steps} env steps in ${summary.wall_s}s`,
+);

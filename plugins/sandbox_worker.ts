@@ -1,0 +1,104 @@
+/**
+ * Runs inside the sandbox Worker (see sandbox.ts): imports one plugin, builds its envs and
+ * answers reset/step requests with typed arrays, transferring the buffers back.
+ *
+ * Messages in: `{ id, type: "load", url }`, `{ id, type: "make", envId, options, numEnvs }`,
+ * `{ id, type: "reset", handle, seed }`, `{ id, type: "step", handle, actions }`,
+ * `{ id, type: "close", handle }`. Out: `{ id, ok: true, ... }` or `{ id, error: { name, message } }`.
+ *
+ * @module
+ */
+import { z } from "../core/deps.ts";
+import { EnvRegistry } from "../core/registry.ts";
+import type { Step, VecEnv } from "../core/vec_env.ts";
+import { definePlugin, installPlugin, type Plugin } from "./plugin.ts";
+
+const scope = self as unknown as {
+  onmessage: ((e: MessageEvent) => void) | null;
+  postMessage(msg: unknown, transfer?: Transferable[]): void;
+};
+
+let registry: EnvRegistry | null = null;
+const envs = new Map<number, VecEnv>();
+let nextHandle = 1;
+
+function stepMessage(s: Step): { step: Step; transfer: Transferable[] } {
+  const arrays = [
+    s.obs,
+    s.state,
+    s.reward,
+    s.done,
+    s.truncated,
+    ...(s.availActions ? [s.availActions] : []),
+  ];
+  return { step: s, transfer: arrays.map((a) => a.buffer as ArrayBuffer) };
+}
+
+function env(handle: number): VecEnv {
+  const e = envs.get(handle);
+  if (!e) throw new Error(`No env with handle ${handle} in this sandbox`);
+  return e;
+}
+
+async function handle(
+  msg: any,
+): Promise<{ reply: Record<string, unknown>; transfer?: Transferable[] }> {
+  switch (msg.type) {
+    case "load": {
+      const mod = await import(msg.url);
+      if (!mod.default) {
+        throw new Error("it has no default export: export default definePlugin({...})");
+      }
+      const plugin: Plugin = definePlugin(mod.default);
+      registry = new EnvRegistry();
+      installPlugin(registry, plugin);
+      return {
+        reply: {
+          name: plugin.name,
+          version: plugin.version,
+          envs: plugin.envs.map((e) => ({
+            id: e.id,
+            description: e.description,
+            jsonSchema: z.toJSONSchema(e.options, { io: "input", unrepresentable: "any" }),
+          })),
+        },
+      };
+    }
+    case "make": {
+      if (!registry) throw new Error("Plugin not loaded");
+      const e = await registry.make(msg.envId, { options: msg.options, numEnvs: msg.numEnvs });
+      const h = nextHandle++;
+      envs.set(h, e);
+      return { reply: { handle: h, spec: e.spec, numEnvs: e.numEnvs } };
+    }
+    case "reset": {
+      const { step, transfer } = stepMessage(await env(msg.handle).reset(msg.seed));
+      return { reply: { step }, transfer };
+    }
+    case "step": {
+      const { step, transfer } = stepMessage(await env(msg.handle).step(msg.actions));
+      return { reply: { step }, transfer };
+    }
+    case "close": {
+      await env(msg.handle).close();
+      envs.delete(msg.handle);
+      return { reply: {} };
+    }
+    default:
+      throw new Error(`Unknown sandbox message type ${JSON.stringify(msg.type)}`);
+  }
+}
+
+scope.onmessage = async (e: MessageEvent) => {
+  const msg = e.data;
+  try {
+    const { reply, transfer } = await handle(msg);
+    scope.postMessage({ id: msg.id, ok: true, ...reply }, transfer ?? []);
+  } catch (err) {
+    const x = err as Error;
+    scope.postMessage({
+      id: msg.id,
+      error: { name: x?.name ?? "Error", message: x?.message ?? String(err) },
+    });
+  }
+};
