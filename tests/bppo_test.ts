@@ -13,7 +13,7 @@ import {
   tf,
   train,
 } from "../mod.ts";
-import { Bppo, bppoOptions, trainAction } from "../algos/bppo.ts";
+import { type Bppo, bppoOptions, trainAction } from "../algos/bppo.ts";
 import { discrete } from "../core/spaces.ts";
 import { assertClose, smallConfig } from "./_helpers.ts";
 
