@@ -257,6 +257,8 @@ async function main(argv: string[]): Promise<number> {
     const env = await envs.make(cfg.env, {
       options: cfg.envOptions,
       numEnvs: Math.min(cfg.evalEpisodes, 100),
+      python: cfg.python,
+      bridgeWorkers: cfg.bridgeWorkers,
     });
     const algo = algoEntry.create(env.spec, {
       options: parseOptions(algoEntry.options, cfg.algoOptions, `algorithm ${cfg.algo}`),

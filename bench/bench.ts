@@ -7,7 +7,10 @@
  *    forward+backward+Adam at batch 1, 32, 1024, 4096 on tfjs wasm and cpu, next to PyTorch
  *    (Debian python3-torch, 1 thread) on the same CPU when it is installed.
  *
- * Flags: `--quick` (fewer iterations), `--algos mappo,ippo`.
+ * 3. The subprocess bridge: steps/s of a trivial Python env at E = 1, 8, 64 envs and W = 1, 2
+ *    children, next to the raw round-trip rate of the same payload over the same kind of pipe.
+ *
+ * Flags: `--quick` (fewer iterations), `--algos mappo,ippo`, `--only networks,bridge,e2e`.
  *
  * @module
  */
@@ -28,7 +31,7 @@ import { categoricalLogp } from "../core/distributions.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { quick: { type: "boolean" }, algos: { type: "string" } },
+  options: { quick: { type: "boolean" }, algos: { type: "string" }, only: { type: "string" } },
 });
 const quick = Boolean(values.quick);
 const BATCHES = [1, 32, 1024, 4096];
@@ -231,5 +234,91 @@ async function networks(): Promise<void> {
   );
 }
 
-await networks();
-await endToEnd();
+async function rawRoundTrips(
+  reqBytes: number,
+  replyBytes: number,
+  seconds: number,
+): Promise<number> {
+  const child = new Deno.Command("/usr/bin/python3", {
+    args: ["-u", fromFileUrl(new URL("./echo.py", import.meta.url)), String(replyBytes)],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter(), r = child.stdout.getReader();
+  const req = new Uint8Array(4 + reqBytes);
+  new DataView(req.buffer).setUint32(0, reqBytes, true);
+  let n = 0, pending = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    await w.write(req);
+    pending += 4 + replyBytes;
+    while (pending > 0) pending -= (await r.read()).value!.length;
+    n++;
+  }
+  const rate = n / ((performance.now() - t0) / 1000);
+  await w.close();
+  await r.cancel();
+  await child.status;
+  return rate;
+}
+
+async function bridges(): Promise<void> {
+  const { BridgeVecEnv } = await import("../envs/bridge/client.ts");
+  const { encodeFrame } = await import("../envs/bridge/protocol.ts");
+  const stubs = fromFileUrl(new URL("../tests/bridge_stubs", import.meta.url));
+  const seconds = quick ? 0.5 : 1.5;
+  console.log(
+    "\n## Bridge: trivial Python env (3 agents, 4 actions) through the subprocess bridge",
+  );
+  console.log(
+    "| E | W | bridge steps/s | env-steps/s | raw round trips/s (same payload, 1 pipe) | bridge / raw |",
+  );
+  console.log("|---:|---:|---:|---:|---:|---:|");
+  for (const E of [1, 8, 64]) {
+    let raw = 0;
+    for (const W of [1, 2]) {
+      const env = await BridgeVecEnv.start({
+        python: "/usr/bin/python3",
+        adapter: "pettingzoo",
+        options: { factory: "pz_coop:make_env", kwargs: {}, episodeLimit: 1000 },
+        env: { PYTHONPATH: stubs },
+      }, { numEnvs: E, workers: W });
+      const s0 = await env.reset(0);
+      const actions = new Int32Array(E * 3);
+      let steps = 0;
+      const t0 = performance.now();
+      while (performance.now() - t0 < seconds * 1000) {
+        await env.step(actions);
+        steps++;
+      }
+      const rate = steps / ((performance.now() - t0) / 1000);
+      if (W === 1) {
+        const reqBytes = encodeFrame({ t: "step" }, { actions }).length - 4;
+        const replyBytes =
+          encodeFrame({ t: "obs", episodes: { returns: [], lengths: [], wins: [] } }, {
+            obs: s0.obs,
+            state: s0.state,
+            reward: s0.reward,
+            done: s0.done,
+            truncated: s0.truncated,
+            avail: s0.availActions!,
+          }).length - 4;
+        raw = await rawRoundTrips(reqBytes, replyBytes, seconds);
+      }
+      await env.close();
+      console.log(
+        `| ${E} | ${W} | ${Math.round(rate)} | ${Math.round(rate * E)} | ${Math.round(raw)} | ${
+          (rate / raw).toFixed(2)
+        } |`,
+      );
+    }
+  }
+  console.log(
+    "(The bridge row includes the Python env's own work for E envs per step; the raw row moves the same bytes and does nothing else.)",
+  );
+}
+
+const only = values.only?.split(",");
+if (!only || only.includes("networks")) await networks();
+if (!only || only.includes("bridge")) await bridges();
+if (!only || only.includes("e2e")) await endToEnd();

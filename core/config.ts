@@ -49,6 +49,10 @@ export const trainConfig = z.strictObject({
     "extra sandbox permissions (--plugin-allow-read=path etc.)",
   ),
   quiet: z.boolean().default(false).describe("no progress line"),
+  python: z.string().default("python3").describe("Python interpreter for bridge/* envs"),
+  bridgeWorkers: z.int().min(1).default(1).describe(
+    "child processes a bridge/* env spreads --num-envs over",
+  ),
 });
 
 /** A parsed, resolved config. */

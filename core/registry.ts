@@ -12,6 +12,10 @@ import { formatZodError } from "./errors.ts";
 export interface EnvContext {
   /** Number of parallel environments E. */
   readonly numEnvs: number;
+  /** Python interpreter for subprocess bridges (`--python`, default python3). */
+  readonly python?: string;
+  /** Child processes a bridge spreads the E envs over (`--bridge-workers`, default 1). */
+  readonly bridgeWorkers?: number;
 }
 
 /** One registered environment. */
@@ -79,12 +83,11 @@ export class EnvRegistry {
    */
   async make(
     id: string,
-    ctx: { options?: Record<string, unknown>; numEnvs: number },
+    ctx: { options?: Record<string, unknown> } & EnvContext,
   ): Promise<VecEnv> {
     const entry = this.get(id);
-    return await entry.create(parseOptions(entry.options, ctx.options ?? {}, `env ${id}`), {
-      numEnvs: ctx.numEnvs,
-    });
+    const { options, ...rest } = ctx;
+    return await entry.create(parseOptions(entry.options, options ?? {}, `env ${id}`), rest);
   }
 }
 

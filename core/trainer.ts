@@ -176,11 +176,23 @@ export async function train(cfg: TrainConfig, deps: TrainDeps): Promise<Summary>
   await Deno.mkdir(out, { recursive: true });
   const algoEntry = deps.algos.get(cfg.algo);
   const algoOptions = parseOptions(algoEntry.options, cfg.algoOptions, `algorithm ${cfg.algo}`);
-  const env = await deps.envs.make(cfg.env, { options: cfg.envOptions, numEnvs: cfg.numEnvs });
-  const evalEnv = await deps.envs.make(cfg.env, {
+  const bridge = { python: cfg.python, bridgeWorkers: cfg.bridgeWorkers };
+  const env = await deps.envs.make(cfg.env, {
     options: cfg.envOptions,
-    numEnvs: Math.min(cfg.evalEpisodes, 100),
+    numEnvs: cfg.numEnvs,
+    ...bridge,
   });
+  let evalEnv: VecEnv;
+  try {
+    evalEnv = await deps.envs.make(cfg.env, {
+      options: cfg.envOptions,
+      numEnvs: Math.min(cfg.evalEpisodes, 100),
+      ...bridge,
+    });
+  } catch (err) {
+    await env.close();
+    throw err;
+  }
   const rng = new Rng(cfg.seed);
   const algo = algoEntry.create(env.spec, { options: algoOptions, rng: rng.fork() });
   const { stepsPerIter, iterations } = derived(cfg);

@@ -1,0 +1,397 @@
+/**
+ * The Deno side of a subprocess bridge: each child is `python envs/bridge/server.py`, hosting
+ * a slice of the E envs; a {@link BridgeVecEnv} steps W children concurrently and gathers one
+ * batch. Failures (missing interpreter or package, a crash, a hang, a malformed frame) become
+ * one clear error with the child's exit code and the tail of its stderr.
+ *
+ * Permissions: `--allow-run=<python>` and `--allow-read` of this folder (the server script).
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { box, discrete } from "../../core/spaces.ts";
+import type { EnvSpec, Step, VecEnv } from "../../core/vec_env.ts";
+import {
+  encodeFrame,
+  FrameDecoder,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type ServerFrame,
+  type WireArray,
+  type WireSpec,
+} from "./protocol.ts";
+
+/** How to start and talk to bridge children. */
+export interface BridgeOptions {
+  /** Python interpreter (default `python3`). */
+  python: string;
+  /** Adapter name on the Python side: smacv2, mamujoco, football, pettingzoo. */
+  adapter: string;
+  /** Adapter options (passed as JSON). */
+  options: Record<string, unknown>;
+  /** Seconds to wait for any answer (default 60; startup gets 4x). */
+  timeoutS?: number;
+  /** Extra environment variables for the child (e.g. PYTHONPATH). */
+  env?: Record<string, string>;
+}
+
+function serverScript(): string {
+  const url = new URL("./server.py", import.meta.url);
+  if (url.protocol !== "file:") {
+    throw new Error(
+      `bridge/* envs need Baton as local files (the Python server script ${url.href} must be a file python can run): use a local checkout or copy of Baton`,
+    );
+  }
+  return fileURLToPath(url);
+}
+const STDERR_TAIL = 4000;
+
+function installHint(module: string, python: string): string {
+  const root = module.split(".")[0]!;
+  const hints: Record<string, string> = {
+    smacv2:
+      `${python} -m pip install git+https://github.com/oxwhirl/smacv2 (StarCraft II is needed too)`,
+    gymnasium_robotics: `${python} -m pip install gymnasium-robotics mujoco`,
+    gfootball: `${python} -m pip install gfootball`,
+    numpy: `apt-get install python3-numpy, or ${python} -m pip install numpy`,
+  };
+  return hints[root] ?? `${python} -m pip install ${root}`;
+}
+
+/** One Python child process speaking the bridge protocol. */
+export class BridgeChild {
+  readonly #proc: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #decoder = new FrameDecoder();
+  #stderr = "";
+  #waiter: { resolve: (f: ServerFrame) => void; reject: (e: Error) => void } | null = null;
+  #dead: Error | null = null;
+  #exit: Promise<Deno.CommandStatus>;
+  readonly label: string;
+
+  /**
+   * Starts a child; throws a clear error if the interpreter does not exist.
+   * @param opts interpreter, adapter and environment
+   * @param label names the child in messages
+   */
+  constructor(readonly opts: BridgeOptions, label: string) {
+    this.label = label;
+    const script = serverScript();
+    try {
+      this.#proc = new Deno.Command(opts.python, {
+        args: ["-u", script],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        env: opts.env,
+      }).spawn();
+    } catch (err) {
+      const e = err as Error;
+      if (e.name === "NotFound") {
+        throw new Error(
+          `Python interpreter "${opts.python}" was not found: install Python 3 with numpy or pass --python /path/to/python3`,
+        );
+      }
+      throw new Error(`Cannot start the bridge with "${opts.python}": ${e.message}`);
+    }
+    this.#writer = this.#proc.stdin.getWriter();
+    this.#readStdout();
+    this.#readStderr();
+    this.#exit = this.#proc.status;
+    this.#exit.then((s) => {
+      if (!this.#dead) {
+        this.#die(
+          new Error(
+            `Bridge ${this.label} (${opts.python}) exited with code ${s.code}${
+              s.signal ? ` (signal ${s.signal})` : ""
+            }${this.#stderrTail()}`,
+          ),
+        );
+      }
+    });
+  }
+
+  #stderrTail(): string {
+    const t = this.#stderr.trim();
+    return t ? `; its stderr ends with:\n${t.slice(-STDERR_TAIL)}` : "";
+  }
+
+  async #readStdout(): Promise<void> {
+    try {
+      for await (const chunk of this.#proc.stdout) {
+        this.#decoder.push(chunk);
+        let f: ServerFrame | null;
+        while ((f = this.#decoder.next())) this.#deliver(f);
+      }
+    } catch (err) {
+      const e = err as Error;
+      this.#die(
+        e instanceof ProtocolError
+          ? new Error(`Bridge ${this.label} sent a malformed frame: ${e.message}`)
+          : e,
+      );
+      this.kill();
+    }
+  }
+
+  async #readStderr(): Promise<void> {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of this.#proc.stderr) {
+        this.#stderr = (this.#stderr + dec.decode(chunk)).slice(-4 * STDERR_TAIL);
+      }
+    } catch { /* closed */ }
+  }
+
+  #deliver(f: ServerFrame): void {
+    const w = this.#waiter;
+    this.#waiter = null;
+    if (!w) {
+      this.#die(new Error(`Bridge ${this.label} sent an unexpected "${f.t}" frame`));
+      return;
+    }
+    if (f.t === "error") {
+      if (f.kind === "import" && f.module) {
+        w.reject(
+          new Error(
+            `Bridge ${this.label}: "${this.opts.python}" cannot import ${f.module} (${f.message}); install it into that interpreter (${
+              installHint(f.module, this.opts.python)
+            }) or pick another with --python`,
+          ),
+        );
+      } else w.reject(new Error(`Bridge ${this.label} ${f.kind} error: ${f.message}`));
+      return;
+    }
+    w.resolve(f);
+  }
+
+  #die(e: Error): void {
+    if (this.#dead) return;
+    this.#dead = e;
+    this.#waiter?.reject(e);
+    this.#waiter = null;
+  }
+
+  /**
+   * Sends one request and waits for its answer.
+   * @param header the message
+   * @param arrays payload arrays
+   * @param timeoutS seconds to wait
+   * @returns the answer frame
+   */
+  async request(
+    header: Record<string, unknown>,
+    arrays: Record<string, WireArray> = {},
+    timeoutS = this.opts.timeoutS ?? 60,
+  ): Promise<ServerFrame> {
+    if (this.#dead) throw this.#dead;
+    if (this.#waiter) throw new Error(`Bridge ${this.label}: a request is already in flight`);
+    const answer = new Promise<ServerFrame>((
+      resolve,
+      reject,
+    ) => (this.#waiter = { resolve, reject }));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const e = new Error(
+          `Bridge ${this.label} did not answer "${header.t}" within ${timeoutS}s; the child was killed${this.#stderrTail()}`,
+        );
+        this.#die(e);
+        this.kill();
+        reject(e);
+      }, timeoutS * 1000);
+    });
+    try {
+      await this.#writer.write(encodeFrame(header, arrays));
+      return await Promise.race([answer, timeout]);
+    } catch (err) {
+      if (this.#dead) {
+        // let the exit status (code + stderr) win over a bare "broken pipe"
+        await Promise.race([this.#exit, new Promise((r) => setTimeout(r, 500))]);
+        throw this.#dead;
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Kills the child (idempotent). */
+  kill(): void {
+    try {
+      this.#proc.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }
+
+  /** Asks the child to close, then makes sure it is gone (no zombie). */
+  async close(): Promise<void> {
+    if (!this.#dead) {
+      try {
+        await this.request({ t: "close" }, {}, 5);
+      } catch { /* killed below */ }
+    }
+    this.#dead ??= new Error(`Bridge ${this.label} is closed`);
+    this.kill();
+    try {
+      await this.#writer.close();
+    } catch { /* closed */ }
+    await this.#exit;
+  }
+
+  /** @returns the child's pid (for tests) */
+  get pid(): number {
+    return this.#proc.pid;
+  }
+}
+
+function toSpec(w: WireSpec): EnvSpec {
+  return {
+    numAgents: w.numAgents,
+    obsDim: w.obsDim,
+    stateDim: w.stateDim,
+    actionSpace: w.action.kind === "discrete"
+      ? discrete(w.action.n)
+      : box(w.action.dim, w.action.low, w.action.high),
+    episodeLimit: w.episodeLimit,
+  };
+}
+
+/** E envs hosted by W bridge children, stepped concurrently and gathered into one batch. */
+export class BridgeVecEnv implements VecEnv {
+  private constructor(
+    readonly spec: EnvSpec,
+    readonly numEnvs: number,
+    readonly children: BridgeChild[],
+    readonly slices: number[],
+  ) {}
+
+  /**
+   * Starts W children and handshakes with each.
+   * @param opts interpreter, adapter, options
+   * @param sizes number of envs and of children
+   * @returns the env
+   */
+  static async start(
+    opts: BridgeOptions,
+    sizes: { numEnvs: number; workers: number; seed?: number },
+  ): Promise<BridgeVecEnv> {
+    const W = Math.max(1, Math.min(sizes.workers, sizes.numEnvs));
+    const slices = Array.from(
+      { length: W },
+      (_, w) => Math.floor(sizes.numEnvs / W) + (w < sizes.numEnvs % W ? 1 : 0),
+    );
+    const children: BridgeChild[] = [];
+    try {
+      for (let w = 0; w < W; w++) children.push(new BridgeChild(opts, `${opts.adapter}#${w}`));
+      let offset = 0;
+      const ready = await Promise.all(children.map((c, w) => {
+        const seed = (sizes.seed ?? 0) + offset;
+        offset += slices[w]!;
+        return c.request(
+          {
+            t: "hello",
+            v: PROTOCOL_VERSION,
+            adapter: opts.adapter,
+            options: opts.options,
+            numEnvs: slices[w],
+            seed,
+          },
+          {},
+          4 * (opts.timeoutS ?? 60),
+        );
+      }));
+      const first = ready[0]!;
+      if (first.t !== "ready") throw new Error(`Bridge handshake answered "${first.t}"`);
+      if (first.v !== PROTOCOL_VERSION) {
+        throw new Error(`Bridge speaks protocol v${first.v}, Baton speaks v${PROTOCOL_VERSION}`);
+      }
+      return new BridgeVecEnv(toSpec(first.spec), sizes.numEnvs, children, slices);
+    } catch (err) {
+      await Promise.all(children.map((c) => c.close()));
+      throw err;
+    }
+  }
+
+  #gather(frames: ServerFrame[]): Step {
+    const { numAgents: n, obsDim, stateDim, actionSpace } = this.spec;
+    const E = this.numEnvs;
+    const A = actionSpace.kind === "discrete" ? actionSpace.n : 0;
+    const out = {
+      obs: new Float32Array(E * n * obsDim),
+      state: new Float32Array(E * stateDim),
+      availActions: A ? new Uint8Array(E * n * A) : null,
+      reward: new Float32Array(E),
+      done: new Uint8Array(E),
+      truncated: new Uint8Array(E),
+      episodes: { returns: [] as number[], lengths: [] as number[], wins: [] as number[] },
+    };
+    let e0 = 0;
+    frames.forEach((f, w) => {
+      if (f.t !== "obs") {
+        throw new Error(`Bridge ${this.children[w]!.label} answered "${f.t}" to a step`);
+      }
+      const k = this.slices[w]!;
+      const need: [string, number][] = [
+        ["obs", k * n * obsDim],
+        ["state", k * stateDim],
+        ["reward", k],
+        ["done", k],
+        ["truncated", k],
+        ...(A ? [["avail", k * n * A] as [string, number]] : []),
+      ];
+      for (const [name, len] of need) {
+        if (f.data[name]?.length !== len) {
+          throw new Error(
+            `Bridge ${this.children[w]!.label} sent ${name} of length ${
+              f.data[name]?.length
+            }, expected ${len}`,
+          );
+        }
+      }
+      out.obs.set(f.data.obs as Float32Array, e0 * n * obsDim);
+      out.state.set(f.data.state as Float32Array, e0 * stateDim);
+      out.reward.set(f.data.reward as Float32Array, e0);
+      out.done.set(f.data.done as Uint8Array, e0);
+      out.truncated.set(f.data.truncated as Uint8Array, e0);
+      if (out.availActions) out.availActions.set(f.data.avail as Uint8Array, e0 * n * A);
+      out.episodes.returns.push(...f.episodes.returns);
+      out.episodes.lengths.push(...f.episodes.lengths);
+      out.episodes.wins.push(...f.episodes.wins);
+      e0 += k;
+    });
+    return out;
+  }
+
+  async reset(seed: number): Promise<Step> {
+    let offset = 0;
+    const frames = await Promise.all(this.children.map((c, w) => {
+      const s = seed + offset;
+      offset += this.slices[w]!;
+      return c.request({ t: "reset", seed: s });
+    }));
+    return this.#gather(frames);
+  }
+
+  async step(actions: Int32Array | Float32Array): Promise<Step> {
+    const per = actions.length / this.numEnvs;
+    if (
+      !Number.isInteger(per) ||
+      per !==
+        this.spec.numAgents * (this.spec.actionSpace.kind === "box" ? this.spec.actionSpace.dim : 1)
+    ) {
+      throw new Error(`Bridge env got ${actions.length} action values for ${this.numEnvs} envs`);
+    }
+    let e0 = 0;
+    const frames = await Promise.all(this.children.map((c, w) => {
+      const k = this.slices[w]!;
+      const part = actions.slice(e0 * per, (e0 + k) * per);
+      e0 += k;
+      return c.request({ t: "step" }, { actions: part });
+    }));
+    return this.#gather(frames);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.children.map((c) => c.close()));
+  }
+}

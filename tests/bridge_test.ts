@@ -1,0 +1,338 @@
+// Subprocess bridges, run against stand-in Python packages with the real packages' names and
+// APIs (tests/bridge_stubs on PYTHONPATH), with Debian's /usr/bin/python3 and python3-numpy.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import {
+  checkVecEnv,
+  defaultAlgoRegistry,
+  defaultEnvRegistry,
+  initBackend,
+  loadCheckpoint,
+  randomActions,
+  Rng,
+  train,
+} from "../mod.ts";
+import type { BridgeVecEnv } from "../envs/bridge/client.ts";
+import { encodeFrame, FrameDecoder, ProtocolError } from "../envs/bridge/protocol.ts";
+import { smallConfig } from "./_helpers.ts";
+
+const PY = "/usr/bin/python3";
+const STUBS = new URL("./bridge_stubs", import.meta.url).pathname;
+const envs = defaultEnvRegistry();
+const make = (id: string, options: Record<string, unknown>, numEnvs = 4, workers = 1) =>
+  envs.make(id, {
+    options: { pythonPath: [STUBS], ...options },
+    numEnvs,
+    python: PY,
+    bridgeWorkers: workers,
+  });
+
+const ADAPTERS: [string, Record<string, unknown>, string][] = [
+  ["bridge/smacv2", { map: "protoss_5_vs_5" }, "mappo"],
+  ["bridge/mamujoco", { scenario: "HalfCheetah", agentConf: "2x3" }, "mappo"],
+  ["bridge/football", { scenario: "academy_3_vs_1_with_keeper", agents: 3 }, "mappo"],
+  ["bridge/pettingzoo", { factory: "pz_coop:make_env", wonKey: "won" }, "bppo"],
+];
+
+for (const [id, options, algo] of ADAPTERS) {
+  Deno.test(`${id}: conformance through the bridge, and ${algo} trains end to end`, async () => {
+    await checkVecEnv(() => make(id, options, 3, 2), { steps: 15 });
+    await initBackend("wasm");
+    const cfg = await smallConfig({
+      env: id,
+      envOptions: { pythonPath: [STUBS], ...options },
+      algo,
+      python: PY,
+      numEnvs: 8,
+      bridgeWorkers: 2,
+      rolloutLength: 10,
+      totalSteps: 240,
+      evalEpisodes: 4,
+      algoOptions: { epochs: 2 },
+    });
+    const s = await train(cfg, { envs, algos: defaultAlgoRegistry() });
+    assert.equal(s.env_steps, 240);
+    assert.ok(Number.isFinite(s.final_eval_return));
+  });
+}
+
+Deno.test("bridge: smacv2's battle_won reaches the win rate; masks come through", async () => {
+  const env = await make("bridge/smacv2", { map: "terran_10_vs_11" }, 2);
+  assert.equal(env.spec.numAgents, 10);
+  assert.deepEqual(env.spec.actionSpace, { kind: "discrete", n: 17 });
+  let s = await env.reset(0);
+  assert.equal(s.availActions![0], 0, "no-op is unavailable to a live unit");
+  const rng = new Rng(0);
+  const wins: number[] = [];
+  for (let t = 0; t < 20; t++) {
+    s = await env.step(randomActions(env, s, rng));
+    wins.push(...s.episodes.wins);
+  }
+  assert.ok(wins.length >= 4 && wins.every((w) => w === 0 || w === 1));
+  await env.close();
+});
+
+Deno.test("bridge: E envs over W=1 or W=3 children give the same batch", async () => {
+  const trace = async (W: number) => {
+    const env = await make("bridge/pettingzoo", { factory: "pz_coop:make_env" }, 7, W);
+    const rng = new Rng(1);
+    let s = await env.reset(5);
+    const out: number[] = [...s.obs];
+    for (let t = 0; t < 12; t++) {
+      s = await env.step(randomActions(env, s, rng));
+      out.push(...s.reward, ...s.done, ...s.obs);
+    }
+    await env.close();
+    return out;
+  };
+  assert.deepEqual(await trace(3), await trace(1));
+});
+
+Deno.test("bridge failure: a missing interpreter names it and the fix", async () => {
+  await assert.rejects(
+    () =>
+      envs.make("bridge/pettingzoo", {
+        options: { factory: "pz_coop:make_env" },
+        numEnvs: 1,
+        python: "/nonexistent/python3",
+      }),
+    /Python interpreter "\/nonexistent\/python3" was not found: install Python 3 with numpy or pass --python/,
+  );
+});
+
+Deno.test("bridge failure: a missing package names the interpreter, the import and the install hint", async () => {
+  await assert.rejects(
+    () => envs.make("bridge/smacv2", { options: {}, numEnvs: 1, python: PY }),
+    /"\/usr\/bin\/python3" cannot import smacv2.* \(ModuleNotFoundError: No module named 'smacv2'\); install it into that interpreter \(\/usr\/bin\/python3 -m pip install .*smacv2.*\) or pick another with --python/,
+  );
+  await assert.rejects(
+    () => make("bridge/pettingzoo", { factory: "no_such_module:make" }, 1),
+    /cannot import no_such_module.*-m pip install no_such_module/,
+  );
+});
+
+function alive(pid: number): boolean {
+  try {
+    return !/State:\s+Z/.test(Deno.readTextFileSync(`/proc/${pid}/status`));
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("bridge failure: a crashing child stops with its exit code and stderr tail, no zombie", async () => {
+  const env = await make("bridge/pettingzoo", {
+    factory: "pz_coop:make_env",
+    kwargs: { fail: "crash" },
+  }, 2) as BridgeVecEnv;
+  const pid = env.children[0]!.pid;
+  let s = await env.reset(0);
+  const rng = new Rng(0);
+  await assert.rejects(async () => {
+    for (let t = 0; t < 5; t++) s = await env.step(randomActions(env, s, rng));
+  }, /exited with code 7; its stderr ends with:\npz_coop: simulated segfault in the simulator/);
+  await env.close();
+  assert.equal(alive(pid), false);
+});
+
+Deno.test("bridge failure: a killed child is reported; a raising adapter is an adapter error", async () => {
+  const env = await make("bridge/pettingzoo", { factory: "pz_coop:make_env" }, 2) as BridgeVecEnv;
+  const s = await env.reset(0);
+  Deno.kill(env.children[0]!.pid, "SIGKILL");
+  await assert.rejects(
+    () => env.step(randomActions(env, s, new Rng(0))),
+    /exited with code \d+ \(signal SIGKILL\)|exited with code 137/,
+  );
+  await env.close();
+  const env2 = await make("bridge/pettingzoo", {
+    factory: "pz_coop:make_env",
+    kwargs: { fail: "raise", fail_at: 1 },
+  }, 1);
+  const s2 = await env2.reset(0);
+  await assert.rejects(
+    () => env2.step(randomActions(env2, s2, new Rng(0))),
+    /adapter error: RuntimeError: simulator exploded/,
+  );
+  await env2.close();
+});
+
+Deno.test("bridge failure: a hanging child times out and is killed", async () => {
+  const env = await make("bridge/pettingzoo", {
+    factory: "pz_coop:make_env",
+    kwargs: { fail: "hang", fail_at: 1 },
+    timeoutS: 1,
+  }, 1) as BridgeVecEnv;
+  const pid = env.children[0]!.pid;
+  const s = await env.reset(0);
+  const t0 = performance.now();
+  await assert.rejects(
+    () => env.step(randomActions(env, s, new Rng(0))),
+    /did not answer "step" within 1s; the child was killed/,
+  );
+  assert.ok(performance.now() - t0 < 5000);
+  await env.close();
+  assert.equal(alive(pid), false);
+});
+
+for (const fail of ["garbage", "oversized"]) {
+  Deno.test(`bridge failure: a ${fail} frame is a protocol error, not a hang or a crash`, async () => {
+    const env = await make("bridge/pettingzoo", {
+      factory: "pz_coop:make_env",
+      kwargs: { fail, fail_at: 1 },
+      timeoutS: 20,
+    }, 1) as BridgeVecEnv;
+    const s = await env.reset(0);
+    const t0 = performance.now();
+    await assert.rejects(
+      () => env.step(randomActions(env, s, new Rng(0))),
+      fail === "garbage"
+        ? /malformed frame: (Header|Frame)/
+        : /malformed frame: Frame of \d+ bytes exceeds/,
+    );
+    assert.ok(performance.now() - t0 < 5000);
+    await env.close();
+  });
+}
+
+Deno.test("bridge failure: the trainer stops with the child's error and keeps the last checkpoint", async () => {
+  await initBackend("wasm");
+  const cfg = await smallConfig({
+    env: "bridge/pettingzoo",
+    envOptions: {
+      pythonPath: [STUBS],
+      factory: "pz_coop:make_env",
+      kwargs: { fail: "crash", fail_at: 25 },
+    },
+    python: PY,
+    numEnvs: 1,
+    rolloutLength: 10,
+    totalSteps: 100,
+    checkpointEvery: 1,
+    evalEpisodes: 2,
+    evalEvery: 0,
+    algoOptions: { epochs: 1 },
+  });
+  await assert.rejects(
+    () => train(cfg, { envs, algos: defaultAlgoRegistry() }),
+    /exited with code 7/,
+  );
+  const ck = await loadCheckpoint(cfg.out!);
+  assert.equal(ck.iteration, 2);
+});
+
+Deno.test("frame decoder fuzz: random, truncated and mutated input never hangs or throws anything but ProtocolError", () => {
+  const rng = new Rng(42);
+  const valid = encodeFrame({ t: "obs", episodes: { returns: [1.5], lengths: [3], wins: [] } }, {
+    obs: Float32Array.from([1, 2, 3, 4]),
+    done: Uint8Array.from([1, 0, 1]),
+  });
+  // a valid frame round-trips (the decoder reads the server's frames; encodeFrame writes the same layout)
+  const d0 = new FrameDecoder();
+  d0.push(valid);
+  const f = d0.next()!;
+  assert.equal(f.t, "obs");
+  assert.deepEqual(Array.from(f.data.obs!), [1, 2, 3, 4]);
+  assert.deepEqual(Array.from(f.data.done!), [1, 0, 1]);
+  let protocolErrors = 0, frames = 0;
+  for (let k = 0; k < 3000; k++) {
+    const d = new FrameDecoder(1 << 20);
+    let bytes: Uint8Array;
+    const mode = k % 4;
+    if (mode === 0) bytes = Uint8Array.from({ length: rng.int(64) }, () => rng.int(256));
+    else if (mode === 1) bytes = valid.slice(0, rng.int(valid.length));
+    else if (mode === 3) {
+      bytes = new Uint8Array(2 * valid.length); // two valid frames, arbitrary chunking
+      bytes.set(valid);
+      bytes.set(valid, valid.length);
+    } else {
+      bytes = valid.slice();
+      for (let m = 0; m < 1 + rng.int(4); m++) bytes[rng.int(bytes.length)] = rng.int(256);
+    }
+    // feed in random-sized chunks
+    try {
+      for (let p = 0; p < bytes.length;) {
+        const q = Math.min(bytes.length, p + 1 + rng.int(16));
+        d.push(bytes.subarray(p, q));
+        p = q;
+        while (d.next()) frames++;
+      }
+    } catch (err) {
+      assert.ok(
+        err instanceof ProtocolError,
+        `unexpected ${(err as Error).name}: ${(err as Error).message}`,
+      );
+      protocolErrors++;
+    }
+  }
+  assert.ok(protocolErrors > 100, `protocol errors ${protocolErrors}`);
+  assert.ok(frames >= 1500, `frames ${frames}`); // every two-frame input decodes to exactly 2
+});
+
+async function ps(args: string[]): Promise<number[]> {
+  const out = await new Deno.Command("ps", {
+    args: [...args, "-o", "pid=,stat="],
+    stdout: "piped",
+    stderr: "null",
+  })
+    .output();
+  return new TextDecoder().decode(out.stdout).trim().split("\n").filter((l) =>
+    l.trim() && !/\sZ/.test(l)
+  )
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+Deno.test("bridge: Ctrl-C stops training with a checkpoint and terminates every child", async () => {
+  const marker = await Deno.makeTempDir({ prefix: "baton_sigint_" });
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "train.ts",
+      "--env",
+      "bridge/pettingzoo",
+      "--env-opt",
+      "factory=pz_coop:make_env",
+      "--env-opt",
+      `pythonPath=${JSON.stringify([STUBS, marker])}`,
+      "--python",
+      PY,
+      "--bridge-workers",
+      "2",
+      "--num-envs",
+      "4",
+      "--rollout-length",
+      "20",
+      "--total-steps",
+      "10000000",
+      "--eval-every",
+      "0",
+      "--eval-episodes",
+      "2",
+      "--algo",
+      "mappo",
+      "--out",
+      `${marker}/run`,
+    ],
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let kids: number[] = [];
+  for (let t = 0; t < 200 && kids.length < 4; t++) {
+    await new Promise((r) => setTimeout(r, 100));
+    kids = await ps(["--ppid", String(proc.pid)]); // 2 training + 2 eval bridge children
+  }
+  assert.ok(kids.length >= 2, `bridge children seen: ${kids.length}`);
+  await new Promise((r) => setTimeout(r, 1500)); // let a few iterations run
+  proc.kill("SIGINT");
+  const status = await proc.status;
+  const stderr = new TextDecoder().decode(
+    (await proc.stderr.getReader().read()).value ?? new Uint8Array(),
+  );
+  assert.equal(status.code, 130, stderr);
+  const survivors = () => ps(["-p", kids.join(",")]);
+  for (let t = 0; t < 50 && (await survivors()).length; t++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.deepEqual(await survivors(), [], "no bridge child survives Ctrl-C");
+  assert.ok(existsSync(`${marker}/run/checkpoint.json`), "a checkpoint was written on Ctrl-C");
+});
