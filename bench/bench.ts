@@ -274,43 +274,51 @@ async function bridges(): Promise<void> {
     "| E | W | bridge steps/s | env-steps/s | raw round trips/s (same payload, 1 pipe) | bridge / raw |",
   );
   console.log("|---:|---:|---:|---:|---:|---:|");
-  for (const E of [1, 8, 64]) {
-    let raw = 0;
-    for (const W of [1, 2]) {
-      const env = await BridgeVecEnv.start({
-        python: "/usr/bin/python3",
-        adapter: "pettingzoo",
-        options: { factory: "pz_coop:make_env", kwargs: {}, episodeLimit: 1000 },
-        env: { PYTHONPATH: stubs },
-      }, { numEnvs: E, workers: W });
-      const s0 = await env.reset(0);
-      const actions = new Int32Array(E * 3);
-      let steps = 0;
-      const t0 = performance.now();
-      while (performance.now() - t0 < seconds * 1000) {
-        await env.step(actions);
-        steps++;
+  const kinds = [
+    ["pettingzoo", { factory: "pz_coop:make_env", kwargs: {}, episodeLimit: 1000 }],
+    ["vector", { factory: "vec_coop:make", kwargs: {} }],
+  ] as const;
+  for (const [adapter, options] of kinds) {
+    for (const E of [1, 8, 64]) {
+      let raw = 0;
+      for (const W of [1, 2]) {
+        const env = await BridgeVecEnv.start({
+          python: "/usr/bin/python3",
+          adapter,
+          options,
+          env: { PYTHONPATH: stubs },
+        }, { numEnvs: E, workers: W });
+        const s0 = await env.reset(0);
+        const actions = new Int32Array(E * 3);
+        let steps = 0;
+        const t0 = performance.now();
+        while (performance.now() - t0 < seconds * 1000) {
+          await env.step(actions);
+          steps++;
+        }
+        const rate = steps / ((performance.now() - t0) / 1000);
+        if (W === 1) {
+          const reqBytes = encodeFrame({ t: "step" }, { actions }).length - 4;
+          const replyBytes =
+            encodeFrame({ t: "obs", episodes: { returns: [], lengths: [], wins: [] } }, {
+              obs: s0.obs,
+              state: s0.state,
+              reward: s0.reward,
+              done: s0.done,
+              truncated: s0.truncated,
+              avail: s0.availActions!,
+            }).length - 4;
+          raw = await rawRoundTrips(reqBytes, replyBytes, seconds);
+        }
+        await env.close();
+        console.log(
+          `| ${
+            adapter === "vector" ? "batched (bridge/vector)" : "per env (PettingZoo)"
+          } | ${E} | ${W} | ${Math.round(rate)} | ${Math.round(rate * E)} | ${Math.round(raw)} | ${
+            (rate / raw).toFixed(2)
+          } |`,
+        );
       }
-      const rate = steps / ((performance.now() - t0) / 1000);
-      if (W === 1) {
-        const reqBytes = encodeFrame({ t: "step" }, { actions }).length - 4;
-        const replyBytes =
-          encodeFrame({ t: "obs", episodes: { returns: [], lengths: [], wins: [] } }, {
-            obs: s0.obs,
-            state: s0.state,
-            reward: s0.reward,
-            done: s0.done,
-            truncated: s0.truncated,
-            avail: s0.availActions!,
-          }).length - 4;
-        raw = await rawRoundTrips(reqBytes, replyBytes, seconds);
-      }
-      await env.close();
-      console.log(
-        `| ${E} | ${W} | ${Math.round(rate)} | ${Math.round(rate * E)} | ${Math.round(raw)} | ${
-          (rate / raw).toFixed(2)
-        } |`,
-      );
     }
   }
   console.log(

@@ -32,6 +32,7 @@ const ADAPTERS: [string, Record<string, unknown>, string][] = [
   ["bridge/mamujoco", { scenario: "HalfCheetah", agentConf: "2x3" }, "mappo"],
   ["bridge/football", { scenario: "academy_3_vs_1_with_keeper", agents: 3 }, "mappo"],
   ["bridge/pettingzoo", { factory: "pz_coop:make_env", wonKey: "won" }, "bppo"],
+  ["bridge/vector", { factory: "vec_coop:make" }, "bppo"],
 ];
 
 for (const [id, options, algo] of ADAPTERS) {

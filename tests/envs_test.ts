@@ -20,6 +20,7 @@ const NEEDS: Record<string, Record<string, unknown>> = {
   "bridge/mamujoco": { pythonPath: [STUBS] },
   "bridge/football": { pythonPath: [STUBS] },
   "bridge/pettingzoo": { pythonPath: [STUBS], factory: "pz_coop:make_env" },
+  "bridge/vector": { pythonPath: [STUBS], factory: "vec_coop:make" },
 };
 
 for (const entry of registry.list()) {

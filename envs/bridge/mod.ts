@@ -7,6 +7,7 @@
  * | `bridge/mamujoco` | `gymnasium_robotics.mamujoco_v1.parallel_env(scenario, agent_conf, agent_obsk)` | continuous; obs and actions padded to the largest agent |
  * | `bridge/football` | `gfootball.env.create_environment(env_name, representation, rewards, number_of_left_players_agent_controls)` | team reward = mean of players' rewards; won = the team scored |
  * | `bridge/pettingzoo` | any PettingZoo `ParallelEnv` from `module:factory` | action masks from infos or dict observations |
+ * | `bridge/vector` | a natively batched env from `module:factory(num_envs, seed)` | arrays pass through; the env auto-resets |
  *
  * `--python` picks the interpreter (numpy required), `--bridge-workers W` spreads `--num-envs`
  * over W child processes. Protocol: PROTOCOL.md. Permissions: `--allow-run=<python>` and read
@@ -93,6 +94,19 @@ export const bridgeEnvs: EnvEntry<any>[] = [
       ...common,
     }),
     create: (o, ctx) => start("football", o, o, ctx),
+  },
+  {
+    id: "bridge/vector",
+    description: "a natively batched Python env (module:factory(num_envs, seed)), see PROTOCOL.md",
+    options: z.strictObject({
+      factory: z.string().regex(/^[A-Za-z_][\w.]*:[A-Za-z_]\w*$/, "expected module:factory")
+        .describe(
+          "factory(num_envs=E, seed=s, **kwargs) returning a batched env",
+        ),
+      kwargs: z.record(z.string(), z.unknown()).default({}).describe("factory keyword arguments"),
+      ...common,
+    }),
+    create: (o, ctx) => start("vector", o, o, ctx),
   },
   {
     id: "bridge/pettingzoo",

@@ -350,6 +350,41 @@ class Host:
         return self._observe(reward, done, trunc, episodes)
 
 
+class VectorHost:
+    """A natively batched Python env: factory(num_envs=E, seed=s, **kwargs) returns an object with
+    `spec` (Baton's spec dict), `reset(seed)` and `step(actions)` returning dicts of arrays
+    (obs [E,n,d], state [E,S], avail [E,n,A] for discrete; step adds reward [E], done [E],
+    truncated [E] and optionally `episodes`). The env auto-resets itself; arrays pass straight
+    through, with no per-env Python work here."""
+
+    def __init__(self, options, num_envs, seed):
+        module, _, fn = options["factory"].partition(":")
+        factory = getattr(load_module(module), fn)
+        self.env = factory(num_envs=num_envs, seed=seed, **(options.get("kwargs") or {}))
+        self.spec = dict(self.env.spec)
+        self.E, self.n = num_envs, self.spec["numAgents"]
+        self.discrete = self.spec["action"]["kind"] == "discrete"
+        self.envs = [self.env]
+
+    def _pack(self, d, first):
+        E = self.E
+        arrays = [("obs", np.asarray(d["obs"], dtype=np.float32)),
+                  ("state", np.asarray(d["state"], dtype=np.float32)),
+                  ("reward", np.zeros(E, np.float32) if first else np.asarray(d["reward"], dtype=np.float32)),
+                  ("done", np.zeros(E, np.uint8) if first else np.asarray(d["done"], dtype=np.uint8)),
+                  ("truncated", np.zeros(E, np.uint8) if first else np.asarray(d["truncated"], dtype=np.uint8))]
+        if self.discrete:
+            arrays.append(("avail", np.asarray(d["avail"], dtype=np.uint8)))
+        episodes = d.get("episodes") or {"returns": [], "lengths": [], "wins": []}
+        return {"t": "obs", "episodes": episodes}, arrays
+
+    def reset(self, seed):
+        return self._pack(self.env.reset(seed), True)
+
+    def step(self, actions):
+        return self._pack(self.env.step(actions), False)
+
+
 def main():
     host = None
     while True:
@@ -366,7 +401,8 @@ def main():
                 if header.get("v") != PROTOCOL_VERSION:
                     send_error("protocol", "protocol version %r, server speaks %d" % (header.get("v"), PROTOCOL_VERSION))
                     continue
-                host = Host(header["adapter"], header.get("options") or {}, int(header["numEnvs"]), int(header["seed"]))
+                opts, E, seed = header.get("options") or {}, int(header["numEnvs"]), int(header["seed"])
+                host = VectorHost(opts, E, seed) if header["adapter"] == "vector" else Host(header["adapter"], opts, E, seed)
                 send({"t": "ready", "v": PROTOCOL_VERSION, "spec": host.spec, "numEnvs": host.E,
                       "python": sys.version.split()[0]})
             elif t == "reset":
