@@ -19,22 +19,14 @@
  * @module
  */
 import { tf, z } from "../core/deps.ts";
-import type {
-  ActInput,
-  ActOutput,
-  AlgoEntry,
-  Algorithm,
-  AlgoState,
-  Metrics,
-  Rollout,
-  UpdateContext,
-} from "../core/algorithm.ts";
+import type { AlgoEntry, Metrics, Rollout, UpdateContext } from "../core/algorithm.ts";
 import type { EnvSpec } from "../core/vec_env.ts";
 import type { Rng } from "../core/rng.ts";
 import {
   type AgentBatch,
   MetricSums,
   PpoAgents,
+  PpoAlgorithm,
   ppoOptions,
   ratioStats,
   type TrainBatch,
@@ -137,8 +129,7 @@ export interface PeerInputs {
 }
 
 /** BPPO (and HAPPO): sequential per-agent updates in reverse chain order. */
-export class Bppo implements Algorithm {
-  readonly agents: PpoAgents;
+export class Bppo extends PpoAlgorithm {
   readonly settings: Settings;
 
   /**
@@ -149,26 +140,19 @@ export class Bppo implements Algorithm {
     spec: EnvSpec,
     opts: { options: z.infer<typeof ppoOptions> & Settings; rng: Rng; name: string },
   ) {
+    super(
+      opts.name,
+      new PpoAgents(spec, {
+        ...opts.options,
+        conditioned: opts.options.conditioned,
+        rng: opts.rng,
+      }),
+    );
     this.settings = opts.options;
-    this.name = opts.name;
-    this.agents = new PpoAgents(spec, {
-      ...opts.options,
-      conditioned: opts.options.conditioned,
-      rng: opts.rng,
-    });
   }
-  readonly name: string;
 
   beginIteration(rng: Rng): void {
     if (this.settings.order === "random") this.agents.order = rng.permutation(this.agents.n);
-  }
-
-  act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): Promise<ActOutput> {
-    return this.agents.act(x, ctx);
-  }
-
-  values(x: ActInput): Promise<Float32Array> {
-    return this.agents.values(x);
   }
 
   /** @returns the Gumbel temperature at a point of training */
@@ -366,18 +350,6 @@ export class Bppo implements Algorithm {
       "time/feedback_s": feedbackSec,
       "time/critic_s": (performance.now() - criticStart) / 1000,
     };
-  }
-
-  getState(): Promise<AlgoState> {
-    return this.agents.getState();
-  }
-
-  setState(st: AlgoState): Promise<void> {
-    return this.agents.setState(st);
-  }
-
-  dispose(): void {
-    this.agents.dispose();
   }
 }
 

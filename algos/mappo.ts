@@ -9,49 +9,32 @@
  */
 import { tf } from "../core/deps.ts";
 import { addAll } from "../core/nets.ts";
-import type {
-  ActInput,
-  ActOutput,
-  AlgoEntry,
-  Algorithm,
-  AlgoState,
-  Metrics,
-  Rollout,
-  UpdateContext,
-} from "../core/algorithm.ts";
+import type { AlgoEntry, Metrics, Rollout, UpdateContext } from "../core/algorithm.ts";
 import type { EnvSpec } from "../core/vec_env.ts";
 import type { Rng } from "../core/rng.ts";
-import { MetricSums, PpoAgents, type PpoOptions, ppoOptions, ratioStats } from "../core/ppo.ts";
+import {
+  MetricSums,
+  PpoAgents,
+  PpoAlgorithm,
+  type PpoOptions,
+  ppoOptions,
+  ratioStats,
+} from "../core/ppo.ts";
 
 /** MAPPO, IPPO and AR-MAPPO: simultaneous clipped-surrogate updates of every agent. */
-export class Mappo implements Algorithm {
-  readonly agents: PpoAgents;
-
+export class Mappo extends PpoAlgorithm {
   /**
    * @param spec the env spec
    * @param opts options, rng, name, whether actors see predecessors' actions
    */
   constructor(
     spec: EnvSpec,
-    readonly opts: { options: PpoOptions; rng: Rng; name: string; conditioned: boolean },
+    opts: { options: PpoOptions; rng: Rng; name: string; conditioned: boolean },
   ) {
-    this.agents = new PpoAgents(spec, {
-      ...opts.options,
-      conditioned: opts.conditioned,
-      rng: opts.rng,
-    });
-  }
-
-  get name(): string {
-    return this.opts.name;
-  }
-
-  act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): Promise<ActOutput> {
-    return this.agents.act(x, ctx);
-  }
-
-  values(x: ActInput): Promise<Float32Array> {
-    return this.agents.values(x);
+    super(
+      opts.name,
+      new PpoAgents(spec, { ...opts.options, conditioned: opts.conditioned, rng: opts.rng }),
+    );
   }
 
   async update(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
@@ -96,18 +79,6 @@ export class Mappo implements Algorithm {
     const critic = await ag.updateCritics(tb, ctx.rng);
     ag.disposeBatch(tb);
     return { ...(await m.means()), ...critic };
-  }
-
-  getState(): Promise<AlgoState> {
-    return this.agents.getState();
-  }
-
-  setState(s: AlgoState): Promise<void> {
-    return this.agents.setState(s);
-  }
-
-  dispose(): void {
-    this.agents.dispose();
   }
 }
 

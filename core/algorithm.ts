@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { tf, z } from "./deps.ts";
+import type { z } from "./deps.ts";
 import type { EnvSpec } from "./vec_env.ts";
 import type { Rng } from "./rng.ts";
 
@@ -109,6 +109,3 @@ export interface AlgoEntry<S extends z.ZodType = z.ZodType> {
   readonly options: S;
   create(spec: EnvSpec, opts: { options: z.infer<S>; rng: Rng }): Algorithm;
 }
-
-/** Helper type for tensors kept across calls. */
-export type Owned<T extends tf.Tensor = tf.Tensor> = T;

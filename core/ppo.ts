@@ -11,7 +11,15 @@
  * @module
  */
 import { tf, z } from "./deps.ts";
-import type { ActInput, ActOutput, AlgoState, Metrics, Rollout } from "./algorithm.ts";
+import type {
+  ActInput,
+  ActOutput,
+  Algorithm,
+  AlgoState,
+  Metrics,
+  Rollout,
+  UpdateContext,
+} from "./algorithm.ts";
 import type { EnvSpec } from "./vec_env.ts";
 import { actionVecDim } from "./spaces.ts";
 import type { Rng } from "./rng.ts";
@@ -637,5 +645,40 @@ export class MetricSums {
     }
     this.#items.length = 0;
     return Object.fromEntries([...sums].map(([k, [s, c]]) => [k, s / c]));
+  }
+}
+
+/**
+ * Base of every PPO-family algorithm: acting, values, checkpoint state and disposal go to the
+ * shared {@link PpoAgents}; a subclass writes only `update` (and `beginIteration` if needed).
+ */
+export abstract class PpoAlgorithm implements Algorithm {
+  /**
+   * @param name the algorithm's name
+   * @param agents its per-agent networks
+   */
+  constructor(readonly name: string, readonly agents: PpoAgents) {}
+
+  /** One learning update (the algorithm itself). */
+  abstract update(batch: Rollout, ctx: UpdateContext): Promise<Metrics>;
+
+  act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): Promise<ActOutput> {
+    return this.agents.act(x, ctx);
+  }
+
+  values(x: ActInput): Promise<Float32Array> {
+    return this.agents.values(x);
+  }
+
+  getState(): Promise<AlgoState> {
+    return this.agents.getState();
+  }
+
+  setState(s: AlgoState): Promise<void> {
+    return this.agents.setState(s);
+  }
+
+  dispose(): void {
+    this.agents.dispose();
   }
 }
