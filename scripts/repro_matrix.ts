@@ -252,7 +252,9 @@ const md: string[] = [
   } env steps per run, ${numEnvs} envs x ${rolloutLength} ` +
   `steps per iteration, the reference's PPO settings (15 epochs, 1 minibatch, lr 5e-4, clip 0.2, entropy 0.01). ` +
   `"Final" is the greedy (argmax, chain-order) evaluation over 100 episodes at the end of training. ` +
-  `Total wall time ${(totalWall / 60).toFixed(1)} min with ${workers} parallel runs.`,
+  `Training took ${(results.reduce((a, r) => a + r.wall, 0) / 60).toFixed(1)} min summed over runs${
+    reportOnly ? "" : ` (${(totalWall / 60).toFixed(1)} min wall with ${workers} parallel runs)`
+  }.`,
   "",
 ];
 for (const game of games) {
