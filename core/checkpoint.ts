@@ -47,10 +47,23 @@ export async function saveCheckpoint(path: string, ck: Checkpoint): Promise<void
     tensors[k] = { shape: t.shape, data: b64(t.data) };
   }
   const text = JSON.stringify({ ...ck, algo: { tensors, extra: ck.algo.extra } });
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${crypto.randomUUID()}.tmp`);
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
+  const dir = dirname(path);
+  const tmp = join(dir, `.${crypto.randomUUID()}.tmp`);
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    const e = err as Error;
+    throw new Error(
+      `Cannot write checkpoint ${path}: ${e.message}${
+        e.name === "NotCapable"
+          ? ` (the run directory needs --allow-read=${dir} and --allow-write=${dir})`
+          : ""
+      }`,
+    );
+  }
 }
 
 /**
