@@ -113,8 +113,6 @@ export interface TrainBatch {
   readonly agents: AgentBatch[];
   /** `[N, n * A]` every agent's action vector (conditioning input). */
   readonly u: tf.Tensor2D;
-  /** Normalised advantages `[T, E, n]` as plain numbers. */
-  readonly advantages: Float32Array;
 }
 
 let instances = 0;
@@ -447,7 +445,7 @@ export class PpoAgents {
         vOld: tf.tensor1d(pick(vOld, i, 1)),
       });
     }
-    return { N, agents, u: tf.tensor2d(r.actionVecs, [N, n * A]), advantages };
+    return { N, agents, u: tf.tensor2d(r.actionVecs, [N, n * A]) };
   }
 
   /** Frees a {@link TrainBatch}. */

@@ -28,6 +28,16 @@ const common = {
   ),
 };
 
+/** The `factory` ("module:function") and `kwargs` options of the Python-factory bridges. */
+function factoryOptions(example: string) {
+  return {
+    factory: z.string().regex(/^[A-Za-z_][\w.]*:[A-Za-z_]\w*$/, "expected module:factory").describe(
+      example,
+    ),
+    kwargs: z.record(z.string(), z.unknown()).default({}).describe("factory keyword arguments"),
+  };
+}
+
 const SMACV2_MAPS = ["protoss", "terran", "zerg"].flatMap((race) =>
   ["5_vs_5", "10_vs_10", "10_vs_11", "20_vs_20", "20_vs_23"].map((s) => `${race}_${s}`)
 ) as [string, ...string[]];
@@ -99,11 +109,7 @@ export const bridgeEnvs: EnvEntry<any>[] = [
     id: "bridge/vector",
     description: "a natively batched Python env (module:factory(num_envs, seed)), see PROTOCOL.md",
     options: z.strictObject({
-      factory: z.string().regex(/^[A-Za-z_][\w.]*:[A-Za-z_]\w*$/, "expected module:factory")
-        .describe(
-          "factory(num_envs=E, seed=s, **kwargs) returning a batched env",
-        ),
-      kwargs: z.record(z.string(), z.unknown()).default({}).describe("factory keyword arguments"),
+      ...factoryOptions("factory(num_envs=E, seed=s, **kwargs) returning a batched env"),
       ...common,
     }),
     create: (o, ctx) => start("vector", o, o, ctx),
@@ -112,11 +118,7 @@ export const bridgeEnvs: EnvEntry<any>[] = [
     id: "bridge/pettingzoo",
     description: "any PettingZoo ParallelEnv, given as module:factory",
     options: z.strictObject({
-      factory: z.string().regex(/^[A-Za-z_][\w.]*:[A-Za-z_]\w*$/, "expected module:factory")
-        .describe(
-          "e.g. pettingzoo.mpe.simple_spread_v3:parallel_env",
-        ),
-      kwargs: z.record(z.string(), z.unknown()).default({}).describe("factory keyword arguments"),
+      ...factoryOptions("e.g. pettingzoo.mpe.simple_spread_v3:parallel_env"),
       episodeLimit: z.int().positive().default(1000).describe("time limit"),
       wonKey: z.string().optional().describe("infos key that marks a won episode"),
       ...common,
