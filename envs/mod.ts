@@ -7,6 +7,7 @@ import { EnvRegistry } from "../core/registry.ts";
 import { definePlugin, installPlugin, type Plugin } from "../plugins/plugin.ts";
 import { matrixEnvs } from "./matrix/matrix.ts";
 import { bridgeEnvs } from "./bridge/mod.ts";
+import { smaxEnvs } from "./smax/smax.ts";
 
 export { MatrixEnv, type MatrixGame, permutationGame, tableGame } from "./matrix/matrix.ts";
 
@@ -14,7 +15,7 @@ export { MatrixEnv, type MatrixGame, permutationGame, tableGame } from "./matrix
 export const builtinPlugin: Plugin = definePlugin({
   name: "baton-builtin",
   version: "0.1.0",
-  envs: [...matrixEnvs, ...bridgeEnvs],
+  envs: [...matrixEnvs, ...bridgeEnvs, ...smaxEnvs],
 });
 
 /** @returns a fresh registry holding the built-in envs */
