@@ -19,6 +19,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { lineChart, type Series } from "../core/plot.ts";
+import { pool, stat, trainRun } from "./_repro.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -101,9 +102,6 @@ async function runJob(job: Job): Promise<Result> {
 async function trainJob(job: Job): Promise<void> {
   const evalEvery = Math.max(1, Math.round(steps / (numEnvs * rolloutLength) / 20));
   const args = [
-    "run",
-    "-A",
-    new URL("../train.ts", import.meta.url).pathname,
     "--env",
     job.game.env,
     ...job.game.opts.flatMap((o) => ["--env-opt", o]),
@@ -124,21 +122,8 @@ async function trainJob(job: Job): Promise<void> {
     "1000000",
     "--out",
     job.dir,
-    "--quiet",
   ];
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
-  }).output();
-  if (out.code !== 0) {
-    throw new Error(
-      `Run ${job.dir} failed (exit ${out.code}): ${
-        new TextDecoder().decode(out.stderr).trim().slice(-500)
-      }`,
-    );
-  }
+  await trainRun(args, job.dir);
 }
 
 async function readResult(job: Job): Promise<Result> {
@@ -163,32 +148,6 @@ async function readResult(job: Job): Promise<Result> {
     curve,
   };
 }
-
-async function pool<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0, done = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) {
-      const k = next++;
-      out[k] = await f(items[k]!);
-      done++;
-      const el = (performance.now() - t0) / 1000;
-      console.error(
-        `[${done}/${items.length}] ${el.toFixed(0)}s elapsed, ETA ${
-          ((el / done) * (items.length - done)).toFixed(0)
-        }s`,
-      );
-    }
-  }));
-  return out;
-}
-
-const stat = (xs: number[]) => {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
-  return { m, sd };
-};
 
 function median(xs: (number | null)[]): string {
   const v = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);

@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { lineChart, type Series } from "../core/plot.ts";
 import { Rng } from "../core/rng.ts";
 import { SmaxVecEnv } from "../envs/smax/smax.ts";
+import { pool, stat, trainRun } from "./_repro.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -77,28 +78,13 @@ async function trainJob(job: Job): Promise<void> {
   const steps = stepsFor(job.scenario);
   const evalEvery = Math.max(1, Math.round(steps / (numEnvs * rolloutLength) / 25));
   const args = [
-    "run",
-    "-A",
-    new URL("../train.ts", import.meta.url).pathname,
     ...["--env", `smax/${job.scenario}`, "--algo", job.algo, "--seed", String(job.seed)],
     ...ALGO_OPTS.flatMap((o) => ["--algo-opt", o]),
     ...["--total-steps", String(steps), "--num-envs", String(numEnvs)],
     ...["--rollout-length", String(rolloutLength), "--eval-every", String(evalEvery)],
-    ...["--eval-episodes", String(evalEpisodes), "--out", job.dir, "--quiet"],
+    ...["--eval-episodes", String(evalEpisodes), "--out", job.dir],
   ];
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
-  }).output();
-  if (out.code !== 0) {
-    throw new Error(
-      `Run ${job.dir} failed (exit ${out.code}): ${
-        new TextDecoder().decode(out.stderr).trim().slice(-500)
-      }`,
-    );
-  }
+  await trainRun(args, job.dir);
 }
 
 async function readResult(job: Job): Promise<Result> {
@@ -126,22 +112,6 @@ async function runJob(job: Job): Promise<Result> {
   return await readResult(job);
 }
 
-async function pool<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0, done = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) {
-      const k = next++;
-      out[k] = await f(items[k]!);
-      done++;
-      const el = (performance.now() - t0) / 1000;
-      console.error(`[${done}/${items.length}] ${el.toFixed(0)}s elapsed`);
-    }
-  }));
-  return out;
-}
-
 /** Win rate and mean return of the uniformly random available-action policy. */
 async function randomPolicy(scenario: string, episodes: number): Promise<[number, number]> {
   const env = new SmaxVecEnv(scenario, 64);
@@ -164,11 +134,6 @@ async function randomPolicy(scenario: string, episodes: number): Promise<[number
   return [mean(wins), mean(rets)];
 }
 
-const stat = (xs: number[]) => {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
-  return { m, sd };
-};
 const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
 
 const jobs: Job[] = scenarios.flatMap((scenario) =>

@@ -14,6 +14,7 @@ import { SCENARIOS, UNIT_ID, UNITS } from "../envs/smax/units.ts";
 import { replayHtml } from "../envs/smax/replay.ts";
 import { recordEpisode } from "../scripts/replay.ts";
 import { smallConfig } from "./_helpers.ts";
+import { chromium } from "./_browser.ts";
 
 /** Uniform over available actions, attacks more often (so battles happen). */
 function randomActions(avail: Uint8Array, E: number, n: number, A: number, rng: Rng): Int32Array {
@@ -231,20 +232,6 @@ Deno.test("a focus-fire win on 3m returns exactly 20 (SMAC's reward scale)", asy
   for (const r of lostReturns) assert.ok(r < 20);
 });
 
-async function chromium(): Promise<string> {
-  for (const exe of ["chromium-headless-shell", "chromium", "chromium-browser"]) {
-    for (const dir of ["/usr/bin", "/usr/local/bin"]) {
-      try {
-        await Deno.stat(join(dir, exe));
-        return join(dir, exe);
-      } catch { /* next */ }
-    }
-  }
-  throw new Error(
-    "headless Chromium not found: install Debian's chromium-headless-shell (apt-get install chromium-headless-shell); .ci/run does",
-  );
-}
-
 Deno.test("replay: a trained run's episode renders in headless Chromium with units, bars and attacks", async () => {
   const cfg = await smallConfig({
     env: "smax/3m",
@@ -256,26 +243,14 @@ Deno.test("replay: a trained run's episode renders in headless Chromium with uni
   });
   await train(cfg, { envs: defaultEnvRegistry(), algos: defaultAlgoRegistry() });
   const rec = await recordEpisode(cfg.out!, { seed: 1 });
+  assert.ok("types" in rec);
   assert.equal(rec.types.length, 6);
   assert.ok(rec.frames.length >= 2);
   const shot = rec.frames.findIndex((f) => f.fired.some((t) => t >= 0));
   assert.ok(shot > 0, "some unit fired during the episode");
   const file = join(cfg.out!, "replay.html");
   await Deno.writeTextFile(file, replayHtml(rec, cfg.out!));
-  const out = await new Deno.Command(await chromium(), {
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      `--user-data-dir=${await Deno.makeTempDir({ prefix: "baton_chromium_" })}`,
-      "--dump-dom",
-      `file://${file}#frame=${shot}`,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dom = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr).slice(-500));
+  const dom = await chromium(`file://${file}#frame=${shot}`);
   const count = (re: RegExp) => (dom.match(re) ?? []).length;
   assert.equal(count(/<circle class="unit ally"/g), 3);
   assert.equal(count(/<circle class="unit enemy"/g), 3);

@@ -1,0 +1,61 @@
+/**
+ * Shared pieces of the `repro:*` scripts: a worker pool, mean/std, and a `train.ts` run in a
+ * subprocess.
+ *
+ * @module
+ */
+
+/**
+ * Maps `f` over `items` with at most `n` in flight, printing progress to stderr.
+ * @param items the work
+ * @param n parallel workers
+ * @param f the job
+ * @returns results in input order
+ */
+export async function pool<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0, done = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) {
+      const k = next++;
+      out[k] = await f(items[k]!);
+      done++;
+      const el = (performance.now() - t0) / 1000;
+      console.error(
+        `[${done}/${items.length}] ${el.toFixed(0)}s elapsed, ETA ${
+          ((el / done) * (items.length - done)).toFixed(0)
+        }s`,
+      );
+    }
+  }));
+  return out;
+}
+
+/** Mean and sample standard deviation. */
+export function stat(xs: number[]): { m: number; sd: number } {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
+  return { m, sd };
+}
+
+/**
+ * Runs `train.ts` with `args` in a subprocess (quiet); throws with the tail of its stderr.
+ * @param args train.ts flags, including `--out`
+ * @param what names the run in errors
+ */
+export async function trainRun(args: string[], what: string): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../train.ts", import.meta.url).pathname, ...args, "--quiet"],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+  }).output();
+  if (out.code !== 0) {
+    throw new Error(
+      `Run ${what} failed (exit ${out.code}): ${
+        new TextDecoder().decode(out.stderr).trim().slice(-500)
+      }`,
+    );
+  }
+}
