@@ -67,6 +67,8 @@ export class BridgeChild {
   #waiter: { resolve: (f: ServerFrame) => void; reject: (e: Error) => void } | null = null;
   #dead: Error | null = null;
   #exit: Promise<Deno.CommandStatus>;
+  /** Settles once an exit has been turned into the child's error (code + stderr tail). */
+  #exitReported: Promise<void>;
   readonly label: string;
 
   /**
@@ -96,9 +98,17 @@ export class BridgeChild {
     }
     this.#writer = this.#proc.stdin.getWriter();
     this.#readStdout();
-    this.#readStderr();
+    const stderrDone = this.#readStderr();
     this.#exit = this.#proc.status;
-    this.#exit.then((s) => {
+    this.#exitReported = this.#exit.then(async (s) => {
+      // the exit can be seen before the last stderr bytes are read (busy machines): drain
+      // stderr to its end first (bounded, in case a grandchild holds the pipe open)
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        stderrDone,
+        new Promise((r) => (timer = setTimeout(r, 2000))),
+      ]);
+      clearTimeout(timer);
       if (!this.#dead) {
         this.#die(
           new Error(
@@ -201,14 +211,18 @@ export class BridgeChild {
         reject(e);
       }, timeoutS * 1000);
     });
+    let written = false;
     try {
       await this.#writer.write(encodeFrame(header, arrays));
+      written = true;
       return await Promise.race([answer, timeout]);
     } catch (err) {
-      if (this.#dead) {
+      if (this.#dead || !written) {
         // let the exit status (code + stderr) win over a bare "broken pipe"
-        await Promise.race([this.#exit, new Promise((r) => setTimeout(r, 500))]);
-        throw this.#dead;
+        let t: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([this.#exitReported, new Promise((r) => (t = setTimeout(r, 2500)))]);
+        clearTimeout(t);
+        if (this.#dead) throw this.#dead;
       }
       throw err;
     } finally {
