@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Series } from "../core/plot.ts";
 
 /**
  * Maps `f` over `items` with at most `n` in flight, printing progress to stderr.
@@ -30,6 +31,24 @@ export async function pool<T, R>(items: T[], n: number, f: (t: T) => Promise<R>)
     }
   }));
   return out;
+}
+
+/**
+ * A learning-curve series: mean over runs with a min-max band, at the first run's x values.
+ * @param label legend label
+ * @param curves one curve per run, each `[x, y]` points
+ * @returns the series for `lineChart`
+ */
+export function bandSeries(label: string, curves: [number, number][][]): Series {
+  const xs = curves[0]!.map((c) => c[0]);
+  const at = (i: number) => curves.map((c) => c[i]?.[1] ?? NaN);
+  return {
+    label,
+    x: xs,
+    y: xs.map((_, i) => stat(at(i)).m),
+    lo: xs.map((_, i) => Math.min(...at(i))),
+    hi: xs.map((_, i) => Math.max(...at(i))),
+  };
 }
 
 /** Mean and sample standard deviation. */

@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { lineChart, type Series } from "../core/plot.ts";
 import { defaultEnvRegistry } from "../envs/mod.ts";
-import { pool, stat, trainRun } from "./_repro.ts";
+import { bandSeries, pool, stat, trainRun } from "./_repro.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -170,15 +170,7 @@ for (const algo of algos) {
       rs[0]!.envSteps.toLocaleString("en-US")
     } | ${stat(rs.map((r) => r.wall)).m.toFixed(0)} |`,
   );
-  const xs = rs[0]!.curve.map((c) => c.steps);
-  const at = (i: number) => rs.map((r) => r.curve[i]?.ret ?? NaN);
-  series.push({
-    label: algo,
-    x: xs,
-    y: xs.map((_, i) => stat(at(i)).m),
-    lo: xs.map((_, i) => Math.min(...at(i))),
-    hi: xs.map((_, i) => Math.max(...at(i))),
-  });
+  series.push(bandSeries(algo, rs.map((r) => r.curve.map((c) => [c.steps, c.ret]))));
 }
 md.push("");
 await Deno.writeTextFile(

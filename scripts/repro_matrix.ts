@@ -19,7 +19,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { lineChart, type Series } from "../core/plot.ts";
-import { pool, stat, trainRun } from "./_repro.ts";
+import { bandSeries, pool, stat, trainRun } from "./_repro.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -236,15 +236,7 @@ for (const game of games) {
         stat(rs.map((r) => r.wall)).m.toFixed(1)
       } |`,
     );
-    const xs = rs[0]!.curve.map((c) => c.steps);
-    const at = (i: number) => rs.map((r) => r.curve[i]?.ret ?? NaN);
-    series.push({
-      label: algoSpec,
-      x: xs,
-      y: xs.map((_, i) => stat(at(i)).m),
-      lo: xs.map((_, i) => Math.min(...at(i))),
-      hi: xs.map((_, i) => Math.max(...at(i))),
-    });
+    series.push(bandSeries(algoSpec, rs.map((r) => r.curve.map((c) => [c.steps, c.ret]))));
   }
   md.push("");
   const optimum = results.find((r) => r.job.game === game)!.optimum;

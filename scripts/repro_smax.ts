@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { lineChart, type Series } from "../core/plot.ts";
 import { Rng } from "../core/rng.ts";
 import { SmaxVecEnv } from "../envs/smax/smax.ts";
-import { pool, stat, trainRun } from "./_repro.ts";
+import { bandSeries, pool, stat, trainRun } from "./_repro.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -215,15 +215,7 @@ for (const scenario of scenarios) {
         rs[0]!.envSteps.toLocaleString("en-US")
       } | ${stat(rs.map((r) => r.wall)).m.toFixed(0)} |`,
     );
-    const xs = rs[0]!.curve.map((c) => c.steps);
-    const at = (i: number) => rs.map((r) => r.curve[i]?.win ?? NaN);
-    series.push({
-      label: algo,
-      x: xs,
-      y: xs.map((_, i) => stat(at(i)).m),
-      lo: xs.map((_, i) => Math.min(...at(i))),
-      hi: xs.map((_, i) => Math.max(...at(i))),
-    });
+    series.push(bandSeries(algo, rs.map((r) => r.curve.map((c) => [c.steps, c.win]))));
   }
   md.push("");
   await Deno.writeTextFile(

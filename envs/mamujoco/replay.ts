@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { esc, playerScript } from "../_replay_page.ts";
 import type { MujocoRecording } from "./mamujoco.ts";
 
 /**
@@ -53,20 +54,7 @@ function show(f) {
   document.getElementById("x").textContent = cx.toFixed(2);
   document.getElementById("slider").value = f;
 }
-const m = /frame=(\\d+)/.exec(location.hash);
-let playing = !m;
-show(m ? Math.min(+m[1], D.frames.length - 1) : 0);
-document.getElementById("slider").oninput = (e) => { playing = false; show(+e.target.value); };
-document.getElementById("play").onclick = () => { playing = !playing; document.getElementById("play").textContent = playing ? "pause" : "play"; };
-if (!playing) document.getElementById("play").textContent = "play";
-setInterval(() => { if (playing) show((cur + 1) % D.frames.length); }, 50);
+${playerScript(50)}
 </script></body></html>
 `;
-}
-
-function esc(s: string): string {
-  return s.replace(
-    /[&<>"]/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!,
-  );
 }

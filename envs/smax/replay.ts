@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { esc, playerScript } from "../_replay_page.ts";
 import type { Recording } from "./smax.ts";
 import { UNIT_ID, UNITS } from "./units.ts";
 
@@ -88,20 +89,7 @@ function show(f) {
   document.getElementById("ret").textContent = ret.toFixed(2);
   document.getElementById("slider").value = f;
 }
-const m = /frame=(\\d+)/.exec(location.hash);
-let playing = !m;
-show(m ? Math.min(+m[1], D.frames.length - 1) : 0);
-document.getElementById("slider").oninput = (e) => { playing = false; show(+e.target.value); };
-document.getElementById("play").onclick = () => { playing = !playing; document.getElementById("play").textContent = playing ? "pause" : "play"; };
-if (!playing) document.getElementById("play").textContent = "play";
-setInterval(() => { if (playing) show((cur + 1) % D.frames.length); }, 250);
+${playerScript(250)}
 </script></body></html>
 `;
-}
-
-function esc(s: string): string {
-  return s.replace(
-    /[&<>"]/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!,
-  );
 }
