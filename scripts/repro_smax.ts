@@ -5,8 +5,8 @@
  * rate per scenario, next to the win rate of a uniformly random (available-action) policy
  * measured in the same script.
  *
- * Flags: `--steps N` or `--steps 3m=N,protoss_5_vs_5=M` (default 500,000 on 3m and 300,000 on
- * protoss_5_vs_5), `--seeds N` (3), `--workers N` (2),
+ * Flags: `--steps N` or `--steps 3m=N,protoss_5_vs_5=M` (default 1,000,000 on 3m and 300,000
+ * on protoss_5_vs_5), `--seeds N` (3), `--workers N` (2),
  * `--algos bppo,mappo`, `--scenarios 3m,protoss_5_vs_5`, `--num-envs N` (16),
  * `--rollout-length N` (200), `--eval-episodes N` (64), `--quick` (1 seed, 30,000 steps: a
  * smoke test of the pipeline, not evidence), `--report-only` (rebuild from `runs/repro-smax/`).
@@ -43,7 +43,7 @@ const quick = Boolean(values.quick);
 const reportOnly = Boolean(values["report-only"]);
 const seeds = Number(values.seeds ?? (quick ? 1 : 3));
 const stepsFor = (scenario: string): number => {
-  const spec = values.steps ?? (quick ? "30000" : "3m=500000,protoss_5_vs_5=300000");
+  const spec = values.steps ?? (quick ? "30000" : "3m=1000000,protoss_5_vs_5=300000");
   if (/^\d+$/.test(spec)) return Number(spec);
   const kv = Object.fromEntries(spec.split(",").map((p) => p.split("=")));
   if (!kv[scenario]) throw new Error(`--steps ${spec} names no budget for ${scenario}`);
@@ -135,6 +135,9 @@ async function randomPolicy(scenario: string, episodes: number): Promise<[number
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
+/** The last evaluated win rate at or before `steps` env steps. */
+const winAt = (r: Result, steps: number) =>
+  r.curve.filter((c) => c.steps <= steps).at(-1)?.win ?? NaN;
 
 const jobs: Job[] = scenarios.flatMap((scenario) =>
   algos.flatMap((algo) =>
@@ -200,20 +203,25 @@ for (const scenario of scenarios) {
     "",
   );
   md.push(
-    "| algorithm | final win rate (mean ± std) | per seed | best eval win rate (mean) | final return | env steps | wall s / run |",
+    `| algorithm | final win rate (mean ± std) | per seed | win rate at ${
+      (stepsFor(scenario) / 2).toLocaleString("en-US")
+    } steps (mean, per seed) | best eval win rate (mean) | final return | env steps | wall s / run |`,
   );
-  md.push("|---|---:|---|---:|---:|---:|---:|");
+  md.push("|---|---:|---|---|---:|---:|---:|---:|");
   const series: Series[] = [];
   for (const algo of algos) {
     const rs = results.filter((r) => r.job.scenario === scenario && r.job.algo === algo);
     if (!rs.length) continue;
     const w = stat(rs.map((r) => r.finalWin));
+    const half = rs.map((r) => winAt(r, stepsFor(scenario) / 2));
     md.push(
       `| ${algo} | ${pct(w.m)} ± ${pct(w.sd)} | ${rs.map((r) => pct(r.finalWin)).join(", ")} | ${
-        pct(stat(rs.map((r) => r.bestWin)).m)
-      } | ${stat(rs.map((r) => r.finalReturn)).m.toFixed(2)} | ${
-        rs[0]!.envSteps.toLocaleString("en-US")
-      } | ${stat(rs.map((r) => r.wall)).m.toFixed(0)} |`,
+        pct(stat(half).m)
+      } (${half.map(pct).join(", ")}) | ${pct(stat(rs.map((r) => r.bestWin)).m)} | ${
+        stat(rs.map((r) => r.finalReturn)).m.toFixed(2)
+      } | ${rs[0]!.envSteps.toLocaleString("en-US")} | ${
+        stat(rs.map((r) => r.wall)).m.toFixed(0)
+      } |`,
     );
     series.push(bandSeries(algo, rs.map((r) => r.curve.map((c) => [c.steps, c.win]))));
   }
