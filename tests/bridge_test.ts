@@ -13,7 +13,12 @@ import {
   train,
 } from "../mod.ts";
 import type { BridgeVecEnv } from "../envs/bridge/client.ts";
-import { encodeFrame, FrameDecoder, ProtocolError } from "../envs/bridge/protocol.ts";
+import {
+  encodeFrame,
+  FrameDecoder,
+  ProtocolError,
+  type ServerFrame,
+} from "../envs/bridge/protocol.ts";
 import { smallConfig } from "./_helpers.ts";
 
 const PY = "/usr/bin/python3";
@@ -73,18 +78,15 @@ Deno.test("bridge: smacv2's battle_won reaches the win rate; masks come through"
   await env.close();
 });
 
-Deno.test("bridge: E envs over W=1 or W=3 children give the same batch", async () => {
+Deno.test("bridge: E envs over W=1 or W=3 children give the same batches, kept intact", async () => {
   const trace = async (W: number) => {
     const env = await make("bridge/pettingzoo", { factory: "pz_coop:make_env" }, 7, W);
     const rng = new Rng(1);
-    let s = await env.reset(5);
-    const out: number[] = [...s.obs];
-    for (let t = 0; t < 12; t++) {
-      s = await env.step(randomActions(env, s, rng));
-      out.push(...s.reward, ...s.done, ...s.obs);
-    }
+    const steps = [await env.reset(5)];
+    for (let t = 0; t < 12; t++) steps.push(await env.step(randomActions(env, steps.at(-1)!, rng)));
     await env.close();
-    return out;
+    // read at the end: W=1 hands out views of the received bytes, which must stay intact
+    return steps.flatMap((s) => [...s.reward, ...s.done, ...s.obs]);
   };
   assert.deepEqual(await trace(3), await trace(1));
 });
@@ -266,6 +268,37 @@ Deno.test("frame decoder fuzz: random, truncated and mutated input never hangs o
   }
   assert.ok(protocolErrors > 100, `protocol errors ${protocolErrors}`);
   assert.ok(frames >= 1500, `frames ${frames}`); // every two-frame input decodes to exactly 2
+});
+
+Deno.test("frame decoder: frames split or joined across chunks decode to the arrays sent, each its own", () => {
+  const frame = (k: number) =>
+    encodeFrame({ t: "obs", episodes: { returns: [], lengths: [], wins: [] } }, {
+      obs: Float32Array.from({ length: 6 }, (_, i) => k * 10 + i),
+      done: Uint8Array.from([k % 2, 1, 0]), // 3 bytes: the next array needs padding
+      reward: Float32Array.from([k + 0.5]),
+    });
+  const stream = new Uint8Array(5 * frame(0).length);
+  for (let k = 0; k < 5; k++) stream.set(frame(k), k * frame(0).length);
+  const rng = new Rng(3);
+  for (let trial = 0; trial < 50; trial++) {
+    const d = new FrameDecoder();
+    const got: ServerFrame[] = [];
+    for (let p = 0; p < stream.length;) {
+      // chunks from 1 byte to more than two frames, each a fresh buffer as Deno's reads are
+      const q = Math.min(stream.length, p + 1 + rng.int(2.5 * frame(0).length));
+      d.push(stream.slice(p, q));
+      p = q;
+      for (let f; (f = d.next());) got.push(f);
+    }
+    assert.equal(got.length, 5);
+    assert.equal(d.pending, 0);
+    got.forEach((f, k) => {
+      // values are checked after all input was pushed: no frame's arrays alias a later one's
+      assert.deepEqual(Array.from(f.data.obs!), Array.from({ length: 6 }, (_, i) => k * 10 + i));
+      assert.deepEqual(Array.from(f.data.done!), [k % 2, 1, 0]);
+      assert.deepEqual(Array.from(f.data.reward!), [k + 0.5]);
+    });
+  }
 });
 
 async function ps(args: string[]): Promise<number[]> {

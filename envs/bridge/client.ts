@@ -65,6 +65,9 @@ export class BridgeChild {
   readonly #decoder = new FrameDecoder();
   #stderr = "";
   #waiter: { resolve: (f: ServerFrame) => void; reject: (e: Error) => void } | null = null;
+  #deadline: { at: number; what: string; timeoutS: number } | null = null;
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
+  #watchAt = 0;
   #dead: Error | null = null;
   #exit: Promise<Deno.CommandStatus>;
   /** Settles once an exit has been turned into the child's error (code + stderr tail). */
@@ -200,22 +203,14 @@ export class BridgeChild {
       resolve,
       reject,
     ) => (this.#waiter = { resolve, reject }));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const e = new Error(
-          `Bridge ${this.label} did not answer "${header.t}" within ${timeoutS}s; the child was killed${this.#stderrTail()}`,
-        );
-        this.#die(e);
-        this.kill();
-        reject(e);
-      }, timeoutS * 1000);
-    });
+    // may reject while a failed write waits for the exit report: never leave that unhandled
+    answer.catch(() => {});
+    this.#arm(String(header.t), timeoutS);
     let written = false;
     try {
       await this.#writer.write(encodeFrame(header, arrays));
       written = true;
-      return await Promise.race([answer, timeout]);
+      return await answer;
     } catch (err) {
       if (this.#dead || !written) {
         // let the exit status (code + stderr) win over a bare "broken pipe"
@@ -225,9 +220,39 @@ export class BridgeChild {
         if (this.#dead) throw this.#dead;
       }
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
+  }
+
+  /**
+   * Sets the deadline of the request in flight. One timer serves many requests: it is armed
+   * only when none is pending and re-arms itself for a deadline that moved (a per-request
+   * timer costs more than a fast step).
+   */
+  #arm(what: string, timeoutS: number): void {
+    const at = performance.now() + timeoutS * 1000;
+    this.#deadline = { at, what, timeoutS };
+    if (this.#watchdog !== undefined && this.#watchAt <= at) return;
+    clearTimeout(this.#watchdog);
+    this.#watch(timeoutS * 1000);
+  }
+
+  #watch(ms: number): void {
+    this.#watchAt = performance.now() + ms;
+    this.#watchdog = setTimeout(() => {
+      this.#watchdog = undefined;
+      const d = this.#deadline;
+      if (!this.#waiter || this.#dead || !d) return; // idle: the next request re-arms
+      const left = d.at - performance.now();
+      if (left > 0) return this.#watch(left);
+      this.#die(
+        new Error(
+          `Bridge ${this.label} did not answer "${d.what}" within ${d.timeoutS}s; the child was killed${this.#stderrTail()}`,
+        ),
+      );
+      this.kill();
+    }, ms);
+    // the pending read of the child's stdout keeps Deno alive while a request waits
+    Deno.unrefTimer(this.#watchdog);
   }
 
   /** Kills the child (idempotent). */
@@ -245,6 +270,7 @@ export class BridgeChild {
       } catch { /* killed below */ }
     }
     this.#dead ??= new Error(`Bridge ${this.label} is closed`);
+    clearTimeout(this.#watchdog);
     this.kill();
     try {
       await this.#writer.close();
@@ -330,6 +356,23 @@ export class BridgeVecEnv implements VecEnv {
     const { numAgents: n, obsDim, stateDim, actionSpace } = this.spec;
     const E = this.numEnvs;
     const A = actionSpace.kind === "discrete" ? actionSpace.n : 0;
+    if (frames.length === 1) {
+      // one child: its (checked) arrays are the batch, no copy
+      const f = this.#checked(frames[0]!, 0, n, obsDim, stateDim, A);
+      return {
+        obs: f.data.obs as Float32Array,
+        state: f.data.state as Float32Array,
+        availActions: A ? f.data.avail as Uint8Array : null,
+        reward: f.data.reward as Float32Array,
+        done: f.data.done as Uint8Array,
+        truncated: f.data.truncated as Uint8Array,
+        episodes: {
+          returns: [...f.episodes.returns],
+          lengths: [...f.episodes.lengths],
+          wins: [...f.episodes.wins],
+        },
+      };
+    }
     const out = {
       obs: new Float32Array(E * n * obsDim),
       state: new Float32Array(E * stateDim),
@@ -340,28 +383,9 @@ export class BridgeVecEnv implements VecEnv {
       episodes: { returns: [] as number[], lengths: [] as number[], wins: [] as number[] },
     };
     let e0 = 0;
-    frames.forEach((f, w) => {
-      if (f.t !== "obs") {
-        throw new Error(`Bridge ${this.children[w]!.label} answered "${f.t}" to a step`);
-      }
+    frames.forEach((frame, w) => {
+      const f = this.#checked(frame, w, n, obsDim, stateDim, A);
       const k = this.slices[w]!;
-      const need: [string, number][] = [
-        ["obs", k * n * obsDim],
-        ["state", k * stateDim],
-        ["reward", k],
-        ["done", k],
-        ["truncated", k],
-        ...(A ? [["avail", k * n * A] as [string, number]] : []),
-      ];
-      for (const [name, len] of need) {
-        if (f.data[name]?.length !== len) {
-          throw new Error(
-            `Bridge ${this.children[w]!.label} sent ${name} of length ${
-              f.data[name]?.length
-            }, expected ${len}`,
-          );
-        }
-      }
       out.obs.set(f.data.obs as Float32Array, e0 * n * obsDim);
       out.state.set(f.data.state as Float32Array, e0 * stateDim);
       out.reward.set(f.data.reward as Float32Array, e0);
@@ -374,6 +398,39 @@ export class BridgeVecEnv implements VecEnv {
       e0 += k;
     });
     return out;
+  }
+
+  /** @returns `f` once it is an observation frame with every array of the expected length */
+  #checked(
+    f: ServerFrame,
+    w: number,
+    n: number,
+    obsDim: number,
+    stateDim: number,
+    A: number,
+  ): ServerFrame & { t: "obs" } {
+    if (f.t !== "obs") {
+      throw new Error(`Bridge ${this.children[w]!.label} answered "${f.t}" to a step`);
+    }
+    const k = this.slices[w]!;
+    const need: [string, number][] = [
+      ["obs", k * n * obsDim],
+      ["state", k * stateDim],
+      ["reward", k],
+      ["done", k],
+      ["truncated", k],
+      ...(A ? [["avail", k * n * A] as [string, number]] : []),
+    ];
+    for (const [name, len] of need) {
+      if (f.data[name]?.length !== len) {
+        throw new Error(
+          `Bridge ${this.children[w]!.label} sent ${name} of length ${
+            f.data[name]?.length
+          }, expected ${len}`,
+        );
+      }
+    }
+    return f;
   }
 
   async reset(seed: number): Promise<Step> {
@@ -398,7 +455,7 @@ export class BridgeVecEnv implements VecEnv {
     let e0 = 0;
     const frames = await Promise.all(this.children.map((c, w) => {
       const k = this.slices[w]!;
-      const part = actions.slice(e0 * per, (e0 + k) * per);
+      const part = actions.subarray(e0 * per, (e0 + k) * per); // encodeFrame copies it
       e0 += k;
       return c.request({ t: "step" }, { actions: part });
     }));

@@ -83,6 +83,7 @@ export class ProtocolError extends Error {
 }
 
 const enc = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 const dec = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -95,41 +96,65 @@ export function encodeFrame(
   header: Record<string, unknown>,
   arrays: Record<string, WireArray> = {},
 ): Uint8Array {
-  const metas: z.infer<typeof arrayMeta>[] = [];
-  let offset = 0;
-  for (const [name, a] of Object.entries(arrays)) {
-    const dtype = (Object.keys(CTORS) as DType[]).find((k) => a instanceof CTORS[k])!;
-    metas.push({ name, dtype, shape: [a.length], offset, nbytes: a.byteLength });
-    offset += a.byteLength + ((4 - (a.byteLength % 4)) % 4);
+  const list = Object.entries(arrays);
+  const headJson = JSON.stringify(header);
+  // the header bytes depend on the header and the arrays' names, dtypes and sizes only; a step
+  // request repeats them every time, so they are encoded once
+  let key = headJson;
+  for (const [name, a] of list) key += `|${name}:${a.constructor.name}:${a.length}`;
+  let layout = layouts.get(key);
+  if (!layout) {
+    const metas: z.infer<typeof arrayMeta>[] = [];
+    let offset = 0;
+    for (const [name, a] of list) {
+      const dtype = (Object.keys(CTORS) as DType[]).find((k) => a instanceof CTORS[k])!;
+      metas.push({ name, dtype, shape: [a.length], offset, nbytes: a.byteLength });
+      offset += a.byteLength + ((4 - (a.byteLength % 4)) % 4);
+    }
+    const hb = enc.encode(JSON.stringify({ ...header, arrays: metas }));
+    const hpad = (4 - ((4 + hb.length) % 4)) % 4;
+    const prefix = new Uint8Array(8 + hb.length + hpad);
+    const dv = new DataView(prefix.buffer);
+    dv.setUint32(0, 4 + hb.length + hpad + offset, true);
+    dv.setUint32(4, hb.length, true);
+    prefix.set(hb, 8);
+    layout = { prefix, offsets: metas.map((m) => m.offset), payload: offset };
+    if (layouts.size >= 64) layouts.clear();
+    layouts.set(key, layout);
   }
-  const hb = enc.encode(JSON.stringify({ ...header, arrays: metas }));
-  const hpad = (4 - ((4 + hb.length) % 4)) % 4;
-  const bodyLen = 4 + hb.length + hpad + offset;
-  const out = new Uint8Array(4 + bodyLen);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, bodyLen, true);
-  dv.setUint32(4, hb.length, true);
-  out.set(hb, 8);
-  let p = 8 + hb.length + hpad;
-  for (const [, a] of Object.entries(arrays)) {
-    out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), p);
-    p += a.byteLength + ((4 - (a.byteLength % 4)) % 4);
-  }
+  const out = new Uint8Array(layout.prefix.length + layout.payload);
+  out.set(layout.prefix);
+  list.forEach(([, a], i) => {
+    out.set(
+      new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
+      layout.prefix.length + layout.offsets[i]!,
+    );
+  });
   return out;
 }
+
+/** Encoded frame prefixes (length, header length, header, padding) by header and array sizes. */
+const layouts = new Map<string, { prefix: Uint8Array; offsets: number[]; payload: number }>();
 
 /**
  * Incremental decoder: push bytes as they arrive, take whole frames out. Throws
  * {@link ProtocolError} on anything malformed (lengths, JSON, header schema, array bounds).
  */
 export class FrameDecoder {
-  #buf = new Uint8Array(0);
+  #buf: Uint8Array<ArrayBuffer> = new Uint8Array(0);
 
   /** @param maxFrameBytes frames above this size are rejected */
   constructor(readonly maxFrameBytes = MAX_FRAME_BYTES) {}
 
-  /** Appends received bytes. */
+  /**
+   * Appends received bytes. The decoder keeps (and decoded arrays may view) `chunk` itself:
+   * the caller must not reuse it.
+   */
   push(chunk: Uint8Array): void {
+    if (this.#buf.length === 0 && chunk.buffer instanceof ArrayBuffer) {
+      this.#buf = chunk as Uint8Array<ArrayBuffer>; // the common case, one frame per chunk: no copy
+      return;
+    }
     const next = new Uint8Array(this.#buf.length + chunk.length);
     next.set(this.#buf);
     next.set(chunk, this.#buf.length);
@@ -153,29 +178,56 @@ export class FrameDecoder {
       throw new ProtocolError(`Frame of ${len} bytes is shorter than its header length field`);
     }
     if (this.#buf.length < 4 + len) return null;
-    const body = this.#buf.slice(4, 4 + len);
-    this.#buf = this.#buf.slice(4 + len);
-    return decodeBody(body);
+    const body = this.#buf.subarray(4, 4 + len);
+    this.#buf = this.#buf.length === 4 + len ? EMPTY : this.#buf.subarray(4 + len);
+    return this.#decodeBody(body);
+  }
+
+  /** The last header text and its validated parse: most step replies repeat it verbatim. */
+  #last: { text: string; header: z.infer<typeof serverHeader> } | null = null;
+
+  #decodeBody(body: Uint8Array<ArrayBuffer>): ServerFrame {
+    const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    const hlen = dv.getUint32(0, true);
+    if (4 + hlen > body.length) {
+      throw new ProtocolError(`Header length ${hlen} runs past the frame (${body.length} bytes)`);
+    }
+    let text: string;
+    try {
+      text = dec.decode(body.subarray(4, 4 + hlen));
+    } catch (err) {
+      throw new ProtocolError(`Header is not valid UTF-8 JSON: ${(err as Error).message}`);
+    }
+    let header = this.#last?.text === text ? this.#last.header : null;
+    if (!header) {
+      header = parseHeader(text);
+      this.#last = { text, header };
+    }
+    return decodeArrays(body, hlen, header);
   }
 }
 
-function decodeBody(body: Uint8Array): ServerFrame {
-  const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  const hlen = dv.getUint32(0, true);
-  if (4 + hlen > body.length) {
-    throw new ProtocolError(`Header length ${hlen} runs past the frame (${body.length} bytes)`);
-  }
+/** JSON-parses and zod-validates one header. */
+function parseHeader(text: string): z.infer<typeof serverHeader> {
   let raw: unknown;
   try {
-    raw = JSON.parse(dec.decode(body.subarray(4, 4 + hlen)));
+    raw = JSON.parse(text);
   } catch (err) {
     throw new ProtocolError(`Header is not valid UTF-8 JSON: ${(err as Error).message}`);
   }
   const parsed = serverHeader.safeParse(raw);
   if (!parsed.success) throw new ProtocolError(`Malformed header: ${formatZodError(parsed.error)}`);
+  return parsed.data;
+}
+
+function decodeArrays(
+  body: Uint8Array<ArrayBuffer>,
+  hlen: number,
+  header: z.infer<typeof serverHeader>,
+): ServerFrame {
   const start = 4 + hlen + ((4 - ((4 + hlen) % 4)) % 4);
   const data: Record<string, WireArray> = {};
-  for (const m of parsed.data.arrays) {
+  for (const m of header.arrays) {
     const Ctor = CTORS[m.dtype];
     const count = m.shape.reduce((a, b) => a * b, 1);
     if (count * Ctor.BYTES_PER_ELEMENT !== m.nbytes) {
@@ -185,7 +237,11 @@ function decodeBody(body: Uint8Array): ServerFrame {
     }
     const a = start + m.offset;
     if (a + m.nbytes > body.length) throw new ProtocolError(`Array ${m.name} runs past the frame`);
-    data[m.name] = new Ctor(body.slice(a, a + m.nbytes).buffer);
+    const at = body.byteOffset + a;
+    // a view into the received bytes when aligned (the server pads to 4), else a copy
+    data[m.name] = at % Ctor.BYTES_PER_ELEMENT === 0
+      ? new Ctor(body.buffer, at, count)
+      : new Ctor(body.slice(a, a + m.nbytes).buffer);
   }
-  return { ...parsed.data, data };
+  return { ...header, data };
 }

@@ -17,21 +17,45 @@ _out = sys.stdout.buffer
 _in = sys.stdin.buffer
 
 
+_metas_cache = {}
+_json_encode = json.JSONEncoder(separators=(",", ":")).encode
+# the reply header of most steps (no episode ended), encoded once; never mutate it
+OBS_NO_EPISODES = {"t": "obs", "episodes": {"returns": [], "lengths": [], "wins": []}}
+_OBS_NO_EPISODES_JSON = _json_encode(OBS_NO_EPISODES)
+
+
+def obs_header(episodes):
+    """The header of an observation reply; the shared constant when no episode ended."""
+    if not episodes or not (episodes.get("returns") or episodes.get("lengths") or episodes.get("wins")):
+        return OBS_NO_EPISODES
+    return {"t": "obs", "episodes": episodes}
+
+
 def send(header, arrays=()):
-    """Writes one frame: u32 frame length, u32 header length, header JSON, pad, payload."""
-    metas, chunks, offset = [], [], 0
-    for name, arr in arrays:
-        data = arr.tobytes()
-        metas.append({"name": name, "dtype": DTYPES[arr.dtype.str], "shape": list(arr.shape),
-                      "offset": offset, "nbytes": len(data)})
-        pad = (-len(data)) % 4
-        chunks.append(data + b"\0" * pad)
-        offset += len(data) + pad
-    header = dict(header, arrays=metas)
-    hb = json.dumps(header, separators=(",", ":")).encode()
+    """Writes one frame: u32 frame length, u32 header length, header JSON, pad, payload.
+    The arrays' metadata JSON is cached per (names, dtypes, shapes): steps repeat it."""
+    arrays = [(name, np.ascontiguousarray(arr)) for name, arr in arrays]
+    key = tuple([(name, arr.dtype, arr.shape) for name, arr in arrays])
+    cached = _metas_cache.get(key)
+    if cached is None:
+        metas, pads, offset = [], [], 0
+        for name, arr in arrays:
+            metas.append({"name": name, "dtype": DTYPES[arr.dtype.str], "shape": list(arr.shape),
+                          "offset": offset, "nbytes": arr.nbytes})
+            pads.append(b"\0" * ((-arr.nbytes) % 4))
+            offset += arr.nbytes + len(pads[-1])
+        cached = (json.dumps(metas, separators=(",", ":")), pads, offset)
+        if len(_metas_cache) < 64:
+            _metas_cache[key] = cached
+    metas_json, pads, payload = cached
+    head = _OBS_NO_EPISODES_JSON if header is OBS_NO_EPISODES else _json_encode(header)
+    hb = (head[:-1] + ("," if len(head) > 2 else "") + '"arrays":' + metas_json + "}").encode()
     hpad = (-(4 + len(hb))) % 4
-    body = struct.pack("<I", len(hb)) + hb + b"\0" * hpad + b"".join(chunks)
-    _out.write(struct.pack("<I", len(body)) + body)
+    parts = [struct.pack("<II", 4 + len(hb) + hpad + payload, len(hb)), hb, b"\0" * hpad]
+    for (_, arr), pad in zip(arrays, pads):
+        parts.append(arr)
+        parts.append(pad)
+    _out.write(b"".join(parts))
     _out.flush()
 
 
@@ -60,7 +84,13 @@ def read_exact(n):
     return buf
 
 
+_last_header = (None, None, None)  # header bytes, parsed header, array plan
+
+
 def recv():
+    """Reads one frame. A header identical to the previous one (every step request) is not
+    parsed again."""
+    global _last_header
     head = read_exact(4)
     if head is None:
         return None, {}
@@ -69,12 +99,18 @@ def recv():
     if body is None:
         return None, {}
     (hlen,) = struct.unpack("<I", body[:4])
-    header = json.loads(body[4:4 + hlen].decode())
-    start = 4 + hlen + ((-(4 + hlen)) % 4)
+    hb = body[4:4 + hlen]
+    if hb == _last_header[0]:
+        header, plan = _last_header[1], _last_header[2]
+    else:
+        header = json.loads(hb.decode())
+        start = 4 + hlen + ((-(4 + hlen)) % 4)
+        plan = [(m["name"], start + m["offset"], start + m["offset"] + m["nbytes"], NP[m["dtype"]],
+                 m["shape"]) for m in header.get("arrays", [])]
+        _last_header = (hb, header, plan)
     arrays = {}
-    for m in header.get("arrays", []):
-        a, b = start + m["offset"], start + m["offset"] + m["nbytes"]
-        arrays[m["name"]] = np.frombuffer(body[a:b], dtype=NP[m["dtype"]]).reshape(m["shape"])
+    for name, a, b, dtype, shape in plan:
+        arrays[name] = np.frombuffer(body[a:b], dtype=dtype).reshape(shape)
     return header, arrays
 
 
@@ -304,6 +340,7 @@ class Host:
         self.envs = [make(options, seed + i) for i in range(num_envs)]
         self.spec = self.envs[0].spec()
         self.E, self.n = num_envs, self.spec["numAgents"]
+        self.discrete = self.spec["action"]["kind"] == "discrete"
         self.t = np.zeros(num_envs, dtype=np.int64)
         self.ret = np.zeros(num_envs, dtype=np.float64)
         self.resets = 0
@@ -312,9 +349,9 @@ class Host:
         obs = np.stack([e.obs() for e in self.envs]).astype(np.float32)
         state = np.stack([e.state() for e in self.envs]).astype(np.float32)
         arrays = [("obs", obs), ("state", state), ("reward", reward), ("done", done), ("truncated", trunc)]
-        if self.spec["action"]["kind"] == "discrete":
+        if self.discrete:
             arrays.append(("avail", np.stack([e.avail() for e in self.envs]).astype(np.uint8)))
-        return {"t": "obs", "episodes": episodes}, arrays
+        return obs_header(episodes), arrays
 
     def reset(self, seed):
         for i, e in enumerate(self.envs):
@@ -375,8 +412,7 @@ class VectorHost:
                   ("truncated", np.zeros(E, np.uint8) if first else np.asarray(d["truncated"], dtype=np.uint8))]
         if self.discrete:
             arrays.append(("avail", np.asarray(d["avail"], dtype=np.uint8)))
-        episodes = d.get("episodes") or {"returns": [], "lengths": [], "wins": []}
-        return {"t": "obs", "episodes": episodes}, arrays
+        return obs_header(d.get("episodes")), arrays
 
     def reset(self, seed):
         return self._pack(self.env.reset(seed), True)
@@ -409,7 +445,7 @@ def main():
                 send(*host.reset(int(header["seed"])))
             elif t == "step":
                 acts = arrays["actions"].reshape(host.E, host.n, -1)
-                if host.spec["action"]["kind"] == "discrete":
+                if host.discrete:
                     acts = acts[:, :, 0]
                 send(*host.step(acts))
             elif t == "close":
