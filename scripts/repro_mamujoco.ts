@@ -6,7 +6,10 @@
  *
  * Flags: `--steps N` (1,000,000), `--seeds N` (3), `--workers N` (2), `--algos bppo,happo,mappo`,
  * `--env mamujoco/HalfCheetah-2x3`, `--num-envs N` (40), `--rollout-length N` (100, as the BPTA
- * MuJoCo scripts), `--quick` (1 seed, 20,000 steps: a smoke test), `--report-only`.
+ * MuJoCo scripts), `--extend N` with `--extend-algos bppo,...` (after the main budget, resume
+ * those algorithms' runs from their checkpoints up to N env steps; the report then shows the
+ * return at the main budget and at N), `--quick` (1 seed, 20,000 steps: a smoke test),
+ * `--report-only` (rebuild from `runs/repro-mamujoco/`).
  *
  * PPO settings for all runs: 2 x 64 hidden layers, 5 epochs, 1 minibatch, lr 5e-4, clip 0.2,
  * no entropy bonus, Gaussian policy (initial log std -0.5); MA-MuJoCo's local observations
@@ -33,6 +36,8 @@ const { values } = parseArgs({
     "rollout-length": { type: "string" },
     out: { type: "string" },
     "report-only": { type: "boolean" },
+    extend: { type: "string" },
+    "extend-algos": { type: "string" },
   },
 });
 const quick = Boolean(values.quick);
@@ -43,6 +48,11 @@ const workers = Number(values.workers ?? 2);
 const numEnvs = Number(values["num-envs"] ?? 40);
 const rolloutLength = Number(values["rollout-length"] ?? 100);
 const algos = (values.algos ?? "bppo,happo,mappo").split(",");
+const extendTo = values.extend ? Number(values.extend) : 0;
+const extendAlgos = (values["extend-algos"] ?? algos.join(",")).split(",");
+if (extendTo && !(extendTo > steps)) {
+  throw new Error(`--extend ${values.extend} must exceed the main budget of ${steps} env steps`);
+}
 const envId = values.env ?? "mamujoco/HalfCheetah-2x3";
 const outDir = values.out ?? "reports";
 const ALGO_OPTS = ["layers=2", "epochs=5", "entropyCoef=0"];
@@ -73,6 +83,9 @@ async function runJob(job: Job): Promise<Result> {
       ...["--rollout-length", String(rolloutLength), "--eval-every", String(evalEvery)],
       ...["--eval-episodes", String(EVAL_EPISODES), "--out", job.dir],
     ], job.dir);
+    if (extendTo && extendAlgos.includes(job.algo)) {
+      await trainRun(["--resume", job.dir, "--total-steps", String(extendTo)], job.dir);
+    }
   }
   const summary = JSON.parse(await Deno.readTextFile(join(job.dir, "summary.json")));
   const curve = (await Deno.readTextFile(join(job.dir, "metrics.jsonl"))).trim().split("\n")
@@ -141,9 +154,13 @@ const md: string[] = [
   }\` on ${
     new Date().toISOString().slice(0, 10)
   }: \`${envId}\` (MuJoCo 3.3.8 wasm, Gymnasium v5 rules, ` +
-  `obsk 1), ${seeds} seeds, ${
-    steps.toLocaleString("en-US")
-  } env steps per run, ${numEnvs} envs x ` +
+  `obsk 1), ${seeds} seeds, ${steps.toLocaleString("en-US")} env steps per run${
+    extendTo
+      ? ` (${extendAlgos.join(", ")} resumed from their checkpoints to ${
+        extendTo.toLocaleString("en-US")
+      })`
+      : ""
+  }, ${numEnvs} envs x ` +
   `${rolloutLength} steps per iteration, PPO with 2 x 64 hidden layers, 5 epochs, 1 minibatch, ` +
   `lr 5e-4, no entropy bonus. Returns are greedy (mean action) evaluations over ${EVAL_EPISODES} ` +
   `episodes of 1,000 steps. Training took ${
@@ -156,15 +173,21 @@ const md: string[] = [
   "",
   `Random policy (uniform actions in [-1, 1], 10 episodes): return ${random.toFixed(1)}.`,
   "",
-  "| algorithm | final return (mean ± std) | per seed | best eval (mean) | env steps | wall s / run |",
-  "|---|---:|---|---:|---:|---:|",
+  `| algorithm | return at ${
+    steps.toLocaleString("en-US")
+  } steps (mean ± std, per seed) | final return (mean ± std) | per seed | best eval (mean) | env steps | wall s / run |`,
+  "|---|---|---:|---|---:|---:|---:|",
 ];
 const series: Series[] = [];
 for (const algo of algos) {
   const rs = results.filter((r) => r.job.algo === algo);
   const f = stat(rs.map((r) => r.finalReturn));
+  const main = rs.map((r) => r.curve.filter((c) => c.steps <= steps).at(-1)?.ret ?? NaN);
+  const m = stat(main);
   md.push(
-    `| ${algo} | ${f.m.toFixed(0)} ± ${f.sd.toFixed(0)} | ${
+    `| ${algo} | ${m.m.toFixed(0)} ± ${m.sd.toFixed(0)} (${
+      main.map((v) => v.toFixed(0)).join(", ")
+    }) | ${f.m.toFixed(0)} ± ${f.sd.toFixed(0)} | ${
       rs.map((r) => r.finalReturn.toFixed(0)).join(", ")
     } | ${stat(rs.map((r) => r.bestReturn)).m.toFixed(0)} | ${
       rs[0]!.envSteps.toLocaleString("en-US")
