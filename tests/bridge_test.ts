@@ -122,6 +122,20 @@ function alive(pid: number): boolean {
   }
 }
 
+Deno.test("bridge failure: numpy missing is named with its install hint, not a broken pipe", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/numpy`);
+  await Deno.writeTextFile(`${dir}/numpy/__init__.py`, 'raise ImportError("no numpy here")\n');
+  try {
+    await assert.rejects(
+      () => make("bridge/vector", { factory: "vec_coop:make", pythonPath: [dir] }, 2, 2),
+      /cannot import numpy \(ImportError: no numpy here\).*apt-get install python3-numpy/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("bridge failure: a crashing child stops with its exit code and stderr tail, no zombie", async () => {
   const env = await make("bridge/pettingzoo", {
     factory: "pz_coop:make_env",
@@ -174,6 +188,18 @@ Deno.test("bridge failure: a hanging child times out and is killed", async () =>
   assert.ok(performance.now() - t0 < 5000);
   await env.close();
   assert.equal(alive(pid), false);
+});
+
+Deno.test("bridge: an env that prints to stdout does not corrupt the frames", async () => {
+  const env = await make("bridge/pettingzoo", {
+    factory: "pz_coop:make_env",
+    kwargs: { fail: "chatty", fail_at: 1 },
+  }, 2);
+  let s = await env.reset(0);
+  const rng = new Rng(0);
+  for (let t = 0; t < 8; t++) s = await env.step(randomActions(env, s, rng));
+  assert.equal(s.reward.length, 2);
+  await env.close();
 });
 
 for (const fail of ["garbage", "oversized"]) {

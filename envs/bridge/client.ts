@@ -45,6 +45,7 @@ function serverScript(): string {
   return fileURLToPath(url);
 }
 const STDERR_TAIL = 4000;
+const STEP = { t: "step" } as const;
 
 function installHint(module: string, python: string): string {
   const root = module.split(".")[0]!;
@@ -64,7 +65,8 @@ export class BridgeChild {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #decoder = new FrameDecoder();
   #stderr = "";
-  #waiter: { resolve: (f: ServerFrame) => void; reject: (e: Error) => void } | null = null;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #busy = false;
   #deadline: { at: number; what: string; timeoutS: number } | null = null;
   #watchdog: ReturnType<typeof setTimeout> | undefined;
   #watchAt = 0;
@@ -100,7 +102,7 @@ export class BridgeChild {
       throw new Error(`Cannot start the bridge with "${opts.python}": ${e.message}`);
     }
     this.#writer = this.#proc.stdin.getWriter();
-    this.#readStdout();
+    this.#reader = this.#proc.stdout.getReader();
     const stderrDone = this.#readStderr();
     this.#exit = this.#proc.status;
     this.#exitReported = this.#exit.then(async (s) => {
@@ -129,22 +131,39 @@ export class BridgeChild {
     return t ? `; its stderr ends with:\n${t.slice(-STDERR_TAIL)}` : "";
   }
 
-  async #readStdout(): Promise<void> {
+  /**
+   * Reads the answer to the request just written. The child's stdout is read only here, on
+   * demand: an always-pending read (a reader loop) costs ~10 us more per round trip, because
+   * the reply then arrives through a wake-up of the event loop instead of being there when the
+   * read starts.
+   */
+  async #answer(): Promise<ServerFrame> {
+    let f: ServerFrame | null;
     try {
-      for await (const chunk of this.#proc.stdout) {
-        this.#decoder.push(chunk);
-        let f: ServerFrame | null;
-        while ((f = this.#decoder.next())) this.#deliver(f);
+      while (!(f = this.#decoder.next())) {
+        const { value, done } = await this.#reader.read();
+        if (done) break;
+        this.#decoder.push(value);
       }
     } catch (err) {
       const e = err as Error;
-      this.#die(
-        e instanceof ProtocolError
-          ? new Error(`Bridge ${this.label} sent a malformed frame: ${e.message}`)
-          : e,
-      );
+      if (!(e instanceof ProtocolError)) throw e;
+      this.#die(new Error(`Bridge ${this.label} sent a malformed frame: ${e.message}`));
       this.kill();
+      throw this.#dead!;
     }
+    if (!f) throw await this.#exitError(new Error(`Bridge ${this.label} closed its stdout`));
+    return this.#deliver(f);
+  }
+
+  /** @returns the error that ended the child, waiting (bounded) for its exit code and stderr */
+  async #exitError(fallback: Error): Promise<Error> {
+    if (!this.#dead) {
+      let t: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([this.#exitReported, new Promise((r) => (t = setTimeout(r, 2500)))]);
+      clearTimeout(t);
+    }
+    return this.#dead ?? fallback;
   }
 
   async #readStderr(): Promise<void> {
@@ -156,33 +175,25 @@ export class BridgeChild {
     } catch { /* closed */ }
   }
 
-  #deliver(f: ServerFrame): void {
-    const w = this.#waiter;
-    this.#waiter = null;
-    if (!w) {
-      this.#die(new Error(`Bridge ${this.label} sent an unexpected "${f.t}" frame`));
-      return;
-    }
+  #deliver(f: ServerFrame): ServerFrame {
     if (f.t === "error") {
       if (f.kind === "import" && f.module) {
-        w.reject(
-          new Error(
-            `Bridge ${this.label}: "${this.opts.python}" cannot import ${f.module} (${f.message}); install it into that interpreter (${
-              installHint(f.module, this.opts.python)
-            }) or pick another with --python`,
-          ),
+        throw new Error(
+          `Bridge ${this.label}: "${this.opts.python}" cannot import ${f.module} (${f.message}); install it into that interpreter (${
+            installHint(f.module, this.opts.python)
+          }) or pick another with --python`,
         );
-      } else w.reject(new Error(`Bridge ${this.label} ${f.kind} error: ${f.message}`));
-      return;
+      }
+      throw new Error(`Bridge ${this.label} ${f.kind} error: ${f.message}`);
     }
-    w.resolve(f);
+    return f;
   }
 
   #die(e: Error): void {
     if (this.#dead) return;
     this.#dead = e;
-    this.#waiter?.reject(e);
-    this.#waiter = null;
+    // ends a pending read of the answer (a grandchild may still hold the pipe open)
+    this.#reader.cancel().catch(() => {});
   }
 
   /**
@@ -198,28 +209,26 @@ export class BridgeChild {
     timeoutS = this.opts.timeoutS ?? 60,
   ): Promise<ServerFrame> {
     if (this.#dead) throw this.#dead;
-    if (this.#waiter) throw new Error(`Bridge ${this.label}: a request is already in flight`);
-    const answer = new Promise<ServerFrame>((
-      resolve,
-      reject,
-    ) => (this.#waiter = { resolve, reject }));
-    // may reject while a failed write waits for the exit report: never leave that unhandled
-    answer.catch(() => {});
+    if (this.#busy) throw new Error(`Bridge ${this.label}: a request is already in flight`);
+    this.#busy = true;
     this.#arm(String(header.t), timeoutS);
-    let written = false;
     try {
-      await this.#writer.write(encodeFrame(header, arrays));
-      written = true;
-      return await answer;
-    } catch (err) {
-      if (this.#dead || !written) {
-        // let the exit status (code + stderr) win over a bare "broken pipe"
-        let t: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([this.#exitReported, new Promise((r) => (t = setTimeout(r, 2500)))]);
-        clearTimeout(t);
-        if (this.#dead) throw this.#dead;
+      let unsent: Error | null = null;
+      try {
+        await this.#writer.write(encodeFrame(header, arrays));
+      } catch (err) {
+        unsent = err as Error;
       }
-      throw err;
+      // after a failed write, this reads what the child sent before it died (an import error
+      // frame) or reports its exit (code + stderr) rather than a bare "broken pipe"
+      const f = await this.#answer();
+      if (this.#dead) throw this.#dead; // e.g. timed out while the answer arrived
+      if (unsent) throw unsent;
+      return f;
+    } catch (err) {
+      throw this.#dead ?? err;
+    } finally {
+      this.#busy = false;
     }
   }
 
@@ -241,7 +250,7 @@ export class BridgeChild {
     this.#watchdog = setTimeout(() => {
       this.#watchdog = undefined;
       const d = this.#deadline;
-      if (!this.#waiter || this.#dead || !d) return; // idle: the next request re-arms
+      if (!this.#busy || this.#dead || !d) return; // idle: the next request re-arms
       const left = d.at - performance.now();
       if (left > 0) return this.#watch(left);
       this.#die(
@@ -452,12 +461,15 @@ export class BridgeVecEnv implements VecEnv {
     ) {
       throw new Error(`Bridge env got ${actions.length} action values for ${this.numEnvs} envs`);
     }
+    if (this.children.length === 1) {
+      return this.#gather([await this.children[0]!.request(STEP, { actions })]);
+    }
     let e0 = 0;
     const frames = await Promise.all(this.children.map((c, w) => {
       const k = this.slices[w]!;
       const part = actions.subarray(e0 * per, (e0 + k) * per); // encodeFrame copies it
       e0 += k;
-      return c.request({ t: "step" }, { actions: part });
+      return c.request(STEP, { actions: part });
     }));
     return this.#gather(frames);
   }

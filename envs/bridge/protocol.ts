@@ -183,8 +183,11 @@ export class FrameDecoder {
     return this.#decodeBody(body);
   }
 
-  /** The last header text and its validated parse: most step replies repeat it verbatim. */
-  #last: { text: string; header: z.infer<typeof serverHeader> } | null = null;
+  /**
+   * Header texts seen recently, each with its validated parse and array plan: step replies
+   * repeat a few texts verbatim (no episode ended, or the same episodes in lockstep envs).
+   */
+  #seen = new Map<string, Decoded>();
 
   #decodeBody(body: Uint8Array<ArrayBuffer>): ServerFrame {
     const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -198,13 +201,45 @@ export class FrameDecoder {
     } catch (err) {
       throw new ProtocolError(`Header is not valid UTF-8 JSON: ${(err as Error).message}`);
     }
-    let header = this.#last?.text === text ? this.#last.header : null;
-    if (!header) {
-      header = parseHeader(text);
-      this.#last = { text, header };
+    let known = this.#seen.get(text);
+    if (!known) {
+      known = plan(parseHeader(text), hlen);
+      if (this.#seen.size >= 8) this.#seen.clear();
+      this.#seen.set(text, known);
     }
-    return decodeArrays(body, hlen, header);
+    return decodeArrays(body, known);
   }
+}
+
+/** A validated header and where its arrays lie in a body, checked once per header text. */
+interface Decoded {
+  header: z.infer<typeof serverHeader>;
+  arrays: {
+    name: string;
+    Ctor: (typeof CTORS)[DType];
+    at: number;
+    count: number;
+    nbytes: number;
+  }[];
+  /** body bytes the arrays need */
+  end: number;
+}
+
+function plan(header: z.infer<typeof serverHeader>, hlen: number): Decoded {
+  const start = 4 + hlen + ((4 - ((4 + hlen) % 4)) % 4);
+  let end = start;
+  const arrays = header.arrays.map((m) => {
+    const Ctor = CTORS[m.dtype];
+    const count = m.shape.reduce((a, b) => a * b, 1);
+    if (count * Ctor.BYTES_PER_ELEMENT !== m.nbytes) {
+      throw new ProtocolError(
+        `Array ${m.name}: shape [${m.shape}] does not match ${m.nbytes} bytes`,
+      );
+    }
+    end = Math.max(end, start + m.offset + m.nbytes);
+    return { name: m.name, Ctor, at: start + m.offset, count, nbytes: m.nbytes };
+  });
+  return { header, arrays, end };
 }
 
 /** JSON-parses and zod-validates one header. */
@@ -220,28 +255,18 @@ function parseHeader(text: string): z.infer<typeof serverHeader> {
   return parsed.data;
 }
 
-function decodeArrays(
-  body: Uint8Array<ArrayBuffer>,
-  hlen: number,
-  header: z.infer<typeof serverHeader>,
-): ServerFrame {
-  const start = 4 + hlen + ((4 - ((4 + hlen) % 4)) % 4);
+function decodeArrays(body: Uint8Array<ArrayBuffer>, known: Decoded): ServerFrame {
+  if (known.end > body.length) {
+    const m = known.arrays.find((m) => m.at + m.nbytes > body.length)!;
+    throw new ProtocolError(`Array ${m.name} runs past the frame`);
+  }
   const data: Record<string, WireArray> = {};
-  for (const m of header.arrays) {
-    const Ctor = CTORS[m.dtype];
-    const count = m.shape.reduce((a, b) => a * b, 1);
-    if (count * Ctor.BYTES_PER_ELEMENT !== m.nbytes) {
-      throw new ProtocolError(
-        `Array ${m.name}: shape [${m.shape}] does not match ${m.nbytes} bytes`,
-      );
-    }
-    const a = start + m.offset;
-    if (a + m.nbytes > body.length) throw new ProtocolError(`Array ${m.name} runs past the frame`);
+  for (const { name, Ctor, at: a, count, nbytes } of known.arrays) {
     const at = body.byteOffset + a;
     // a view into the received bytes when aligned (the server pads to 4), else a copy
-    data[m.name] = at % Ctor.BYTES_PER_ELEMENT === 0
+    data[name] = at % Ctor.BYTES_PER_ELEMENT === 0
       ? new Ctor(body.buffer, at, count)
-      : new Ctor(body.slice(a, a + m.nbytes).buffer);
+      : new Ctor(body.slice(a, a + nbytes).buffer);
   }
-  return { ...header, data };
+  return { ...known.header, data };
 }

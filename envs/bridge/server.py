@@ -8,12 +8,18 @@ so the Deno side receives one batch per step.
 """
 import importlib
 import json
+import os
 import struct
 import sys
 import traceback
 
 PROTOCOL_VERSION = 1
-_out = sys.stdout.buffer
+# the protocol gets a private copy of stdout; fd 1 and sys.stdout go to stderr, so an env (or a
+# C library under it) that prints cannot corrupt the frame stream
+_out_fd = os.dup(sys.stdout.fileno())
+os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+sys.stdout = sys.stderr
+_writev = os.writev
 _in = sys.stdin.buffer
 
 
@@ -33,9 +39,10 @@ def obs_header(episodes):
 
 def send(header, arrays=()):
     """Writes one frame: u32 frame length, u32 header length, header JSON, pad, payload.
-    The arrays' metadata JSON is cached per (names, dtypes, shapes): steps repeat it."""
-    arrays = [(name, np.ascontiguousarray(arr)) for name, arr in arrays]
-    key = tuple([(name, arr.dtype, arr.shape) for name, arr in arrays])
+    Per (names, dtypes, shapes) of the arrays, their metadata JSON is cached, and with it the
+    whole encoded prefix of the usual step reply (no episode ended): steps repeat both."""
+    arrays = [(name, arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)) for name, arr in arrays]
+    key = tuple([(name, arr.dtype.char, arr.shape) for name, arr in arrays])
     cached = _metas_cache.get(key)
     if cached is None:
         metas, pads, offset = [], [], 0
@@ -44,19 +51,38 @@ def send(header, arrays=()):
                           "offset": offset, "nbytes": arr.nbytes})
             pads.append(b"\0" * ((-arr.nbytes) % 4))
             offset += arr.nbytes + len(pads[-1])
-        cached = (json.dumps(metas, separators=(",", ":")), pads, offset)
+        metas_json = json.dumps(metas, separators=(",", ":"))
+        cached = (metas_json, pads, offset, _prefix(_OBS_NO_EPISODES_JSON, metas_json, offset))
         if len(_metas_cache) < 64:
             _metas_cache[key] = cached
-    metas_json, pads, payload = cached
-    head = _OBS_NO_EPISODES_JSON if header is OBS_NO_EPISODES else _json_encode(header)
-    hb = (head[:-1] + ("," if len(head) > 2 else "") + '"arrays":' + metas_json + "}").encode()
-    hpad = (-(4 + len(hb))) % 4
-    parts = [struct.pack("<II", 4 + len(hb) + hpad + payload, len(hb)), hb, b"\0" * hpad]
+    metas_json, pads, payload, obs_prefix = cached
+    if header is OBS_NO_EPISODES:
+        parts = [obs_prefix]
+    else:
+        parts = [_prefix(_json_encode(header), metas_json, payload)]
     for (_, arr), pad in zip(arrays, pads):
         parts.append(arr)
-        parts.append(pad)
-    _out.write(b"".join(parts))
-    _out.flush()
+        if pad:
+            parts.append(pad)
+    _write_all(parts, len(parts[0]) + payload)
+
+
+def _prefix(head, metas_json, payload):
+    """The bytes before the payload: lengths, header JSON (`head` plus the arrays), padding."""
+    hb = (head[:-1] + ("," if len(head) > 2 else "") + '"arrays":' + metas_json + "}").encode()
+    hpad = (-(4 + len(hb))) % 4
+    return struct.pack("<II", 4 + len(hb) + hpad + payload, len(hb)) + hb + b"\0" * hpad
+
+
+def _write_all(parts, total):
+    """One gathering write of `total` bytes (no joined copy of the payload); loops over short
+    writes."""
+    done = _writev(_out_fd, parts)
+    if done == total:
+        return
+    rest = memoryview(b"".join(parts))[done:]  # rare: a signal cut the write short
+    while rest:
+        rest = rest[_writev(_out_fd, [rest]):]
 
 
 def send_error(kind, message, module=None):
@@ -75,7 +101,11 @@ NP = {"f32": np.float32, "i32": np.int32, "u8": np.uint8, "i8": np.int8}
 
 
 def read_exact(n):
-    buf = b""
+    buf = _in.read(n)  # nearly always whole: the client writes each frame at once
+    if len(buf) == n:
+        return buf
+    if not buf:
+        return None
     while len(buf) < n:
         chunk = _in.read(n - len(buf))
         if not chunk:

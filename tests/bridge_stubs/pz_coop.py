@@ -37,14 +37,17 @@ class CoopParallel:
                 os._exit(7)
             if self.fail == "hang":
                 time.sleep(3600)
+            # a corrupted stream: bytes written straight to the server's protocol channel
             if self.fail == "garbage":
-                sys.stdout.buffer.write(b"\x10\x00\x00\x00" + b"\xff" * 16)
-                sys.stdout.buffer.flush()
+                os.write(sys.modules["__main__"]._out_fd, b"\x10\x00\x00\x00" + b"\xff" * 16)
                 time.sleep(3600)
             if self.fail == "oversized":
-                sys.stdout.buffer.write(b"\xff\xff\xff\x7f")
-                sys.stdout.buffer.flush()
+                os.write(sys.modules["__main__"]._out_fd, b"\xff\xff\xff\x7f")
                 time.sleep(3600)
+            if self.fail == "chatty":  # prints on stdout, from Python and below it: harmless
+                print("pz_coop: step %d" % self.steps)
+                sys.stdout.flush()
+                os.write(1, b"pz_coop: raw write to fd 1\n")
             if self.fail == "raise":
                 raise RuntimeError("simulator exploded")
         r, all_hit = self.core.reward([actions[a] for a in self.possible_agents])
