@@ -316,15 +316,17 @@ async function bridges(): Promise<void> {
         const actions = new Int32Array(E * 3);
         if (!raw) {
           const reqBytes = encodeFrame({ t: "step" }, { actions }).length - 4;
-          const replyBytes =
-            encodeFrame({ t: "obs", episodes: { returns: [], lengths: [], wins: [] } }, {
-              obs: s0.obs,
-              state: s0.state,
-              reward: s0.reward,
-              done: s0.done,
-              truncated: s0.truncated,
-              avail: s0.availActions!,
-            }).length - 4;
+          const replyBytes = encodeFrame({ t: "obs" }, {
+            obs: s0.obs,
+            state: s0.state,
+            reward: s0.reward,
+            done: s0.done,
+            truncated: s0.truncated,
+            avail: s0.availActions!,
+            ep_return: s0.reward,
+            ep_length: new Int32Array(E),
+            ep_won: new Int8Array(E),
+          }).length - 4;
           raw = new RawPipe(reqBytes, replyBytes);
           await raw.run(100); // warm up
         }

@@ -78,6 +78,27 @@ Deno.test("bridge: smacv2's battle_won reaches the win rate; masks come through"
   await env.close();
 });
 
+Deno.test("bridge: ended episodes arrive as arrays; an env that does not report wins adds none", async () => {
+  for (const [kwargs, withWins] of [[{}, true], [{ wins: false }, false]] as const) {
+    const env = await make("bridge/vector", { factory: "vec_coop:make", kwargs }, 5, 2);
+    let s = await env.reset(0);
+    const rng = new Rng(2);
+    const ended = { returns: [] as number[], lengths: [] as number[], wins: [] as number[] };
+    for (let t = 0; t < 12; t++) {
+      s = await env.step(randomActions(env, s, rng));
+      const k = s.done.reduce((a, d, i) => a + (d || s.truncated[i] ? 1 : 0), 0);
+      assert.equal(s.episodes.returns.length, k, "one entry per env that ended");
+      ended.returns.push(...s.episodes.returns);
+      ended.lengths.push(...s.episodes.lengths);
+      ended.wins.push(...s.episodes.wins);
+    }
+    await env.close();
+    assert.ok(ended.returns.length >= 10);
+    assert.ok(ended.lengths.every((l) => l >= 1 && l <= 6));
+    assert.equal(ended.wins.length, withWins ? ended.returns.length : 0);
+  }
+});
+
 Deno.test("bridge: E envs over W=1 or W=3 children give the same batches, kept intact", async () => {
   const trace = async (W: number) => {
     const env = await make("bridge/pettingzoo", { factory: "pz_coop:make_env" }, 7, W);
@@ -250,7 +271,7 @@ Deno.test("bridge failure: the trainer stops with the child's error and keeps th
 
 Deno.test("frame decoder fuzz: random, truncated and mutated input never hangs or throws anything but ProtocolError", () => {
   const rng = new Rng(42);
-  const valid = encodeFrame({ t: "obs", episodes: { returns: [1.5], lengths: [3], wins: [] } }, {
+  const valid = encodeFrame({ t: "obs" }, {
     obs: Float32Array.from([1, 2, 3, 4]),
     done: Uint8Array.from([1, 0, 1]),
   });
@@ -298,7 +319,7 @@ Deno.test("frame decoder fuzz: random, truncated and mutated input never hangs o
 
 Deno.test("frame decoder: frames split or joined across chunks decode to the arrays sent, each its own", () => {
   const frame = (k: number) =>
-    encodeFrame({ t: "obs", episodes: { returns: [], lengths: [], wins: [] } }, {
+    encodeFrame({ t: "obs" }, {
       obs: Float32Array.from({ length: 6 }, (_, i) => k * 10 + i),
       done: Uint8Array.from([k % 2, 1, 0]), // 3 bytes: the next array needs padding
       reward: Float32Array.from([k + 0.5]),

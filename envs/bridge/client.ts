@@ -293,6 +293,22 @@ export class BridgeChild {
   }
 }
 
+/**
+ * Appends the episodes that ended in a reply (slots with `ep_length` > 0, packed first) to
+ * `out`; a win is recorded only where the env reports one (`ep_won` >= 0).
+ */
+function endedEpisodes(f: ServerFrame, out: Step["episodes"]): Step["episodes"] {
+  const ret = f.data.ep_return as Float32Array;
+  const len = f.data.ep_length as Int32Array;
+  const won = f.data.ep_won as Int8Array;
+  for (let i = 0; i < len.length && len[i]! > 0; i++) {
+    out.returns.push(ret[i]!);
+    out.lengths.push(len[i]!);
+    if (won[i]! >= 0) out.wins.push(won[i]!);
+  }
+  return out;
+}
+
 function toSpec(w: WireSpec): EnvSpec {
   return {
     numAgents: w.numAgents,
@@ -375,11 +391,7 @@ export class BridgeVecEnv implements VecEnv {
         reward: f.data.reward as Float32Array,
         done: f.data.done as Uint8Array,
         truncated: f.data.truncated as Uint8Array,
-        episodes: {
-          returns: [...f.episodes.returns],
-          lengths: [...f.episodes.lengths],
-          wins: [...f.episodes.wins],
-        },
+        episodes: endedEpisodes(f, { returns: [], lengths: [], wins: [] }),
       };
     }
     const out = {
@@ -401,9 +413,7 @@ export class BridgeVecEnv implements VecEnv {
       out.done.set(f.data.done as Uint8Array, e0);
       out.truncated.set(f.data.truncated as Uint8Array, e0);
       if (out.availActions) out.availActions.set(f.data.avail as Uint8Array, e0 * n * A);
-      out.episodes.returns.push(...f.episodes.returns);
-      out.episodes.lengths.push(...f.episodes.lengths);
-      out.episodes.wins.push(...f.episodes.wins);
+      endedEpisodes(f, out.episodes);
       e0 += k;
     });
     return out;
@@ -428,6 +438,9 @@ export class BridgeVecEnv implements VecEnv {
       ["reward", k],
       ["done", k],
       ["truncated", k],
+      ["ep_return", k],
+      ["ep_length", k],
+      ["ep_won", k],
       ...(A ? [["avail", k * n * A] as [string, number]] : []),
     ];
     for (const [name, len] of need) {

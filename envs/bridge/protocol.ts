@@ -9,7 +9,7 @@ import { z } from "../../core/deps.ts";
 import { formatZodError } from "../../core/errors.ts";
 
 /** Protocol version spoken by this client. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Frames larger than this are rejected as malformed (default 256 MiB). */
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 
@@ -52,15 +52,7 @@ export const serverHeader = z.discriminatedUnion("t", [
     python: z.string(),
     arrays: z.array(arrayMeta),
   }),
-  z.object({
-    t: z.literal("obs"),
-    episodes: z.object({
-      returns: z.array(z.number()),
-      lengths: z.array(z.int()),
-      wins: z.array(z.int()),
-    }),
-    arrays: z.array(arrayMeta),
-  }),
+  z.object({ t: z.literal("obs"), arrays: z.array(arrayMeta) }),
   z.object({ t: z.literal("bye"), arrays: z.array(arrayMeta) }),
   z.object({
     t: z.literal("error"),
@@ -184,8 +176,8 @@ export class FrameDecoder {
   }
 
   /**
-   * Header texts seen recently, each with its validated parse and array plan: step replies
-   * repeat a few texts verbatim (no episode ended, or the same episodes in lockstep envs).
+   * Header texts seen recently, each with its validated parse and array plan: every step reply
+   * of a child repeats one text verbatim.
    */
   #seen = new Map<string, Decoded>();
 

@@ -13,7 +13,7 @@ import struct
 import sys
 import traceback
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 # the protocol gets a private copy of stdout; fd 1 and sys.stdout go to stderr, so an env (or a
 # C library under it) that prints cannot corrupt the frame stream
 _out_fd = os.dup(sys.stdout.fileno())
@@ -25,22 +25,42 @@ _in = sys.stdin.buffer
 
 _metas_cache = {}
 _json_encode = json.JSONEncoder(separators=(",", ":")).encode
-# the reply header of most steps (no episode ended), encoded once; never mutate it
-OBS_NO_EPISODES = {"t": "obs", "episodes": {"returns": [], "lengths": [], "wins": []}}
-_OBS_NO_EPISODES_JSON = _json_encode(OBS_NO_EPISODES)
+# every observation reply has this header: the episodes that ended travel as arrays, so the
+# header never changes and its encoded prefix is cached; never mutate it
+OBS = {"t": "obs"}
+_OBS_JSON = _json_encode(OBS)
+_no_episodes = {}
 
 
-def obs_header(episodes):
-    """The header of an observation reply; the shared constant when no episode ended."""
-    if not episodes or not (episodes.get("returns") or episodes.get("lengths") or episodes.get("wins")):
-        return OBS_NO_EPISODES
-    return {"t": "obs", "episodes": episodes}
+def episode_arrays(E, episodes):
+    """The episodes that ended in this step as three [E] arrays, packed into the first slots in
+    env order: `ep_length` > 0 marks a used slot, `ep_won` is -1 where the env does not say."""
+    returns = episodes.get("returns") if episodes else None
+    if returns is None or not len(returns):
+        if E not in _no_episodes:  # shared and never written to
+            _no_episodes[E] = [("ep_return", np.zeros(E, np.float32)), ("ep_length", np.zeros(E, np.int32)),
+                               ("ep_won", np.full(E, -1, np.int8))]
+        return _no_episodes[E]
+    lengths, wins = episodes.get("lengths"), episodes.get("wins")
+    lengths, wins = [] if lengths is None else lengths, [] if wins is None else wins
+    k = len(returns)
+    if k > E or len(lengths) != k or (len(wins) and len(wins) != k):
+        raise ValueError("episodes: returns, lengths (and wins, if given) must have one entry per "
+                         "ended episode, at most one per env; got %d, %d, %d for %d envs"
+                         % (k, len(lengths), len(wins), E))
+    ret, length, won = np.zeros(E, np.float32), np.zeros(E, np.int32), np.full(E, -1, np.int8)
+    ret[:k], length[:k] = returns, lengths
+    if len(wins):
+        won[:k] = wins
+    if (length[:k] <= 0).any():
+        raise ValueError("episodes: every ended episode needs a length >= 1")
+    return [("ep_return", ret), ("ep_length", length), ("ep_won", won)]
 
 
 def send(header, arrays=()):
     """Writes one frame: u32 frame length, u32 header length, header JSON, pad, payload.
     Per (names, dtypes, shapes) of the arrays, their metadata JSON is cached, and with it the
-    whole encoded prefix of the usual step reply (no episode ended): steps repeat both."""
+    whole encoded prefix of an observation reply: steps repeat both."""
     arrays = [(name, arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)) for name, arr in arrays]
     key = tuple([(name, arr.dtype.char, arr.shape) for name, arr in arrays])
     cached = _metas_cache.get(key)
@@ -52,11 +72,11 @@ def send(header, arrays=()):
             pads.append(b"\0" * ((-arr.nbytes) % 4))
             offset += arr.nbytes + len(pads[-1])
         metas_json = json.dumps(metas, separators=(",", ":"))
-        cached = (metas_json, pads, offset, _prefix(_OBS_NO_EPISODES_JSON, metas_json, offset))
+        cached = (metas_json, pads, offset, _prefix(_OBS_JSON, metas_json, offset))
         if len(_metas_cache) < 64:
             _metas_cache[key] = cached
     metas_json, pads, payload, obs_prefix = cached
-    if header is OBS_NO_EPISODES:
+    if header is OBS:
         parts = [obs_prefix]
     else:
         parts = [_prefix(_json_encode(header), metas_json, payload)]
@@ -381,7 +401,7 @@ class Host:
         arrays = [("obs", obs), ("state", state), ("reward", reward), ("done", done), ("truncated", trunc)]
         if self.discrete:
             arrays.append(("avail", np.stack([e.avail() for e in self.envs]).astype(np.uint8)))
-        return obs_header(episodes), arrays
+        return OBS, arrays + episode_arrays(self.E, episodes)
 
     def reset(self, seed):
         for i, e in enumerate(self.envs):
@@ -408,8 +428,7 @@ class Host:
                 trunc[i] = 0 if terminated else 1
                 episodes["returns"].append(float(self.ret[i]))
                 episodes["lengths"].append(int(self.t[i]))
-                if won is not None:
-                    episodes["wins"].append(1 if won else 0)
+                episodes["wins"].append(-1 if won is None else 1 if won else 0)
                 self.resets += 1
                 e.reset(None)
                 self.t[i] = 0
@@ -421,7 +440,8 @@ class VectorHost:
     """A natively batched Python env: factory(num_envs=E, seed=s, **kwargs) returns an object with
     `spec` (Baton's spec dict), `reset(seed)` and `step(actions)` returning dicts of arrays
     (obs [E,n,d], state [E,S], avail [E,n,A] for discrete; step adds reward [E], done [E],
-    truncated [E] and optionally `episodes`). The env auto-resets itself; arrays pass straight
+    truncated [E] and optionally `episodes` {returns, lengths, wins} of the episodes that ended,
+    in env order, wins empty or one per episode). The env auto-resets itself; arrays pass straight
     through, with no per-env Python work here."""
 
     def __init__(self, options, num_envs, seed):
@@ -442,7 +462,7 @@ class VectorHost:
                   ("truncated", np.zeros(E, np.uint8) if first else np.asarray(d["truncated"], dtype=np.uint8))]
         if self.discrete:
             arrays.append(("avail", np.asarray(d["avail"], dtype=np.uint8)))
-        return obs_header(d.get("episodes")), arrays
+        return OBS, arrays + episode_arrays(E, None if first else d.get("episodes"))
 
     def reset(self, seed):
         return self._pack(self.env.reset(seed), True)

@@ -4,8 +4,8 @@ import numpy as np
 
 
 class VecCoop:
-    def __init__(self, num_envs, seed=0, n=3, A=4, length=6):
-        self.E, self.n, self.A, self.length = num_envs, n, A, length
+    def __init__(self, num_envs, seed=0, n=3, A=4, length=6, wins=True):
+        self.E, self.n, self.A, self.length, self.wins = num_envs, n, A, length, wins
         self.rng = np.random.default_rng(seed)
         self.spec = {"numAgents": n, "obsDim": A + 1, "stateDim": n * (A + 1),
                      "action": {"kind": "discrete", "n": A}, "episodeLimit": length}
@@ -38,7 +38,7 @@ class VecCoop:
         trunc = ~done & (self.t >= self.length)
         ended = np.flatnonzero(done | trunc)
         episodes = {"returns": self.ret[ended].tolist(), "lengths": self.t[ended].tolist(),
-                    "wins": done[ended].astype(int).tolist()}
+                    "wins": done[ended].astype(int).tolist() if self.wins else []}
         if ended.size:
             self.targets[ended] = self.rng.integers(0, self.A, (ended.size, self.n))
             self.t[ended] = 0
