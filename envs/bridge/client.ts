@@ -278,7 +278,7 @@ export class BridgeChild {
         await this.request({ t: "close" }, {}, 5);
       } catch { /* killed below */ }
     }
-    this.#dead ??= new Error(`Bridge ${this.label} is closed`);
+    this.#die(new Error(`Bridge ${this.label} is closed`)); // no-op if it died already
     clearTimeout(this.#watchdog);
     this.kill();
     try {
