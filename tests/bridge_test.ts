@@ -99,6 +99,20 @@ Deno.test("bridge: ended episodes arrive as arrays; an env that does not report 
   }
 });
 
+Deno.test("bridge: a non-contiguous numpy array from the env arrives intact", async () => {
+  const env = await make(
+    "bridge/vector",
+    { factory: "vec_coop:make", kwargs: { strided: true } },
+    3,
+  );
+  const s = await env.reset(0);
+  assert.deepEqual(
+    Array.from(s.availActions!),
+    Array.from({ length: 3 * 3 * 4 }, (_, i) => i % 4 < 3 ? 1 : 0),
+  );
+  await env.close();
+});
+
 Deno.test("bridge: E envs over W=1 or W=3 children give the same batches, kept intact", async () => {
   const trace = async (W: number) => {
     const env = await make("bridge/pettingzoo", { factory: "pz_coop:make_env" }, 7, W);

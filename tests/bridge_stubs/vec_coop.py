@@ -4,7 +4,7 @@ import numpy as np
 
 
 class VecCoop:
-    def __init__(self, num_envs, seed=0, n=3, A=4, length=6, wins=True):
+    def __init__(self, num_envs, seed=0, n=3, A=4, length=6, wins=True, strided=False):
         self.E, self.n, self.A, self.length, self.wins = num_envs, n, A, length, wins
         self.rng = np.random.default_rng(seed)
         self.spec = {"numAgents": n, "obsDim": A + 1, "stateDim": n * (A + 1),
@@ -13,6 +13,9 @@ class VecCoop:
         self.t = np.zeros(num_envs, dtype=np.int64)
         self.ret = np.zeros(num_envs)
         self.avail = np.ones((num_envs, n, A), dtype=np.uint8)
+        if strided:  # a non-contiguous view (every other column), which the server must still send
+            self.avail = np.ones((num_envs, n, 2 * A), dtype=np.uint8)[:, :, ::2]
+            self.avail[:, :, -1] = 0
         self.ids = np.broadcast_to(np.arange(n, dtype=np.float32), (num_envs, n))
 
     def _obs(self):
