@@ -175,11 +175,8 @@ export class FrameDecoder {
     return this.#decodeBody(body);
   }
 
-  /**
-   * Header texts seen recently, each with its validated parse and array plan: every step reply
-   * of a child repeats one text verbatim.
-   */
-  #seen = new Map<string, Decoded>();
+  /** The last header text with its validated parse and array plan: a child's replies repeat it. */
+  #last: { text: string; known: Decoded } | null = null;
 
   #decodeBody(body: Uint8Array<ArrayBuffer>): ServerFrame {
     const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -193,13 +190,8 @@ export class FrameDecoder {
     } catch (err) {
       throw new ProtocolError(`Header is not valid UTF-8 JSON: ${(err as Error).message}`);
     }
-    let known = this.#seen.get(text);
-    if (!known) {
-      known = plan(parseHeader(text), hlen);
-      if (this.#seen.size >= 8) this.#seen.clear();
-      this.#seen.set(text, known);
-    }
-    return decodeArrays(body, known);
+    if (this.#last?.text !== text) this.#last = { text, known: plan(parseHeader(text), hlen) };
+    return decodeArrays(body, this.#last.known);
   }
 }
 
