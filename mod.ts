@@ -3,18 +3,37 @@
  * Backpropagation Through Agents (BPTA/BPPO).
  *
  * @example Train MAPPO on the climbing game
- * ```ts ignore
+ * ```ts
  * import { defaultAlgoRegistry, defaultEnvRegistry, train, trainConfig } from "./mod.ts";
- * const summary = await train(
- *   trainConfig.parse({ env: "matrix/climbing", algo: "mappo", totalSteps: 50_000, out: "runs/demo" }),
- *   { envs: defaultEnvRegistry(), algos: defaultAlgoRegistry() },
- * );
+ * const config = trainConfig.parse({
+ *   env: "matrix/climbing",
+ *   algo: "mappo",
+ *   totalSteps: 2_000,
+ *   quiet: true,
+ *   out: await Deno.makeTempDir(),
+ * });
+ * const summary = await train(config, {
+ *   env: defaultEnvRegistry().get(config.env),
+ *   algo: defaultAlgoRegistry().get(config.algo),
+ * });
  * console.log(summary.final_eval_return, summary.greedy_joint_action);
  * ```
+
  *
  * @module
  */
-export { tf, z } from "./core/deps.ts";
+export {
+  type output,
+  type Scalar,
+  type Tensor,
+  type Tensor1D,
+  type Tensor2D,
+  tf,
+  type Variable,
+  z,
+  type ZodType,
+} from "./core/deps.ts";
+export { VERSION } from "./core/version.ts";
 export { Rng, type RngState } from "./core/rng.ts";
 export { actionVecDim, type Box, box, type Discrete, discrete, type Space } from "./core/spaces.ts";
 export {
@@ -27,7 +46,15 @@ export {
   type VecEnv,
   VecEnvBase,
 } from "./core/vec_env.ts";
-export { type EnvContext, type EnvEntry, EnvRegistry, parseOptions } from "./core/registry.ts";
+export {
+  AlgoRegistry,
+  type EnvContext,
+  type EnvEntry,
+  EnvRegistry,
+  makeEnv,
+  parseOptions,
+  Registry,
+} from "./core/registry.ts";
 export { definePlugin, installPlugin, type Plugin } from "./plugins/plugin.ts";
 export { loadPlugin } from "./plugins/loader.ts";
 export type {
@@ -38,12 +65,57 @@ export type {
   AlgoState,
   Metrics,
   Rollout,
+  UpdateContext,
 } from "./core/algorithm.ts";
-export { gae, normalizePerAgent } from "./core/gae.ts";
-export { ValueNorm } from "./core/value_norm.ts";
+export { MemoryCarry } from "./core/algorithm.ts";
+export { gae, type GaeInput, normalizePerAgent } from "./core/gae.ts";
+export { ValueNorm, type ValueNormState } from "./core/value_norm.ts";
+export {
+  type Activation,
+  type Dense,
+  type Gru,
+  gruCell,
+  gruSeq,
+  type MlpBase,
+  type Norm,
+  sg,
+} from "./core/nets.ts";
+export { Adam } from "./core/adam.ts";
+export {
+  CheckpointHook,
+  finiteGuard,
+  type Hook,
+  type IterationInfo,
+  type Record_,
+  type UpdateInfo,
+} from "./core/sinks.ts";
+export { TensorBoardSink } from "./core/tensorboard.ts";
+export { type Scene, sceneReplayHtml, sceneSchema, type Shape, shapeSchema } from "./core/scene.ts";
+export {
+  appendEvaluation,
+  type EvaluationRow,
+  type MarlEvalRun,
+  writeMarlEval,
+} from "./core/marl_eval.ts";
 export { type BackendChoice, type BackendInfo, initBackend } from "./core/backend.ts";
-export { derived, type TrainConfig, trainConfig } from "./core/config.ts";
-export { type EvalResult, evaluate, type Summary, train, type TrainDeps } from "./core/trainer.ts";
+export { derived, evalSeed, learnerThreads, type TrainConfig, trainConfig } from "./core/config.ts";
+export {
+  type EvalSummary,
+  type RunMetadata,
+  runMetadata,
+  type Summary,
+  train,
+  type TrainDeps,
+} from "./core/trainer.ts";
+export {
+  type CheckpointEval,
+  type EvalPair,
+  type EvalResult,
+  evaluate,
+  evaluateBoth,
+  evaluateCheckpoint,
+  spread,
+} from "./core/evaluate.ts";
 export { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./core/checkpoint.ts";
 export {
   builtinPlugin,
@@ -52,5 +124,5 @@ export {
   permutationGame,
   tableGame,
 } from "./envs/mod.ts";
-export { AlgoRegistry, defaultAlgoRegistry } from "./algos/mod.ts";
+export { defaultAlgoRegistry } from "./algos/mod.ts";
 export { checkVecEnv, randomActions } from "./core/testing.ts";

@@ -8,19 +8,19 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { dirname } from "node:path";
 import { z } from "./core/deps.ts";
 import { defaultOut, derived, type TrainConfig, trainConfig } from "./core/config.ts";
 import { formatZodError } from "./core/errors.ts";
 import { defaultEnvRegistry } from "./envs/mod.ts";
-import { type AlgoRegistry, defaultAlgoRegistry } from "./algos/mod.ts";
-import type { EnvRegistry } from "./core/registry.ts";
-import { parseOptions } from "./core/registry.ts";
-import { loadPlugin } from "./plugins/loader.ts";
-import { loadSandboxedPlugin, type PluginSandbox } from "./plugins/sandbox.ts";
-import { evaluate, type Summary, train } from "./core/trainer.ts";
+import { defaultAlgoRegistry } from "./algos/mod.ts";
+import { type AlgoRegistry, type EnvRegistry, parseOptions } from "./core/registry.ts";
+import { loadConfiguredPlugins, type PluginSandbox } from "./plugins/sandbox.ts";
+import { type Summary, train } from "./core/trainer.ts";
+import { evaluateCheckpoint } from "./core/evaluate.ts";
 import { loadCheckpoint } from "./core/checkpoint.ts";
 import { initBackend } from "./core/backend.ts";
-import { Rng } from "./core/rng.ts";
+import { loadConfigFile, parseSeeds } from "./core/config_file.ts";
 
 const SPECIAL = new Set(["envOptions", "algoOptions", "plugins", "trustPlugins", "pluginGrants"]);
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -52,6 +52,9 @@ function helpText(): string {
     "                                            it may read only its own directory",
     "  --plugin-allow-read|net|env|run|write=x   grant a sandboxed plugin more (repeatable)",
     "  --trust-plugin                            run plugins in-process, without the sandbox",
+    "  --config run.json|run.yaml                the config from a file (keys as below in camelCase;",
+    "                                            a run's config.json works); flags override it",
+    "  --seeds 0-4 | 0,3,7                       one run per seed (out gets -s<seed>), then a table",
     "  --resume runs/<name>                      continue a run from its checkpoint",
     "  --eval-only --checkpoint <file|dir>       evaluate a checkpoint greedily and exit",
     "  --list                                    list envs and algorithms with their options",
@@ -91,8 +94,31 @@ function listText(envs: EnvRegistry, algos: AlgoRegistry): string {
   for (const e of envs.list()) {
     out.push(`  ${e.id}  ${e.description}`, ...opts(e.options, e.jsonSchema));
   }
+  // options every algorithm takes alike (the PPO family's) are listed once, then each one's own
+  const fieldsOfAlgo = algos.list().map((a) =>
+    a.options instanceof z.ZodObject ? schemaFields(a.options as z.ZodObject) : []
+  );
+  const same = (f: FieldInfo, g: FieldInfo) => JSON.stringify(f) === JSON.stringify(g);
+  const shared = (fieldsOfAlgo[0] ?? []).filter((f) =>
+    fieldsOfAlgo.every((fs) => fs.some((g) => same(f, g)))
+  );
+  const line = (f: FieldInfo) =>
+    `    ${f.key.padEnd(14)} ${f.type.padEnd(10)} ${f.description}${
+      f.def !== undefined ? ` [default: ${JSON.stringify(f.def)}]` : ""
+    }`;
   out.push("", "Algorithms (--algo <name>, --algo-opt key=value):");
-  for (const a of algos.list()) out.push(`  ${a.name}  ${a.description}`, ...opts(a.options));
+  if (shared.length && algos.list().length > 1) {
+    out.push("  Options every algorithm takes:", ...shared.map(line));
+  }
+  algos.list().forEach((a, k) => {
+    const own = shared.length && algos.list().length > 1
+      ? (fieldsOfAlgo[k] ?? []).filter((f) => !shared.some((g) => same(f, g)))
+      : null;
+    out.push(
+      `  ${a.name}  ${a.description}`,
+      ...(own ? (own.length ? own.map(line) : ["    (only the options above)"]) : opts(a.options)),
+    );
+  });
   return out.join("\n");
 }
 
@@ -107,7 +133,16 @@ function parseKeyValues(items: string[], flag: string): Record<string, unknown> 
     let value: unknown = raw;
     try {
       value = JSON.parse(raw);
-    } catch { /* plain text */ }
+    } catch (err) {
+      if (/^\s*[[{]/.test(raw)) {
+        throw new Error(
+          `Invalid ${flag} ${key}=${raw}: the value looks like JSON but does not parse (${
+            (err as Error).message
+          }); check the brackets and quotes`,
+        );
+      }
+      /* plain text */
+    }
     out[key] = value;
   }
   return out;
@@ -122,6 +157,8 @@ export function parseCli(argv: string[]): {
   resume?: string;
   evalOnly: boolean;
   checkpoint?: string;
+  config?: string;
+  seeds?: string;
 } {
   const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
     "env-opt": { type: "string", multiple: true },
@@ -132,6 +169,8 @@ export function parseCli(argv: string[]): {
     resume: { type: "string" },
     "eval-only": { type: "boolean" },
     checkpoint: { type: "string" },
+    config: { type: "string" },
+    seeds: { type: "string" },
     "trust-plugin": { type: "boolean" },
     "plugin-allow-read": { type: "string", multiple: true },
     "plugin-allow-net": { type: "string", multiple: true },
@@ -183,6 +222,8 @@ export function parseCli(argv: string[]): {
     resume: values.resume as string | undefined,
     evalOnly: Boolean(values["eval-only"]),
     checkpoint: values.checkpoint as string | undefined,
+    config: values.config as string | undefined,
+    seeds: values.seeds as string | undefined,
   };
 }
 
@@ -216,9 +257,62 @@ function printSummary(s: Summary): void {
     );
   }
   lines.push(
-    `  run directory: ${s.out} (config.json, metrics.jsonl, metrics.csv, summary.json, checkpoint.json)`,
+    `  run directory: ${s.out} (config.json, metrics.jsonl/.csv, summary.json, marl_eval.json, checkpoint.json)`,
   );
   console.log(lines.join("\n"));
+}
+
+/** One line per seed and the mean, after `--seeds`. */
+function printSeedTable(ss: Summary[]): void {
+  const f = (x: number | null | undefined) => (x === null || x === undefined ? "-" : x.toFixed(2));
+  const mean = (xs: (number | null | undefined)[]) => {
+    const v = xs.filter((x): x is number => typeof x === "number");
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+  };
+  const rows = ss.map((s) =>
+    `| ${s.seed} | ${f(s.final_train_return)} | ${f(s.final_eval_return)} | ${
+      f(s.eval_win_rate)
+    } | ${s.out} |`
+  );
+  console.log(
+    [
+      "\n| seed | train return | greedy eval return | win rate | run directory |",
+      "|---:|---:|---:|---:|---|",
+      ...rows,
+      `| mean | ${f(mean(ss.map((s) => s.final_train_return)))} | ${
+        f(mean(ss.map((s) => s.final_eval_return)))
+      } | ${f(mean(ss.map((s) => s.eval_win_rate)))} | ${ss.length} seeds |`,
+    ].join("\n"),
+  );
+}
+
+/**
+ * The config a `--config` file and the flags make together: flags override the file; env and
+ * algorithm options merge key by key; plugins from the flags replace the file's.
+ * @param file the file's fields
+ * @param cli the parsed flags
+ * @returns the raw config
+ */
+function withConfigFile(
+  file: Record<string, unknown>,
+  cli: ReturnType<typeof parseCli>,
+): Record<string, unknown> {
+  const raw: Record<string, unknown> = { ...file };
+  for (const k of cli.given) raw[k] = cli.raw[k];
+  const obj = (x: unknown) => (x && typeof x === "object" ? x as Record<string, unknown> : {});
+  raw.envOptions = { ...obj(file.envOptions), ...obj(cli.raw.envOptions) };
+  raw.algoOptions = { ...obj(file.algoOptions), ...obj(cli.raw.algoOptions) };
+  const plugins = cli.raw.plugins as string[];
+  if (plugins.length || !file.plugins) raw.plugins = plugins;
+  raw.trustPlugins = Boolean(cli.raw.trustPlugins) || Boolean(file.trustPlugins);
+  const grants = obj(file.pluginGrants), flagGrants = obj(cli.raw.pluginGrants);
+  raw.pluginGrants = Object.fromEntries(
+    ["read", "net", "env", "run", "write"].map((p) => [p, [
+      ...((grants[p] as string[]) ?? []),
+      ...((flagGrants[p] as string[]) ?? []),
+    ]]),
+  );
+  return raw;
 }
 
 const sandboxes: PluginSandbox[] = [];
@@ -231,53 +325,73 @@ async function main(argv: string[]): Promise<number> {
     console.log(helpText());
     return 0;
   }
-  let cfg = validateConfig(cli.raw);
+  let cfg = validateConfig(
+    cli.config ? withConfigFile(await loadConfigFile(cli.config), cli) : cli.raw,
+  );
+  const seeds = cli.seeds ? parseSeeds(cli.seeds) : null;
+  if (seeds && (cli.resume || cli.evalOnly || cli.given.has("seed"))) {
+    throw new Error(
+      `Invalid flag --seeds: it starts one new run per seed; it does not go with ${
+        cli.resume ? "--resume" : cli.evalOnly ? "--eval-only" : "--seed"
+      }`,
+    );
+  }
   let resume;
   if (cli.resume || (cli.evalOnly && cli.checkpoint)) {
     resume = await loadCheckpoint((cli.resume ?? cli.checkpoint)!);
     const saved = validateConfig(resume.config);
     const overrides = Object.fromEntries([...cli.given].map((k) => [k, (cfg as any)[k]]));
-    cfg = { ...saved, ...overrides, out: saved.out ?? defaultOut(saved) };
+    for (const k of ["env", "algo"] as const) {
+      if (cli.given.has(k) && cfg[k] !== saved[k]) {
+        throw new Error(
+          `Cannot resume ${cli.resume ?? cli.checkpoint} with --${k} ${
+            cfg[k]
+          }: the checkpoint trained --${k} ${saved[k]}; start a new run with another --out instead`,
+        );
+      }
+    }
+    // a resumed run continues in the directory it was pointed at (a copy stays a copy)
+    const pointed = cli.resume
+      ? ((await Deno.stat(cli.resume)).isDirectory ? cli.resume : dirname(cli.resume))
+      : undefined;
+    cfg = {
+      ...saved,
+      ...overrides,
+      out: overrides.out ?? pointed ?? saved.out ?? defaultOut(saved),
+    };
   } else if (cli.evalOnly) {
     throw new Error("Invalid flag --eval-only: it needs --checkpoint runs/<name>/checkpoint.json");
   }
-  for (const p of cfg.plugins) {
-    if (cfg.trustPlugins) await loadPlugin(envs, p);
-    else sandboxes.push(await loadSandboxedPlugin(envs, p, { grants: cfg.pluginGrants }));
-  }
+  await loadConfiguredPlugins(envs, cfg, sandboxes);
   if (cli.list) {
     console.log(listText(envs, algos));
     return 0;
   }
-  envs.get(cfg.env); // fail early with the list of known ids
+  const envEntry = envs.get(cfg.env); // fail early with the list of known ids
   const algoEntry = algos.get(cfg.algo);
   parseOptions(algoEntry.options, cfg.algoOptions, `algorithm ${cfg.algo}`);
   const backend = await initBackend(cfg.backend);
   if (cli.evalOnly) {
-    const env = await envs.make(cfg.env, {
-      options: cfg.envOptions,
-      numEnvs: Math.min(cfg.evalEpisodes, 100),
-      python: cfg.python,
-      bridgeWorkers: cfg.bridgeWorkers,
-    });
-    const algo = algoEntry.create(env.spec, {
-      options: parseOptions(algoEntry.options, cfg.algoOptions, `algorithm ${cfg.algo}`),
-      rng: new Rng(cfg.seed),
-    });
-    await algo.setState(resume!.algo);
-    const r = await evaluate(algo, env, { episodes: cfg.evalEpisodes, seed: cfg.seed + 1_000_003 });
-    await env.close();
+    const r = await evaluateCheckpoint(cfg, resume!, { env: envEntry, algo: algoEntry });
     console.log(JSON.stringify(
       {
         checkpoint: cli.checkpoint,
         env: cfg.env,
         algo: cfg.algo,
-        env_steps: resume!.envSteps,
+        env_steps: r.envSteps,
         eval_episodes: cfg.evalEpisodes,
         eval_return: r.meanReturn,
+        eval_return_std: r.std,
+        eval_return_ci95: r.ci95,
         eval_win_rate: r.winRate,
-        greedy_joint_action: r.firstJointAction,
-        optimal_return: env.spec.optimalReturn,
+        eval_win_rate_ci95: r.winRateCi95,
+        eval_stochastic_return: r.stochastic.meanReturn,
+        eval_stochastic_return_ci95: r.stochastic.ci95,
+        eval_stochastic_win_rate: r.stochastic.winRate,
+        // a joint action means something only in one-step games with a known optimum
+        ...(r.optimalReturn !== undefined && r.optimalReturn !== null
+          ? { greedy_joint_action: r.firstJointAction, optimal_return: r.optimalReturn }
+          : {}),
       },
       null,
       2,
@@ -285,27 +399,57 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const { iterations, stepsPerIter } = derived(cfg);
+  if (iterations * stepsPerIter !== cfg.totalSteps) {
+    console.error(
+      `Note: --total-steps ${cfg.totalSteps} is not a whole number of iterations of ${stepsPerIter} env steps (--num-envs ${cfg.numEnvs} x --rollout-length ${cfg.rolloutLength}); training runs ${iterations} iteration${
+        iterations > 1 ? "s" : ""
+      } = ${(iterations * stepsPerIter).toLocaleString("en-US")} env steps`,
+    );
+  }
   if (!cfg.quiet) {
     console.error(
       `Baton: ${cfg.algo} on ${cfg.env} (seed ${cfg.seed}), ${iterations} iterations x ${stepsPerIter} env steps, backend ${backend.name} (${backend.reason})`,
     );
   }
+  // Ctrl-C, SIGTERM and SIGHUP all finish the iteration, write a checkpoint, close every env
+  // and exit with 128 + the signal's number; a second one exits at once.
   const ac = new AbortController();
-  const onSig = () => {
-    console.error(
-      "\nInterrupted: finishing this iteration and writing a checkpoint (Ctrl-C again to kill)",
-    );
-    if (ac.signal.aborted) Deno.exit(130);
-    ac.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSig);
+  let exitCode = 0;
+  const signals = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const;
+  const handlers = signals.map(([sig, code]) => {
+    const h = () => {
+      console.error(
+        `\nInterrupted (${sig}): finishing this iteration and writing a checkpoint (send it again to kill)`,
+      );
+      if (ac.signal.aborted) Deno.exit(code);
+      exitCode = code;
+      ac.abort();
+    };
+    Deno.addSignalListener(sig, h);
+    return [sig, h] as const;
+  });
   try {
-    const summary = await train(cfg, { envs, algos, resume, signal: ac.signal, backend });
-    printSummary(summary);
+    const runs = seeds
+      ? seeds.map((seed) => ({ ...cfg, seed, out: cfg.out ? `${cfg.out}-s${seed}` : undefined }))
+      : [cfg];
+    const summaries: Summary[] = [];
+    for (const c of runs) {
+      if (ac.signal.aborted) break;
+      const summary = await train(c, {
+        env: envEntry,
+        algo: algoEntry,
+        resume,
+        signal: ac.signal,
+        backend,
+      });
+      printSummary(summary);
+      summaries.push(summary);
+    }
+    if (seeds) printSeedTable(summaries);
   } finally {
-    Deno.removeSignalListener("SIGINT", onSig);
+    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
   }
-  return ac.signal.aborted ? 130 : 0;
+  return exitCode;
 }
 
 if (import.meta.main) {

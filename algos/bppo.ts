@@ -1,41 +1,58 @@
 /**
  * BPPO: Backpropagation Through Agents with PPO (Li, Zhao, Wu, Pajarinen, AAAI 2024), as
- * `spec/bpta.md` §2-§4 describes it. Agents act in a chain; each actor sees its predecessors'
- * action vectors. Agents are updated one at a time in reverse chain order; agent k's loss has
- * the HAPPO-style factor `M_k` of the already-updated agents and the peer-learning term
- * `sg(rho_k) g_k · x_k`, where `g_k` is the feedback its successors computed by
- * differentiating their new surrogate with respect to the stored action vectors, and `x_k`
- * is k's reparameterised (straight-through) action.
+ * [docs/bpta.md](../docs/bpta.md) §2-§4c describes it. Agents act in a chain; each actor sees its
+ * predecessors' action vectors. Agents are updated one at a time in reverse chain order (the
+ * sequential core in `sequential.ts`, shared with HAPPO); agent k's loss has the factor `M_k` of
+ * the already-updated agents and the peer-learning term `sg(rho_k) g_k · x_k`, where `g_k` is the
+ * feedback its successors computed by differentiating their new surrogate with respect to the
+ * stored action vectors, and `x_k` is k's reparameterised action.
  *
- * `happo` (Kuba et al. 2022, as the BPTA authors ran it) is the same sequential scheme with
- * no conditioning, no peer term, an unclipped factor and a random agent order per iteration.
- *
- * Faithful or fixed (spec §4b): `peerScale: "mean"` reproduces the reference's 1/N scaling of
- * the feedback; `"sum"` is the per-sample gradient. The reference's A-fold own term is not
- * copied: `peerWeight` (default 1) sets the peer term's weight, and `1/A` reproduces the
- * reference's effective weighting. The successor multiplier is the intended product
- * `prod_{l != k, j} rho_l` (the reference drops rho_{j+1} instead of rho_j).
+ * Two estimators of the peer term (`estimator`, docs/bpta.md §4c):
+ * - `paper` (default), the Monte-Carlo form of Theorem 1: per-sample feedback
+ *   `d(rho_j A_j)_q / d u_i,q` (no 1/N), every action slot, clipped per sample (row norm), and
+ *   `x_k` rebuilt from the noise that produced the action at rollout time (Gumbel-max for
+ *   discrete, `a = mu + sigma eps` for continuous, so the gradient also reaches sigma).
+ * - `reference`, the authors' code bit for bit: the gradient of the successors' batch *mean*
+ *   (`peerScale: "mean"`, ~1/N per sample), the whole `[N, nA]` gradient norm-clipped, only the
+ *   taken action's slot, fresh Gumbel noise in `x_k`, and no gradient through sigma.
+ * Both use the intended successor multiplier `prod_{l != k, j} rho_l` (the reference code drops
+ * rho_{j+1} instead of rho_j) and one own term per sample (`peerWeight` 1/A reproduces the
+ * reference's A-fold own term).
  *
  * @module
  */
 import { tf, z } from "../core/deps.ts";
 import type { AlgoEntry, Metrics, Rollout, UpdateContext } from "../core/algorithm.ts";
 import type { EnvSpec } from "../core/vec_env.ts";
-import type { Rng } from "../core/rng.ts";
+import { Rng } from "../core/rng.ts";
 import {
   type AgentBatch,
+  disposeBatch,
+  gatherRows,
   MetricSums,
   PpoAgents,
-  PpoAlgorithm,
   ppoOptions,
-  ratioStats,
+  prepareBatch,
   type TrainBatch,
-} from "../core/ppo.ts";
+} from "./ppo/mod.ts";
+import { addAll, sg } from "../core/nets.ts";
+import {
+  type ActorTerms,
+  clippedProduct,
+  refuseSharing,
+  SequentialPpo,
+  sequentialSurrogate,
+} from "./sequential.ts";
 
-/** BPPO's options: the PPO ones plus the peer term, factor, order and Gumbel settings. */
+export { sg };
+
+/** BPPO's options: the PPO ones plus the estimator, peer term, factor, order and Gumbel settings. */
 export const bppoOptions = ppoOptions.extend({
+  estimator: z.enum(["paper", "reference"]).default("paper").describe(
+    "peer-term estimator: paper (Theorem 1, per sample, stored noise) or reference (authors' code)",
+  ),
   gumbelTemperature: z.number().positive().default(1).describe(
-    "Gumbel-softmax temperature tau of the straight-through action (initial value if annealed)",
+    "Gumbel-softmax temperature tau of the reparameterised action (initial value if annealed)",
   ),
   temperatureSchedule: z.enum(["constant", "cosine"]).default("constant").describe(
     "tau over training: constant, or cosine-annealed to temperatureMin (reference decay_id 1)",
@@ -45,10 +62,10 @@ export const bppoOptions = ppoOptions.extend({
     "weight of the peer-learning term (0 = off; 1/A mimics the reference's weighting)",
   ),
   peerScale: z.enum(["mean", "sum"]).default("mean").describe(
-    "feedback = gradient of the successors' batch mean (reference, ~1/N per sample) or sum",
+    "estimator=reference only: feedback = gradient of the successors' batch mean (~1/N) or sum",
   ),
   feedbackMaxNorm: z.number().min(0).default(10).describe(
-    "clip the norm of each feedback gradient (reference: max_grad_norm; 0 = off)",
+    "feedback clip (0 = off): paper, each sample's g_k row; reference, the whole gradient",
   ),
   useFactor: z.boolean().default(true).describe(
     "multiply by the updated agents' ratio product M_k",
@@ -62,31 +79,10 @@ export const bppoOptions = ppoOptions.extend({
 /** Parsed {@link bppoOptions}. */
 export type BppoOptions = z.infer<typeof bppoOptions>;
 
-/** HAPPO's options: the PPO ones plus the agent order. */
-export const happoOptions = ppoOptions.extend({
-  order: z.enum(["identity", "random"]).default("random").describe(
-    "update order: a random permutation per iteration (HAPPO) or fixed",
-  ),
-});
-
-const stopGradient = tf.customGrad((x: any) => ({
-  value: tf.clone(x),
-  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-})) as unknown as <T extends tf.Tensor>(x: T) => T;
-
 /**
- * `sg(x)`: the value of x with no gradient (tfjs has no built-in stop-gradient).
- * @param x a tensor
- * @returns the same values, constant for autodiff
- */
-export function sg<T extends tf.Tensor>(x: T): T {
-  return stopGradient(x);
-}
-
-/**
- * The straight-through "train action" x_k of spec §3. Its value is the taken action; its
- * gradient flows through the soft Gumbel-softmax probability of the taken action (discrete)
- * or through the policy mean (continuous).
+ * The reference estimator's straight-through "train action" x_k (docs/bpta.md §3). Its value is
+ * the taken action; its gradient flows through the soft Gumbel-softmax probability of the taken
+ * action only (discrete, fresh noise) or through the policy mean only (continuous).
  * @param out masked logits `[B, A]` (discrete) or the mean `[B, A]` (continuous)
  * @param opts the taken action (one-hot or vector), Gumbel noise (discrete) and temperature
  * @returns `[B, A]`
@@ -103,17 +99,79 @@ export function trainAction(
   return tf.add(opts.act, tf.sub(out, sg(out))); // x = a - sg(mu) + mu
 }
 
-interface Settings {
-  readonly conditioned: boolean;
-  readonly peerWeight: number;
-  readonly peerScale: "mean" | "sum";
-  readonly feedbackMaxNorm: number;
-  readonly useFactor: boolean;
-  readonly factorClip: boolean;
-  readonly order: "identity" | "random";
-  readonly gumbelTemperature: number;
-  readonly temperatureSchedule: "constant" | "cosine";
-  readonly temperatureMin: number;
+/**
+ * The paper estimator's reparameterised action x_k (docs/bpta.md §4c). Its value is the taken
+ * action. Discrete: `x = onehot(a) + y - sg(y)`, `y = softmax((l + eps) / tau)` with the Gumbel
+ * noise `eps` that produced `a = argmax(l + eps)`, so every slot carries gradient. Continuous:
+ * `x = a + (mu - sg mu) + (sigma - sg sigma) sg(eps)` with the stored `eps` of `a = mu + sigma eps`.
+ * @param out masked logits `[B, A]` (discrete) or the mean `[B, A]` (continuous)
+ * @param opts the taken action, its stored noise `[B, A]`, temperature, and `logStd` `[A]`
+ *   (continuous; null for discrete)
+ * @returns `[B, A]`
+ */
+export function paperTrainAction(
+  out: tf.Tensor2D,
+  opts: { act: tf.Tensor2D; noise: tf.Tensor2D; tau: number; logStd: tf.Tensor1D | null },
+): tf.Tensor2D {
+  if (!opts.logStd) {
+    const y = tf.softmax(tf.div(tf.add(out, opts.noise), opts.tau)); // y = softmax((l + eps) / tau)
+    return tf.add(opts.act, tf.sub(y, sg(y))); // x = onehot(a) + y - sg(y)
+  }
+  const sigma = tf.exp(opts.logStd);
+  const dMu = tf.sub(out, sg(out)); // mu - sg(mu)
+  const dSigma = tf.mul(tf.sub(sigma, sg(sigma)), sg(opts.noise)); // (sigma - sg sigma) sg(eps)
+  return tf.add(opts.act, tf.add(dMu, dSigma)); // x = a + (mu - sg mu) + (sigma - sg sigma) sg(eps)
+}
+
+/**
+ * The peer signal of agent k (docs/bpta.md §4 step 3, §4c):
+ * `g_k = sum_{j updated} G[j][k] * clip(prod_{l updated, l != j} rho_l, 1 ± c)`.
+ * @param k the agent about to be updated
+ * @param x feedback `G[j][i]` (`[N, A]` or null), per-agent ratios, updated agents, clip half-width
+ *   (null = none), N and A
+ * @returns `[N, A]`, or null when no successor sent feedback
+ */
+export function successorSignal(
+  k: number,
+  x: {
+    G: readonly (readonly (Float32Array | null)[])[];
+    factor: readonly Float32Array[];
+    updated: readonly number[];
+    clip: number | null;
+    N: number;
+    A: number;
+  },
+): Float32Array | null {
+  const { N, A } = x;
+  let g: Float32Array | null = null;
+  for (const j of x.updated) {
+    const Gjk = x.G[j]![k];
+    if (!Gjk) continue;
+    const w = clippedProduct(x.factor, x.updated.filter((l) => l !== j), x.clip); // w_{j,q}
+    g ??= new Float32Array(N * A);
+    for (let q = 0; q < N; q++) {
+      for (let c = 0; c < A; c++) g[q * A + c]! += w[q]! * Gjk[q * A + c]!;
+    }
+  }
+  return g;
+}
+
+/**
+ * Scales each row of `[N, A]` down to Euclidean norm at most `max`, in place.
+ * @param g the rows
+ * @param A row length
+ * @param max the largest allowed row norm (0 = no clip)
+ * @returns g
+ */
+export function clipRowNorms(g: Float32Array, A: number, max: number): Float32Array {
+  if (max <= 0) return g;
+  for (let q = 0; q < g.length / A; q++) {
+    let s = 0;
+    for (let c = 0; c < A; c++) s += g[q * A + c]! ** 2;
+    const norm = Math.sqrt(s);
+    if (norm > max) { for (let c = 0; c < A; c++) g[q * A + c]! *= max / norm; }
+  }
+  return g;
 }
 
 /** What agent k's actor loss needs besides its own rows. */
@@ -122,106 +180,133 @@ export interface PeerInputs {
   readonly M: tf.Tensor1D;
   /** `[B, A]` feedback g_k, or null when no successor sent any. */
   readonly g: tf.Tensor2D | null;
-  /** `[B, A]` Gumbel noise (discrete with a peer term), or null. */
+  /** `[B, A]` noise of x_k: fresh Gumbel (reference, discrete), the stored noise (paper), or null. */
   readonly noise: tf.Tensor2D | null;
   /** Gumbel temperature. */
   readonly tau: number;
 }
 
-/** BPPO (and HAPPO): sequential per-agent updates in reverse chain order. */
-export class Bppo extends PpoAlgorithm {
-  readonly settings: Settings;
+/** BPPO: sequential per-agent updates in reverse chain order with the peer-learning term. */
+export class Bppo extends SequentialPpo {
+  /** Chain order: fixed identity or drawn per iteration. */
+  readonly orderKind: "identity" | "random";
+  /** The parsed options. */
+  readonly options: BppoOptions;
 
   /**
+   * Creates it.
    * @param spec the env spec
-   * @param opts options (PPO + settings), rng and the algorithm's name
+   * @param opts parsed options and an rng
    */
   constructor(
     spec: EnvSpec,
-    opts: { options: z.infer<typeof ppoOptions> & Settings; rng: Rng; name: string },
+    opts: { options: BppoOptions; rng: Rng; threads?: number; rolloutLength?: number },
   ) {
+    refuseSharing("bppo", opts.options.share);
+    const paper = opts.options.estimator === "paper";
     super(
-      opts.name,
+      "bppo",
       new PpoAgents(spec, {
         ...opts.options,
-        conditioned: opts.options.conditioned,
+        conditioned: true,
+        storeNoise: paper,
         rng: opts.rng,
+        rolloutLength: opts.rolloutLength,
       }),
+      opts.threads,
     );
-    this.settings = opts.options;
+    this.options = opts.options;
+    this.orderKind = opts.options.order;
   }
 
-  beginIteration(rng: Rng): void {
-    if (this.settings.order === "random") this.agents.order = rng.permutation(this.agents.n);
-  }
-
-  /** @returns the Gumbel temperature at a point of training */
+  /** Returns the Gumbel temperature at a point of training. */
   temperature(progress: number): number {
-    const s = this.settings;
+    const s = this.options;
     if (s.temperatureSchedule === "constant") return s.gumbelTemperature;
     return s.temperatureMin +
       (s.gumbelTemperature - s.temperatureMin) * (1 + Math.cos(Math.PI * progress)) / 2;
   }
 
   /**
-   * Agent k's actor loss on a (mini)batch, term by term (spec §4, step 3).
+   * Agent k's actor loss on a (mini)batch, term by term (docs/bpta.md §4 step 3).
    * @param k the agent
    * @param b its rows
-   * @param x conditioning actions u `[B, n A]`, factor, feedback, noise and temperature
+   * @param x conditioning actions u `[B, n A]`, factor, feedback, noise, temperature, and whether
+   *   to split the surrogate into its own and peer parts (diagnostics)
    * @returns the loss and its named terms
    */
   actorLoss(
     k: number,
     b: AgentBatch,
-    x: PeerInputs & { u: tf.Tensor2D },
-  ): {
-    loss: tf.Scalar;
-    pgLoss: tf.Scalar;
-    entropy: tf.Scalar;
-    approxKl: tf.Scalar;
-    clipFrac: tf.Scalar;
-    peer: tf.Tensor1D | null;
-  } {
-    const eps = this.agents.opts.clip;
+    x: PeerInputs & { u: tf.Tensor2D; split?: boolean },
+  ): ActorTerms {
     const { logp, entropy, out } = this.agents.evaluate(k, b, x.u);
-    const { ratio, approxKl, clipFrac } = ratioStats(logp, b.logpOld, eps); // rho_k
-    const own1 = tf.mul(tf.mul(ratio, b.adv), x.M); // rho_k * A * M_k
-    const own2 = tf.mul(tf.mul(tf.clipByValue(ratio, 1 - eps, 1 + eps), b.adv), x.M); // clip(rho_k) * A * M_k
-    let surr1: tf.Tensor = own1, surr2: tf.Tensor = own2, peer: tf.Tensor1D | null = null;
-    if (x.g && this.settings.peerWeight > 0) {
-      const xk = trainAction(out, { act: b.act, noise: x.noise, tau: x.tau }); // x_k, spec §3
-      peer = tf.mul(tf.sum(tf.mul(x.g, xk), 1), this.settings.peerWeight) as tf.Tensor1D; // g_k · x_k
-      const rhoSg = sg(ratio);
-      surr1 = tf.add(own1, tf.mul(rhoSg, peer)); // + sg(rho_k) g_k x_k
-      surr2 = tf.add(own2, tf.mul(tf.clipByValue(rhoSg, 1 - eps, 1 + eps), peer)); // + clip(sg(rho_k)) g_k x_k
+    let peer: tf.Tensor1D | null = null;
+    if (x.g && this.options.peerWeight > 0) {
+      const xk = this.options.estimator === "paper"
+        ? paperTrainAction(out, { // x_k, §4c
+          act: b.act,
+          noise: x.noise!,
+          tau: x.tau,
+          logStd: this.agents.actors[k]!.logStd as tf.Tensor1D | null,
+        })
+        : trainAction(out, { act: b.act, noise: x.noise, tau: x.tau }); // x_k, §3
+      peer = tf.mul(tf.sum(tf.mul(x.g, xk), 1), this.options.peerWeight) as tf.Tensor1D; // g_k · x_k
     }
-    const pgLoss = tf.neg(tf.mean(tf.minimum(surr1, surr2))) as tf.Scalar; // -mean(min(surr1, surr2))
-    const loss = tf.sub(pgLoss, tf.mul(this.agents.opts.entropyCoef, entropy)) as tf.Scalar; // - c_ent H
-    return { loss, pgLoss, entropy, approxKl, clipFrac, peer };
+    return sequentialSurrogate(b, {
+      logp,
+      entropy,
+      M: x.M,
+      peer,
+      clip: this.agents.opts.clip,
+      entropyCoef: this.agents.opts.entropyCoef,
+      split: x.split,
+    });
   }
 
   /**
-   * The feedback agent k sends upstream (spec §4, end of step 3): the gradient of
-   * `J_k = mean(exp(logp_k(u) - logpBefore) A_k)` with respect to the stored action vectors u.
+   * `[N]` the objective agent k reports upstream, per sample: `rho_k(u) * A_k` with
+   * `rho_k = exp(logp_k(u) - logpBefore)` (docs/bpta.md §4, end of step 3).
    * @param k the agent
    * @param tb the update's tensors
    * @param logpBefore `[N]` agent k's log-probs before its update
-   * @returns `[N, n A]` dJ_k/du (times N for peerScale "sum"; norm-clipped)
+   * @returns a function of the stored action vectors u `[N, n A]`
+   */
+  successorObjective(
+    k: number,
+    tb: TrainBatch,
+    logpBefore: tf.Tensor1D,
+  ): (u: tf.Tensor2D) => tf.Tensor1D {
+    const full = tb.agents[k]!;
+    return (u) => {
+      const { logp } = this.agents.evaluate(k, full, u);
+      return tf.mul(tf.exp(tf.sub(logp, logpBefore)), full.adv) as tf.Tensor1D; // rho_k * A_k
+    };
+  }
+
+  /**
+   * The feedback agent k sends upstream: the gradient of its objective with respect to the
+   * stored action vectors u. Paper: of the sum, i.e. each sample's own derivative (clipped later,
+   * per sample). Reference: of the mean (`peerScale` "mean") or sum, the whole tensor
+   * norm-clipped to `feedbackMaxNorm`.
+   * @param k the agent
+   * @param tb the update's tensors
+   * @param logpBefore `[N]` agent k's log-probs before its update
+   * @returns `[N, n A]`
    */
   async feedback(k: number, tb: TrainBatch, logpBefore: tf.Tensor1D): Promise<Float32Array> {
-    const full = tb.agents[k]!;
+    const o = this.options;
+    const paper = o.estimator === "paper";
     const d = tf.tidy(() => {
-      const J = (u: tf.Tensor) => {
-        const { logp } = this.agents.evaluate(k, full, u as tf.Tensor2D);
-        const rho = tf.exp(tf.sub(logp, logpBefore));
-        const j = tf.mul(rho, full.adv);
-        return this.settings.peerScale === "sum" ? tf.sum(j) : tf.mean(j);
+      const J = this.successorObjective(k, tb, logpBefore);
+      const total = (u: tf.Tensor) => {
+        const j = J(u as tf.Tensor2D);
+        return paper || o.peerScale === "sum" ? tf.sum(j) : tf.mean(j);
       };
-      let grad = tf.grad(J)(tb.u);
-      const max = this.settings.feedbackMaxNorm;
-      if (max > 0) {
-        const norm = tf.norm(grad);
-        grad = tf.mul(grad, tf.minimum(1, tf.div(max, tf.add(norm, 1e-6))));
+      let grad = tf.grad(total)(tb.u);
+      if (!paper && o.feedbackMaxNorm > 0) {
+        const norm = tf.norm(grad); // reference: one norm over the whole [N, nA] tensor
+        grad = tf.mul(grad, tf.minimum(1, tf.div(o.feedbackMaxNorm, tf.add(norm, 1e-6))));
       }
       return grad;
     });
@@ -230,127 +315,143 @@ export class Bppo extends PpoAlgorithm {
     return out;
   }
 
+  /**
+   * `G[k][i]` for each predecessor i: the slice of k's feedback on u_i; every slot (paper), or
+   * for discrete actions only the taken action's slot (reference, one scalar per sample).
+   * @param k the agent that sends
+   * @param tb the update's tensors
+   * @param d `[N, n A]` from {@link feedback}
+   * @returns `[N, A]` per predecessor
+   */
+  async feedbackTo(k: number, tb: TrainBatch, d: Float32Array): Promise<Map<number, Float32Array>> {
+    const { n, A } = this.agents;
+    const takenOnly = this.agents.discrete && this.options.estimator === "reference";
+    const out = new Map<number, Float32Array>();
+    for (const i of this.predecessors(k)) {
+      const onehot = takenOnly ? await tb.agents[i]!.act.data() : null;
+      const Gki = new Float32Array(tb.N * A);
+      for (let q = 0; q < tb.N; q++) {
+        for (let c = 0; c < A; c++) {
+          const v = d[q * n * A + i * A + c]!;
+          Gki[q * A + c] = onehot ? v * onehot[q * A + c]! : v;
+        }
+      }
+      out.set(i, Gki);
+    }
+    return out;
+  }
+
+  /**
+   * Records `||grad own|| / ||grad peer||`-style diagnostics of agent k on one minibatch: the
+   * actor-gradient norms of the own part and of the peer part of the surrogate (the branch
+   * `min(surr1, surr2)` picks, so the two add up to the gradient of the loss).
+   */
+  #gradParts(k: number, b: AgentBatch, x: PeerInputs & { u: tf.Tensor2D }, m: MetricSums): void {
+    const vars = this.agents.actorVars(k);
+    const norm = (part: "ownPart" | "peerPart") =>
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(
+          () => this.actorLoss(k, b, { ...x, split: true })[part]!,
+          vars,
+        );
+        return tf.sqrt(addAll(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+      });
+    const own = norm("ownPart"), peer = norm("peerPart");
+    m.add("bppo/grad_own", own);
+    m.add("bppo/grad_peer", peer);
+    m.add("bppo/grad_peer_over_own", tf.div(peer, tf.add(own, 1e-12)));
+    tf.dispose([own, peer]);
+  }
+
+  /** One learning update from a rollout. */
   async update(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
-    const ag = this.agents;
+    const ag = this.agents, o = this.options, eps = ag.opts.clip;
+    const paper = o.estimator === "paper";
     const { n, A } = ag;
-    const eps = ag.opts.clip;
-    const s = this.settings;
-    const tb = ag.prepare(r);
-    const N = tb.N;
-    const tau = this.temperature(ctx.progress);
+    const tb = prepareBatch(ag, r);
+    const N = tb.N, tau = this.temperature(ctx.progress);
+    const peerOn = o.peerWeight > 0;
+    if (paper && peerOn && !r.noise) {
+      throw new Error(
+        "BPPO's paper estimator needs the rollout's sampling noise (Rollout.noise): collect the rollout with this algorithm's act(), or pass --algo-opt estimator=reference",
+      );
+    }
+    const critics = this.critics.start(tb, ctx.rng); // beside the actor chain, on other threads
     const m = new MetricSums();
-    const factor = Array.from({ length: n }, () => new Float32Array(N).fill(1)); // rho_j per sample
-    const G = new Map<string, Float32Array>(); // `${j}>${i}`: feedback from j to i, [N, A]
-    const clipF = (
-      x: number,
-    ) => (s.factorClip ? Math.min(1 + eps / 2, Math.max(1 - eps / 2, x)) : x);
+    const factor: Float32Array[] = Array.from({ length: n }, () => new Float32Array(N).fill(1)); // factor_j = rho_j
+    const G: (Float32Array | null)[][] = Array.from({ length: n }, () => Array(n).fill(null)); // G[j][i], [N, A]
+    const clipHalf = o.factorClip ? eps / 2 : null;
     const updated: number[] = [];
-    const peerOn = s.peerWeight > 0 && s.conditioned;
     let seqSec = 0, feedbackSec = 0;
-    for (const k of [...ag.order].reverse()) {
+    for (const k of this.updateOrder()) {
       const agentStart = performance.now();
-      // M_k = clip(prod_{j != k} rho_j, 1 ± eps/2)
-      const M = new Float32Array(N).fill(1);
-      if (s.useFactor) {
-        for (const j of updated) for (let q = 0; q < N; q++) M[q]! *= factor[j]![q]!;
-        for (let q = 0; q < N; q++) M[q] = clipF(M[q]!);
-      }
-      // g_k = sum_{j updated} G[j][k] * clip(prod_{l != k, j} rho_l, 1 ± eps/2)
-      let g: Float32Array | null = null;
-      for (const j of updated) {
-        const Gjk = G.get(`${j}>${k}`);
-        if (!Gjk) continue;
-        g ??= new Float32Array(N * A);
-        for (let q = 0; q < N; q++) {
-          let w = 1;
-          for (const l of updated) if (l !== j) w *= factor[l]![q]!;
-          w = clipF(w);
-          for (let c = 0; c < A; c++) g[q * A + c]! += w * Gjk[q * A + c]!;
-        }
-      }
-      const full = tb.agents[k]!;
-      const logpBefore = tf.tidy(() => ag.evaluate(k, full, tb.u).logp);
-      const Mt = tf.tensor1d(M);
-      const gt = g ? tf.tensor2d(g, [N, A]) : null;
-      const vars = ag.actorVars(k);
-      for (let ep = 0; ep < ag.opts.epochs; ep++) {
-        const last = ep === ag.opts.epochs - 1;
-        for (const idx of ag.minibatches(N, ctx.rng) ?? [null]) {
-          const B = idx ? idx.shape[0] : N;
-          const noise = gt && ag.discrete && peerOn
-            ? tf.tensor2d(Float32Array.from({ length: B * A }, () => ctx.rng.gumbel()), [B, A])
-            : null;
-          const diag: tf.Tensor[] = [];
-          const { value, grads } = tf.variableGrads(() => {
-            const t = this.actorLoss(k, ag.rows(full, idx), {
-              u: idx ? tf.gather(tb.u, idx) : tb.u,
-              M: idx ? tf.gather(Mt, idx) : Mt,
-              g: gt ? (idx ? tf.gather(gt, idx) : gt) : null,
-              noise,
-              tau,
-            });
-            if (last) {
-              diag.push(...[t.pgLoss, t.entropy, t.approxKl, t.clipFrac].map((x) => tf.keep(x)));
-              if (t.peer) diag.push(tf.keep(tf.mean(tf.abs(t.peer))));
-            }
-            return t.loss;
-          }, vars);
-          const norm = ag.actorOpts[k]!.step(vars.map((v) => grads[v.name]!));
-          if (last) {
-            m.add("losses/policy", diag[0]!);
-            m.add("losses/entropy", diag[1]!);
-            m.add("losses/approx_kl", diag[2]!);
-            m.add("losses/clip_frac", diag[3]!);
-            m.add("losses/actor_grad_norm", norm);
-            if (diag[4]) m.add("bppo/peer_abs", diag[4]);
-          }
-          tf.dispose([value, norm, noise!, ...diag, ...Object.values(grads)].filter(Boolean));
-          idx?.dispose();
-        }
-      }
-      // rho_k = pi_new / pi_before on the whole buffer, kept for the agents updated next
-      const rho = tf.tidy(() => tf.exp(tf.sub(ag.evaluate(k, full, tb.u).logp, logpBefore)));
-      factor[k] = Float32Array.from(await rho.data());
-      rho.dispose();
+      // M_k = clip(prod_{j updated} rho_j, 1 ± eps/2)
+      const M = o.useFactor
+        ? clippedProduct(factor, updated, clipHalf)
+        : new Float32Array(N).fill(1);
+      // g_k = sum_{j updated} G[j][k] * clip(prod_{l updated, l != j} rho_l, 1 ± eps/2)
+      const g = successorSignal(k, { G, factor, updated, clip: clipHalf, N, A });
+      if (g && paper) clipRowNorms(g, A, o.feedbackMaxNorm); // §4c: clip each sample's f_q
+      const logpBefore = this.logpFull(k, tb);
+      const Mt = tf.tensor1d(M), gt = g ? tf.tensor2d(g, [N, A]) : null;
+      const inputs = (b: AgentBatch, idx: tf.Tensor1D | null, rng: Rng) => ({
+        u: gatherRows(tb.u, idx),
+        M: gatherRows(Mt, idx),
+        g: gatherRows(gt, idx),
+        noise: !gt || !peerOn || !(paper || ag.discrete) ? null : paper
+          ? b.noise // the stored noise of the taken action
+          : gumbelNoise(b.obs.shape[0], A, rng), // reference: fresh noise
+        tau,
+      });
+      const diagRng = new Rng(k); // diagnostics draw no numbers from the training stream
+      this.trainActor(k, tb, {
+        rng: ctx.rng,
+        metrics: m,
+        loss: (b, idx) => this.actorLoss(k, b, inputs(b, idx, ctx.rng)),
+        diagnose: gt && peerOn
+          ? (b, idx) => this.#gradParts(k, b, inputs(b, idx, diagRng), m)
+          : undefined,
+      });
+      factor[k] = await this.ratioAfter(k, tb, logpBefore); // rho_k for the agents updated next
       m.add("bppo/factor_mean", M.reduce((a, b) => a + b, 0) / N);
-      const preds = Array.from(ag.order.subarray(0, ag.order.indexOf(k)));
       const fbStart = performance.now();
-      if (peerOn && preds.length) {
-        const d = await this.feedback(k, tb, logpBefore);
-        const onehots = new Map<number, Float32Array>();
-        for (const i of preds) onehots.set(i, (await tb.agents[i]!.act.data()) as Float32Array);
-        for (const i of preds) {
-          const Gki = new Float32Array(N * A);
-          const oh = onehots.get(i)!;
-          for (let q = 0; q < N; q++) {
-            for (let c = 0; c < A; c++) {
-              const v = d[q * n * A + i * A + c]!;
-              // discrete: only the slot of the taken action (a scalar per sample)
-              Gki[q * A + c] = ag.discrete ? v * oh[q * A + c]! : v;
-            }
-          }
-          G.set(`${k}>${i}`, Gki);
+      if (peerOn && this.predecessors(k).length) {
+        for (
+          const [i, Gki] of await this.feedbackTo(k, tb, await this.feedback(k, tb, logpBefore))
+        ) {
+          G[k]![i] = Gki;
           m.add("bppo/feedback_abs", Gki.reduce((a, b) => a + Math.abs(b), 0) / N);
         }
       }
-      tf.dispose([logpBefore, Mt, gt!].filter(Boolean));
+      tf.dispose([logpBefore, Mt, ...(gt ? [gt] : [])]);
       updated.push(k);
       const now = performance.now();
       feedbackSec += (now - fbStart) / 1000;
       seqSec += (now - agentStart) / 1000;
     }
     const criticStart = performance.now();
-    const critic = await ag.updateCritics(tb, ctx.rng);
-    ag.disposeBatch(tb);
+    const critic = await critics;
+    disposeBatch(tb);
     return {
       ...(await m.means()),
       ...critic,
       ...(peerOn ? { "bppo/tau": tau } : {}),
       "time/sequential_s": seqSec, // the per-agent updates, feedback included
       "time/feedback_s": feedbackSec,
-      "time/critic_s": (performance.now() - criticStart) / 1000,
+      "time/critic_wait_s": (performance.now() - criticStart) / 1000, // critics after the actors
     };
   }
+}
+
+/**
+ * `[B, A]` standard Gumbel noise.
+ * @param B rows
+ * @param A columns
+ * @param rng random source
+ * @returns a tensor
+ */
+function gumbelNoise(B: number, A: number, rng: Rng): tf.Tensor2D {
+  return tf.tensor2d(Float32Array.from({ length: B * A }, () => rng.gumbel()), [B, A]);
 }
 
 /** `--algo bppo`. */
@@ -358,30 +459,5 @@ export const bppoEntry: AlgoEntry<typeof bppoOptions> = {
   name: "bppo",
   description: "BPPO: chained policies, reverse-order updates with factor M_k and the peer term",
   options: bppoOptions,
-  create: (spec, o) =>
-    new Bppo(spec, { options: { ...o.options, conditioned: true }, rng: o.rng, name: "bppo" }),
-};
-
-/** `--algo happo`. */
-export const happoEntry: AlgoEntry<typeof happoOptions> = {
-  name: "happo",
-  description: "HAPPO: sequential updates in a random order with the unclipped ratio factor",
-  options: happoOptions,
-  create: (spec, o) =>
-    new Bppo(spec, {
-      options: {
-        ...o.options,
-        conditioned: false,
-        peerWeight: 0,
-        peerScale: "mean",
-        feedbackMaxNorm: 0,
-        useFactor: true,
-        factorClip: false,
-        gumbelTemperature: 1,
-        temperatureSchedule: "constant",
-        temperatureMin: 1,
-      },
-      rng: o.rng,
-      name: "happo",
-    }),
+  create: (spec, o) => new Bppo(spec, o),
 };

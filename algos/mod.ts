@@ -3,41 +3,33 @@
  *
  * @module
  */
-import type { AlgoEntry } from "../core/algorithm.ts";
+import { AlgoRegistry } from "../core/registry.ts";
 import { armappoEntry, ippoEntry, mappoEntry } from "./mappo.ts";
-import { bppoEntry, happoEntry } from "./bppo.ts";
+import { bppoEntry } from "./bppo.ts";
+import { happoEntry } from "./happo.ts";
 
+export { AlgoRegistry } from "../core/registry.ts";
 export { Mappo } from "./mappo.ts";
-export { Bppo, bppoOptions, happoOptions, sg, trainAction } from "./bppo.ts";
+export {
+  Bppo,
+  type BppoOptions,
+  bppoOptions,
+  clipRowNorms,
+  paperTrainAction,
+  type PeerInputs,
+  successorSignal,
+  trainAction,
+} from "./bppo.ts";
+export {
+  type ActorTerms,
+  clippedProduct,
+  SequentialPpo,
+  sequentialSurrogate,
+} from "./sequential.ts";
+export { Happo, type HappoOptions, happoOptions } from "./happo.ts";
+export * from "./ppo/mod.ts";
 
-/** Algorithms by name. */
-export class AlgoRegistry {
-  readonly #entries = new Map<string, AlgoEntry<any>>();
-
-  /** Adds an algorithm; throws on duplicates. */
-  register(e: AlgoEntry<any>): void {
-    if (this.#entries.has(e.name)) throw new Error(`Algorithm "${e.name}" is already registered`);
-    this.#entries.set(e.name, e);
-  }
-
-  /** @returns the entry, or throws naming the known algorithms */
-  get(name: string): AlgoEntry<any> {
-    const e = this.#entries.get(name);
-    if (!e) {
-      throw new Error(
-        `Unknown algorithm "${name}": known algorithms are ${[...this.#entries.keys()].join(", ")}`,
-      );
-    }
-    return e;
-  }
-
-  /** @returns every entry */
-  list(): AlgoEntry<any>[] {
-    return [...this.#entries.values()];
-  }
-}
-
-/** @returns a registry with the built-in algorithms */
+/** Returns a registry with the built-in algorithms. */
 export function defaultAlgoRegistry(): AlgoRegistry {
   const r = new AlgoRegistry();
   for (const e of [bppoEntry, mappoEntry, ippoEntry, armappoEntry, happoEntry]) r.register(e);

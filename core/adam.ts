@@ -15,6 +15,7 @@ export class Adam {
   #t = 0;
 
   /**
+   * Creates it.
    * @param vars the variables this optimiser owns
    * @param opts learning rate, eps, betas, max gradient norm (0 = no clipping)
    */
@@ -53,7 +54,7 @@ export class Adam {
     });
   }
 
-  /** @returns the slots (m, v per variable) and the step count */
+  /** Returns the slots (m, v per variable) and the step count. */
   slots(): { m: tf.Variable[]; v: tf.Variable[]; t: number } {
     return { m: this.#m, v: this.#v, t: this.#t };
   }

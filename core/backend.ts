@@ -12,13 +12,44 @@ export type BackendChoice = "auto" | "wasm" | "cpu" | "webgpu";
 
 /** What was chosen, and why. */
 export interface BackendInfo {
+  /** The backend in use. */
   readonly name: "wasm" | "cpu" | "webgpu";
+  /** Why it was chosen. */
   readonly reason: string;
+}
+
+/**
+ * Whether this Linux machine has no GPU device node at all (no `/dev/dri/renderD*`, no NVIDIA
+ * or WSL device). Then `auto` does not ask Deno for an adapter: the answer could only be a
+ * software one, which `auto` rejects anyway, and asking loads Mesa's GL driver into the process
+ * (its teardown at exit once aborted a test run with a glibc heap error). Other systems, or a
+ * `/dev` we may not read, are probed as before.
+ */
+function noGpuDevice(): boolean {
+  if (Deno.build.os !== "linux") return false;
+  try {
+    for (const dev of ["/dev/nvidia0", "/dev/dxg"]) {
+      try {
+        Deno.statSync(dev);
+        return false;
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
+    }
+    try {
+      for (const e of Deno.readDirSync("/dev/dri")) if (e.name.startsWith("renderD")) return false;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    return true;
+  } catch {
+    return false; // no permission to look: probe
+  }
 }
 
 async function gpuAdapter(): Promise<{ fallback: boolean; description: string } | null> {
   const gpu = (globalThis.navigator as { gpu?: any } | undefined)?.gpu;
-  if (!gpu) return null;
+  if (!gpu || noGpuDevice()) return null;
   try {
     const a = await gpu.requestAdapter();
     if (!a) return null;
@@ -47,7 +78,11 @@ export async function initBackend(choice: BackendChoice = "auto"): Promise<Backe
       name = "webgpu";
       reason = `hardware GPU adapter: ${a.description}`;
     } else {
-      reason = a ? `only a software GPU adapter (${a.description}): using wasm` : "no GPU adapter";
+      reason = a
+        ? `only a software GPU adapter (${a.description}): using wasm`
+        : noGpuDevice()
+        ? "no GPU device on this machine"
+        : "no GPU adapter";
     }
   } else name = choice;
   if (name === "webgpu") {

@@ -8,15 +8,42 @@
 import { dirname, join } from "node:path";
 import type { AlgoState } from "./algorithm.ts";
 import type { RngState } from "./rng.ts";
+import { z } from "./deps.ts";
+import { formatZodError } from "./errors.ts";
+
+const i32 = z.int().min(-0x80000000).max(0xffffffff); // xoshiro words, signed or not
+/** The checkpoint file's schema: everything is checked before a run uses it. */
+const checkpointFile = z.object({
+  format: z.literal("baton-checkpoint/1"),
+  config: z.record(z.string(), z.unknown()),
+  iteration: z.int().min(0),
+  envSteps: z.int().min(0),
+  wallSeconds: z.number().min(0),
+  rng: z.tuple([i32, i32, i32, i32]),
+  algo: z.object({
+    tensors: z.record(
+      z.string(),
+      z.object({ shape: z.array(z.int().min(0)), data: z.string() }),
+    ),
+    extra: z.record(z.string(), z.unknown()),
+  }),
+});
 
 /** Everything needed to continue a run. */
 export interface Checkpoint {
+  /** File format tag. */
   readonly format: "baton-checkpoint/1";
+  /** The resolved run config. */
   readonly config: Record<string, unknown>;
+  /** Iterations done. */
   readonly iteration: number;
+  /** Env steps done. */
   readonly envSteps: number;
+  /** Wall seconds so far. */
   readonly wallSeconds: number;
+  /** The trainer's RNG state. */
   readonly rng: RngState;
+  /** The algorithm's tensors and extras. */
   readonly algo: AlgoState;
 }
 
@@ -87,9 +114,23 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   if (raw?.format !== "baton-checkpoint/1") {
     throw new Error(`Cannot read checkpoint ${file} as it is not a baton-checkpoint/1 file`);
   }
-  const tensors: AlgoState["tensors"] = {};
-  for (const [k, t] of Object.entries(raw.algo.tensors as Record<string, any>)) {
-    tensors[k] = { shape: t.shape, data: unb64(t.data) };
+  const parsed = checkpointFile.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(`Cannot use checkpoint ${file}: ${formatZodError(parsed.error)}`);
   }
-  return { ...raw, algo: { tensors, extra: raw.algo.extra } };
+  const tensors: AlgoState["tensors"] = {};
+  for (const [k, t] of Object.entries(parsed.data.algo.tensors)) {
+    const data = unb64(t.data);
+    const size = t.shape.reduce((a, b) => a * b, 1);
+    if (data.length !== size) {
+      throw new Error(
+        `Cannot use checkpoint ${file}: tensor "${k}" has ${data.length} values for shape [${t.shape}]`,
+      );
+    }
+    if (!data.every(Number.isFinite)) {
+      throw new Error(`Cannot use checkpoint ${file}: tensor "${k}" has non-finite values`);
+    }
+    tensors[k] = { shape: t.shape, data };
+  }
+  return { ...parsed.data, algo: { tensors, extra: parsed.data.algo.extra } };
 }

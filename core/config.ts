@@ -48,12 +48,29 @@ export const trainConfig = z.strictObject({
   }).default({ read: [], net: [], env: [], run: [], write: [] }).describe(
     "extra sandbox permissions (--plugin-allow-read=path etc.)",
   ),
-  quiet: z.boolean().default(false).describe("no progress line"),
-  python: z.string().default("python3").describe("Python interpreter for bridge/* envs"),
-  bridgeWorkers: z.int().min(1).default(1).describe(
-    "child processes a bridge/* env spreads --num-envs over",
+  pluginTimeout: z.number().positive().default(60).describe(
+    "seconds a sandboxed plugin may take to answer one request (make, reset, step; load: at least 30)",
   ),
+  log: z.enum(["jsonl", "tensorboard"]).default("jsonl").describe(
+    "metric logs: jsonl (metrics.jsonl, metrics.csv) or tensorboard (those and an event file)",
+  ),
+  threads: z.int().min(0).default(0).describe(
+    "learner threads, this one included (0 = one per core; 1 = no worker threads)",
+  ),
+  pluginMemory: z.int().min(16).default(1024).describe(
+    "megabytes of memory a sandboxed plugin may use (its JS heap, and growth in one request)",
+  ),
+  quiet: z.boolean().default(false).describe("no progress line"),
 });
+
+/**
+ * The learner threads a run uses: `threads`, or one per core when it is 0.
+ * @param c the config
+ * @returns at least 1
+ */
+export function learnerThreads(c: Pick<TrainConfig, "threads">): number {
+  return c.threads > 0 ? c.threads : Math.max(1, navigator.hardwareConcurrency || 1);
+}
 
 /** A parsed, resolved config. */
 export type TrainConfig = z.infer<typeof trainConfig>;
@@ -66,6 +83,15 @@ export type TrainConfig = z.infer<typeof trainConfig>;
 export function derived(c: TrainConfig): { stepsPerIter: number; iterations: number } {
   const stepsPerIter = c.numEnvs * c.rolloutLength;
   return { stepsPerIter, iterations: Math.max(1, Math.ceil(c.totalSteps / stepsPerIter)) };
+}
+
+/**
+ * The seed of every greedy evaluation of a run (training, end of run, `--eval-only`).
+ * @param seed the run's seed
+ * @returns the evaluation seed
+ */
+export function evalSeed(seed: number): number {
+  return seed + 1_000_003;
 }
 
 /** @returns the default run directory of a config */

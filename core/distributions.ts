@@ -97,3 +97,32 @@ export function sampleCategorical(
   }
   return { a, logp: Math.log(p[a]! / z) };
 }
+
+/**
+ * Samples a categorical action by Gumbel-max, `a = argmax_j (l_j + eps_j)` over the available
+ * actions, and keeps the noise so that the update can rebuild the same reparameterised sample
+ * (docs/bpta.md §4c). Same distribution as {@link sampleCategorical}, A Gumbel draws per call.
+ * @param logits `[A]` unnormalised log-probabilities
+ * @param opts availability mask, random source, and where to write the `[A]` noise
+ * @returns the action and its log-probability
+ */
+export function sampleGumbelMax(
+  logits: Float32Array,
+  opts: { avail: Uint8Array | null; rng: Rng; noise: Float32Array },
+): { a: number; logp: number } {
+  const A = logits.length;
+  let a = -1, best = -Infinity, max = -Infinity;
+  for (let j = 0; j < A; j++) {
+    const eps = opts.rng.gumbel();
+    opts.noise[j] = eps;
+    if (opts.avail && !opts.avail[j]) continue;
+    if (logits[j]! > max) max = logits[j]!;
+    if (logits[j]! + eps > best) {
+      best = logits[j]! + eps;
+      a = j;
+    }
+  }
+  let z = 0;
+  for (let j = 0; j < A; j++) if (!opts.avail || opts.avail[j]) z += Math.exp(logits[j]! - max);
+  return { a, logp: logits[a]! - max - Math.log(z) };
+}

@@ -14,8 +14,11 @@ export interface GaeInput {
   readonly lastValues: Float32Array;
   /** `[T, E]` 1 where the episode ended at step t (no bootstrap across it). */
   readonly dones: Uint8Array;
+  /** Steps T. */
   readonly T: number;
+  /** Envs E. */
   readonly E: number;
+  /** Agents n. */
   readonly n: number;
 }
 

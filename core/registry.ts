@@ -1,21 +1,18 @@
 /**
  * Registries of environments and algorithms. A registry is data: one `register` call per
- * entry, lookup by id, and `list()` for discovery (`deno task train --list`).
+ * entry, lookup by key, and `list()` for discovery (`deno task train --list`).
  *
  * @module
  */
-import type { z } from "./deps.ts";
-import type { VecEnv } from "./vec_env.ts";
+import { z } from "./deps.ts";
+import type { EnvSpec, VecEnv } from "./vec_env.ts";
 import { formatZodError } from "./errors.ts";
+import type { AlgoEntry } from "./algorithm.ts";
 
 /** How an environment is built: options are already validated by the entry's schema. */
 export interface EnvContext {
   /** Number of parallel environments E. */
   readonly numEnvs: number;
-  /** Python interpreter for subprocess bridges (`--python`, default python3). */
-  readonly python?: string;
-  /** Child processes a bridge spreads the E envs over (`--bridge-workers`, default 1). */
-  readonly bridgeWorkers?: number;
 }
 
 /** One registered environment. */
@@ -34,45 +31,85 @@ export interface EnvEntry<S extends z.ZodType = z.ZodType> {
 
 const ID = /^[a-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
-/** A table of environments keyed by id. */
-export class EnvRegistry {
-  readonly #entries = new Map<string, EnvEntry>();
+/**
+ * A table of entries keyed by a name: one `register` call per entry, lookup by key with an
+ * error that lists the known keys, and `list()` for discovery. Serves envs and algorithms.
+ */
+export class Registry<T> {
+  readonly #entries = new Map<string, T>();
 
   /**
-   * Adds an entry; throws on a malformed or duplicate id.
-   * @param entry the env
+   * Creates it.
+   * @param noun what an entry is, for messages (`env`, `algorithm`)
+   * @param keyOf an entry's key
    */
-  register(entry: EnvEntry<any>): void {
-    if (!ID.test(entry.id)) {
-      throw new Error(
-        `Cannot register env as id "${entry.id}" is not of the form family/name (lowercase family)`,
-      );
+  constructor(readonly noun: string, readonly keyOf: (e: T) => string) {}
+
+  /**
+   * Adds an entry; throws on a duplicate key.
+   * @param entry the entry
+   */
+  register(entry: T): void {
+    const key = this.keyOf(entry);
+    if (this.#entries.has(key)) {
+      throw new Error(`Cannot register ${this.noun} "${key}": it is already registered`);
     }
-    if (this.#entries.has(entry.id)) {
-      throw new Error(`Cannot register env as id "${entry.id}" is already registered`);
-    }
-    this.#entries.set(entry.id, entry);
+    this.#entries.set(key, entry);
   }
 
-  /** @returns the entry for `id`, or throws naming the known ids */
-  get(id: string): EnvEntry {
-    const e = this.#entries.get(id);
+  /** Returns the entry for `key`, or throws naming the known keys. */
+  get(key: string): T {
+    const e = this.#entries.get(key);
     if (!e) {
       throw new Error(
-        `Unknown env "${id}": known envs are ${[...this.#entries.keys()].join(", ")}`,
+        `Unknown ${this.noun} "${key}": known ${this.noun}s are ${
+          [...this.#entries.keys()].join(", ")
+        }`,
       );
     }
     return e;
   }
 
-  /** @returns whether `id` is registered */
-  has(id: string): boolean {
-    return this.#entries.has(id);
+  /** Returns whether `key` is registered. */
+  has(key: string): boolean {
+    return this.#entries.has(key);
   }
 
-  /** @returns every entry, sorted by id */
-  list(): EnvEntry[] {
-    return [...this.#entries.values()].sort((a, b) => a.id.localeCompare(b.id));
+  /** Returns every entry, in registration order. */
+  list(): T[] {
+    return [...this.#entries.values()];
+  }
+}
+
+/** Algorithms by name. */
+export class AlgoRegistry extends Registry<AlgoEntry<any>> {
+  constructor() {
+    super("algorithm", (e) => e.name);
+  }
+}
+
+/** Environments by `family/name` id. */
+export class EnvRegistry extends Registry<EnvEntry<any>> {
+  constructor() {
+    super("env", (e) => e.id);
+  }
+
+  /**
+   * Adds an entry; throws on a malformed or duplicate id.
+   * @param entry the env
+   */
+  override register(entry: EnvEntry<any>): void {
+    if (!ID.test(entry.id)) {
+      throw new Error(
+        `Cannot register env as id "${entry.id}" is not of the form family/name (lowercase family)`,
+      );
+    }
+    super.register(entry);
+  }
+
+  /** Returns every entry, sorted by id. */
+  override list(): EnvEntry[] {
+    return super.list().sort((a, b) => a.id.localeCompare(b.id));
   }
 
   /**
@@ -85,11 +122,87 @@ export class EnvRegistry {
     id: string,
     ctx: { options?: Record<string, unknown> } & EnvContext,
   ): Promise<VecEnv> {
-    const entry = this.get(id);
-    const { options, ...rest } = ctx;
-    return await entry.create(parseOptions(entry.options, options ?? {}, `env ${id}`), rest);
+    return await makeEnv(this.get(id), ctx);
   }
 }
+
+/**
+ * Validates options and builds an env from its entry.
+ * @param entry the env's entry
+ * @param ctx options (raw, validated here) and the number of envs
+ * @returns the env
+ */
+export async function makeEnv(
+  entry: EnvEntry,
+  ctx: { options?: Record<string, unknown> } & EnvContext,
+): Promise<VecEnv> {
+  const { options, ...rest } = ctx;
+  const env = await entry.create(
+    parseOptions(entry.options, options ?? {}, `env ${entry.id}`),
+    rest,
+  );
+  const spec = envSpecSchema.safeParse(env.spec);
+  if (!spec.success || env.numEnvs !== ctx.numEnvs) {
+    await env.close();
+    throw new Error(
+      `Env ${entry.id} reported an unusable spec: ${
+        spec.success
+          ? `numEnvs ${env.numEnvs}, asked for ${ctx.numEnvs}`
+          : formatZodError(spec.error)
+      }`,
+    );
+  }
+  return env;
+}
+
+const big = 1 << 20;
+/** Sane bounds of an env spec: a bad spec fails when the env is made, not as runaway memory. */
+export const envSpecSchema: z.ZodType<EnvSpec> = z.looseObject({
+  numAgents: z.int().min(1).max(4096),
+  obsDim: z.int().min(1).max(big),
+  stateDim: z.int().min(1).max(big),
+  actionSpace: z.union([
+    z.looseObject({ kind: z.literal("discrete"), n: z.int().min(1).max(1 << 16) }),
+    z.looseObject({
+      kind: z.literal("box"),
+      dim: z.int().min(1).max(1 << 16),
+      low: z.number(),
+      high: z.number(),
+    }),
+  ]),
+  episodeLimit: z.int().min(1).max(1e8),
+  optimalReturn: z.number().optional(),
+  agentObsDims: z.array(z.int().min(1)).optional(),
+  agentActions: z.array(z.int().min(1)).optional(),
+}).superRefine((s, ctx) => {
+  const per = (key: "agentObsDims" | "agentActions", max: number, what: string) => {
+    const v = s[key];
+    if (!v) return;
+    if (v.length !== s.numAgents) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: `needs one entry per agent (${s.numAgents})`,
+      });
+    } else if (v.some((d) => d > max)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: `each entry is at most ${what} (${max})`,
+      });
+    }
+  };
+  per("agentObsDims", s.obsDim, "obsDim");
+  if (s.agentActions && s.actionSpace.kind !== "discrete") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["agentActions"],
+      message: "only for discrete action spaces",
+    });
+  } else if (s.actionSpace.kind === "discrete") {
+    per("agentActions", s.actionSpace.n, "the action count");
+  }
+}) as unknown as z.ZodType<EnvSpec>;
 
 /**
  * Parses options against a schema, turning zod issues into one readable error.

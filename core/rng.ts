@@ -34,7 +34,10 @@ export class Rng {
   #d = 0;
   #spare: number | null = null;
 
-  /** @param seed any integer; different seeds give independent-looking streams */
+  /**
+   * Creates it.
+   * @param seed any integer; different seeds give independent-looking streams
+   */
   constructor(seed: number) {
     let s = seed | 0;
     const out: number[] = [];
@@ -47,7 +50,7 @@ export class Rng {
     for (let i = 0; i < 12; i++) this.nextUint32();
   }
 
-  /** @returns a uniformly distributed unsigned 32-bit integer */
+  /** Returns a uniformly distributed unsigned 32-bit integer. */
   nextUint32(): number {
     const t = (((this.#a + this.#b) | 0) + this.#d) | 0;
     this.#d = (this.#d + 1) | 0;
@@ -58,17 +61,17 @@ export class Rng {
     return t >>> 0;
   }
 
-  /** @returns a float in [0, 1) */
+  /** Returns a float in [0, 1). */
   uniform(): number {
     return this.nextUint32() / 4294967296;
   }
 
-  /** @returns an integer in [0, n) */
+  /** Returns an integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.uniform() * n);
   }
 
-  /** @returns a standard normal draw (Box-Muller, the spare is kept) */
+  /** Returns a standard normal draw (Box-Muller, the spare is kept). */
   normal(): number {
     if (this.#spare !== null) {
       const s = this.#spare;
@@ -83,14 +86,14 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
-  /** @returns a standard Gumbel draw, -log(-log(u)) */
+  /** Returns a standard Gumbel draw, -log(-log(u)). */
   gumbel(): number {
     let u = 0;
     while (u === 0) u = this.uniform();
     return -Math.log(-Math.log(u));
   }
 
-  /** @returns a random permutation of 0..n-1 (Fisher-Yates) */
+  /** Returns a random permutation of 0..n-1 (Fisher-Yates). */
   permutation(n: number): Int32Array {
     const p = new Int32Array(n);
     for (let i = 0; i < n; i++) p[i] = i;
@@ -103,12 +106,12 @@ export class Rng {
     return p;
   }
 
-  /** @returns a new generator seeded from this one's stream (for sub-components) */
+  /** Returns a new generator seeded from this one's stream (for sub-components). */
   fork(): Rng {
     return new Rng(this.nextUint32() | 0);
   }
 
-  /** @returns the state, for checkpoints */
+  /** Returns the state, for checkpoints. */
   getState(): RngState {
     this.#spare = null;
     return [this.#a, this.#b, this.#c, this.#d];

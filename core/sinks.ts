@@ -9,12 +9,95 @@ import { join } from "node:path";
 /** One iteration's metrics (see README's metric table). */
 export type Record_ = Record<string, number | null>;
 
-/** A trainer hook. */
+/** What the loop tells a hook after an update, before the iteration is recorded. */
+export interface UpdateInfo {
+  /** The iteration being finished (1-based). */
+  readonly iteration: number;
+  /** The run directory. */
+  readonly out: string;
+}
+
+/** Where the loop stands after an iteration was recorded. */
+export interface IterationInfo {
+  /** Iterations done. */
+  readonly iteration: number;
+  /** Iterations the run will do. */
+  readonly iterations: number;
+  /** Writes a checkpoint of the current state. */
+  save(): Promise<void>;
+}
+
+/** A trainer hook; the loop calls each hook's methods in the order of the hook list. */
 export interface Hook {
-  /** Called once per iteration with its metrics. */
-  onIteration?(rec: Record_): void | Promise<void>;
+  /** Called after each update with its metrics; throwing stops the run. */
+  onUpdate?(metrics: Readonly<Record<string, number>>, info: UpdateInfo): void;
+  /** Called once per iteration with its record. */
+  onIteration?(rec: Record_, info: IterationInfo): void | Promise<void>;
   /** Called once at the end. */
   close?(): void | Promise<void>;
+}
+
+/** Stops a run whose update produced a non-finite metric (the last checkpoint stays intact). */
+export const finiteGuard: Hook = {
+  onUpdate(metrics, info) {
+    for (const [key, v] of Object.entries(metrics)) {
+      if (!Number.isFinite(v)) {
+        throw new Error(
+          `Training diverged at iteration ${info.iteration}: metric ${key} is ${v}; the last good checkpoint in ${info.out} is intact`,
+        );
+      }
+    }
+  },
+};
+
+/** Writes a checkpoint every `every` iterations and after the last one. */
+export class CheckpointHook implements Hook {
+  /**
+   * Creates it.
+   * @param every checkpoint period in iterations
+   */
+  constructor(readonly every: number) {}
+
+  async onIteration(_rec: Record_, info: IterationInfo): Promise<void> {
+    if (info.iteration % this.every === 0 || info.iteration === info.iterations) await info.save();
+  }
+}
+
+/**
+ * Drops the rows after `iteration` from a run's `metrics.jsonl` and `metrics.csv`, so that a run
+ * resumed from the checkpoint of that iteration records each iteration once (a kill between a
+ * metrics row and its checkpoint leaves rows the checkpoint does not know).
+ * @param dir the run directory
+ * @param iteration the checkpoint's iteration
+ */
+export async function truncateMetrics(dir: string, iteration: number): Promise<void> {
+  const jsonl = join(dir, "metrics.jsonl"), csv = join(dir, "metrics.csv");
+  try { // the per-episode evaluation log follows the same rule
+    const ev = join(dir, "evaluations.jsonl");
+    const rows = (await Deno.readTextFile(ev)).split("\n").filter(Boolean);
+    const kept = rows.filter((l) => (JSON.parse(l).iteration ?? 0) <= iteration);
+    if (kept.length !== rows.length) {
+      await Deno.writeTextFile(
+        ev,
+        kept.map((l) => l + "\n").join(""),
+      );
+    }
+  } catch { /* no evaluations yet */ }
+  let lines: string[];
+  try {
+    lines = (await Deno.readTextFile(jsonl)).split("\n").filter(Boolean);
+  } catch {
+    return; // no metrics yet
+  }
+  const keep = lines.filter((l) => (JSON.parse(l).iteration ?? 0) <= iteration);
+  if (keep.length === lines.length) return;
+  await Deno.writeTextFile(jsonl, keep.map((l) => l + "\n").join(""));
+  try {
+    const [header, ...rows] = (await Deno.readTextFile(csv)).split("\n").filter(Boolean);
+    const at = header!.split(",").indexOf("iteration");
+    const kept = rows.filter((r) => Number(r.split(",")[at]) <= iteration);
+    await Deno.writeTextFile(csv, [header, ...kept].map((l) => l + "\n").join(""));
+  } catch { /* no csv */ }
 }
 
 /** Appends records to `metrics.jsonl` and `metrics.csv` in a run directory. */
@@ -76,7 +159,10 @@ export class ProgressLine implements Hook {
     const now = performance.now();
     if (this.#tty) {
       Deno.stderr.writeSync(this.#enc.encode(`\r\x1b[2K${line}`));
-    } else if (now - this.#lastPrint > 2000 || steps >= this.totalSteps) {
+    } else if (
+      now - this.#lastPrint > 2000 || steps >= this.totalSteps ||
+      rec["eval_return"] !== null && rec["eval_return"] !== undefined // every evaluation shows
+    ) {
       Deno.stderr.writeSync(this.#enc.encode(line + "\n"));
       this.#lastPrint = now;
     }

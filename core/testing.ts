@@ -6,7 +6,15 @@
 import type { Step, VecEnv } from "./vec_env.ts";
 import { Rng } from "./rng.ts";
 
-function checkStep(env: VecEnv, s: Step, where: string): void {
+/**
+ * Checks one Step an env returned: array lengths, finite observations, state and rewards, at
+ * least one available action per agent, and a well-formed episode record. Cheap enough to run
+ * on every step (the trainer does).
+ * @param env the env
+ * @param s its step
+ * @param where names the env and the step in the error
+ */
+export function checkStep(env: VecEnv, s: Step, where: string): void {
   const { numAgents: n, obsDim, stateDim, actionSpace } = env.spec;
   const E = env.numEnvs;
   const want: [string, ArrayLike<number> | null, number][] = [
@@ -25,16 +33,35 @@ function checkStep(env: VecEnv, s: Step, where: string): void {
     }
   }
   for (const [name, arr] of [["obs", s.obs], ["state", s.state], ["reward", s.reward]] as const) {
-    if (!arr.every(Number.isFinite)) throw new Error(`${where}: ${name} has non-finite values`);
+    for (let k = 0; k < arr.length; k++) {
+      if (!Number.isFinite(arr[k]!)) {
+        throw new Error(`${where}: ${name}[${k}] is ${arr[k]} (non-finite)`);
+      }
+    }
   }
   if (s.availActions && actionSpace.kind === "discrete") {
+    const A = actionSpace.n;
     for (let k = 0; k < E * n; k++) {
-      if (!s.availActions.subarray(k * actionSpace.n, (k + 1) * actionSpace.n).some((x) => x)) {
+      let any = 0;
+      for (let j = 0; j < A; j++) any |= s.availActions[k * A + j]!;
+      if (!any) {
         throw new Error(
           `${where}: agent ${k % n} of env ${Math.floor(k / n)} has no available action`,
         );
       }
     }
+  }
+  const ep = s.episodes as Partial<Step["episodes"]> | undefined;
+  if (
+    !ep || !Array.isArray(ep.returns) || !Array.isArray(ep.lengths) || !Array.isArray(ep.wins) ||
+    ep.lengths.length !== ep.returns.length || ep.wins.length > ep.returns.length ||
+    !ep.returns.every(Number.isFinite)
+  ) {
+    throw new Error(
+      `${where}: episodes must be { returns, lengths, wins } arrays of finished episodes (wins at most one per episode), got ${
+        JSON.stringify(ep)?.slice(0, 120)
+      }`,
+    );
   }
 }
 

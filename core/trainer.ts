@@ -5,80 +5,136 @@
  * @module
  */
 import { join } from "node:path";
-import type { ActInput, Algorithm, Metrics, Rollout } from "./algorithm.ts";
+import { type AlgoEntry, MemoryCarry, type Metrics, type Rollout } from "./algorithm.ts";
 import type { VecEnv } from "./vec_env.ts";
-import type { EnvRegistry } from "./registry.ts";
-import { parseOptions } from "./registry.ts";
-import type { AlgoRegistry } from "../algos/mod.ts";
+import { type EnvEntry, makeEnv, parseOptions } from "./registry.ts";
 import { Rng } from "./rng.ts";
 import { gae } from "./gae.ts";
 import { actionVecDim } from "./spaces.ts";
-import { defaultOut, derived, type TrainConfig } from "./config.ts";
+import { defaultOut, derived, evalSeed, learnerThreads, type TrainConfig } from "./config.ts";
 import { type Checkpoint, saveCheckpoint } from "./checkpoint.ts";
-import { FileSink, type Hook, ProgressLine, type Record_ } from "./sinks.ts";
+import {
+  CheckpointHook,
+  FileSink,
+  finiteGuard,
+  type Hook,
+  ProgressLine,
+  type Record_,
+  truncateMetrics,
+} from "./sinks.ts";
+import { type EvalPair, type EvalResult, evaluateBoth } from "./evaluate.ts";
+import { appendEvaluation, writeMarlEval } from "./marl_eval.ts";
+import { checkStep } from "./testing.ts";
+import { VERSION } from "./version.ts";
+import { tf } from "./deps.ts";
 import { type BackendInfo, initBackend } from "./backend.ts";
+import { TensorBoardSink } from "./tensorboard.ts";
 
-/** What a finished run reports (also written to `summary.json`). */
-export interface Summary {
-  env: string;
-  algo: string;
-  seed: number;
-  backend: string;
-  env_steps: number;
-  iterations: number;
-  wall_s: number;
-  final_train_return: number | null;
-  final_eval_return: number | null;
-  eval_win_rate?: number | null;
-  optimal_return?: number;
-  greedy_joint_action?: number[];
-  out: string;
-}
-
-/** Result of a greedy evaluation. */
-export interface EvalResult {
-  meanReturn: number;
-  winRate: number | null;
-  /** The greedy joint action of env 0 at the first step (discrete envs). */
-  firstJointAction: number[] | null;
+/** Where a run came from: versions, commit, backend and command line (config.json, summary.json). */
+export interface RunMetadata {
+  /** Baton's version. */
+  readonly baton: string;
+  /** The git commit of the Baton checkout, when it is one and git can be run. */
+  readonly commit: string | null;
+  /** Deno's version. */
+  readonly deno: string;
+  /** tfjs's version. */
+  readonly tfjs: string;
+  /** The backend used. */
+  readonly backend: string;
+  /** The main module and its arguments. */
+  readonly command: string[];
 }
 
 /**
- * Runs `episodes` greedy episodes.
- * @param algo the policy
- * @param env an env used only for evaluation
- * @param opts number of episodes and seed
- * @returns mean return, win rate and the first greedy joint action
+ * Collects a run's metadata (the commit only where git runs and permissions allow).
+ * @param backend the backend in use
+ * @returns the metadata
  */
-export async function evaluate(
-  algo: Algorithm,
-  env: VecEnv,
-  opts: { episodes: number; seed: number },
-): Promise<EvalResult> {
-  const rng = new Rng(opts.seed);
-  let step = await env.reset(opts.seed);
-  const returns: number[] = [], wins: number[] = [];
-  let first: number[] | null = null;
-  const n = env.spec.numAgents;
-  const maxSteps = env.spec.episodeLimit * (Math.ceil(opts.episodes / env.numEnvs) + 1);
-  for (let t = 0; returns.length < opts.episodes && t < maxSteps; t++) {
-    const out = await algo.act(
-      { obs: step.obs, state: step.state, avail: step.availActions, E: env.numEnvs },
-      { rng, greedy: true },
-    );
-    if (first === null && out.actions instanceof Int32Array) {
-      first = Array.from(out.actions.subarray(0, n));
+export async function runMetadata(backend: string): Promise<RunMetadata> {
+  let commit: string | null = null;
+  try {
+    const here = new URL("..", import.meta.url);
+    if (here.protocol === "file:") {
+      const out = await new Deno.Command("git", {
+        args: ["rev-parse", "HEAD"],
+        cwd: here.pathname,
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      if (out.code === 0) commit = new TextDecoder().decode(out.stdout).trim() || null;
     }
-    step = await env.step(out.actions);
-    returns.push(...step.episodes.returns);
-    wins.push(...step.episodes.wins);
-  }
-  const rs = returns.slice(0, opts.episodes);
+  } catch { /* no git or no run permission */ }
   return {
-    meanReturn: rs.reduce((a, b) => a + b, 0) / Math.max(rs.length, 1),
-    winRate: wins.length ? wins.reduce((a, b) => a + b, 0) / wins.length : null,
-    firstJointAction: first,
+    baton: VERSION,
+    commit,
+    deno: Deno.version.deno,
+    tfjs: tf.version.tfjs,
+    backend,
+    command: [Deno.mainModule, ...Deno.args],
   };
+}
+
+/** One evaluation mode's summary in `summary.json`. */
+export interface EvalSummary {
+  /** Episodes evaluated. */
+  episodes: number;
+  /** Mean return. */
+  return: number;
+  /** Sample standard deviation over episodes. */
+  return_std: number;
+  /** Half-width of the normal 95% confidence interval of the mean. */
+  return_ci95: number;
+  /** Win rate and its 95% CI half-width, where the env reports wins. */
+  win_rate?: number;
+  /** See win_rate. */
+  win_rate_ci95?: number;
+}
+
+function evalSummary(r: EvalResult): EvalSummary {
+  return {
+    episodes: r.returns.length,
+    return: r.meanReturn,
+    return_std: r.std,
+    return_ci95: r.ci95,
+    ...(r.winRate !== null ? { win_rate: r.winRate, win_rate_ci95: r.winRateCi95! } : {}),
+  };
+}
+
+/** What a finished run reports (also written to `summary.json`). */
+export interface Summary {
+  /** Env id. */
+  env: string;
+  /** Algorithm name. */
+  algo: string;
+  /** Run seed. */
+  seed: number;
+  /** tfjs backend used. */
+  backend: string;
+  /** Learner threads the algorithm was allowed (`--threads`, 0 resolved to the core count). */
+  threads: number;
+  /** Env steps trained. */
+  env_steps: number;
+  /** Iterations done. */
+  iterations: number;
+  /** Wall seconds, resumed segments included. */
+  wall_s: number;
+  /** Mean return of the last iteration's finished training episodes. */
+  final_train_return: number | null;
+  /** Mean greedy evaluation return at the end. */
+  final_eval_return: number | null;
+  /** Greedy evaluation win rate, where the env reports wins. */
+  eval_win_rate?: number | null;
+  /** The last evaluation, greedy and stochastic, with its spread over episodes. */
+  eval: { greedy: EvalSummary; stochastic: EvalSummary };
+  /** The game's optimum, where known. */
+  optimal_return?: number;
+  /** Greedy joint action of env 0 at the first step (games with a known optimum). */
+  greedy_joint_action?: number[];
+  /** Where the run came from. */
+  meta?: RunMetadata;
+  /** The run directory. */
+  out: string;
 }
 
 /** Buffers of one rollout, allocated once per run. */
@@ -94,8 +150,11 @@ class RolloutBuffers implements Rollout {
   readonly dones: Uint8Array;
   advantages: Float32Array;
   returns: Float32Array;
+  noise: Float32Array | null = null;
+  readonly memory: Float32Array | null;
+  readonly starts: Uint8Array | null;
 
-  constructor(readonly T: number, readonly E: number, env: VecEnv) {
+  constructor(readonly T: number, readonly E: number, env: VecEnv, memorySize: number) {
     const { numAgents: n, obsDim, stateDim, actionSpace } = env.spec;
     this.n = n;
     const A = actionVecDim(actionSpace);
@@ -113,14 +172,18 @@ class RolloutBuffers implements Rollout {
     this.dones = new Uint8Array(TE);
     this.advantages = new Float32Array(TE * n);
     this.returns = new Float32Array(TE * n);
+    this.memory = memorySize ? new Float32Array(TE * memorySize) : null;
+    this.starts = memorySize ? new Uint8Array(TE) : null;
   }
   readonly n: number;
 }
 
 /** What the trainer needs besides the config. */
 export interface TrainDeps {
-  readonly envs: EnvRegistry;
-  readonly algos: AlgoRegistry;
+  /** The env to train on (`registry.get(cfg.env)`, or an entry of your own). */
+  readonly env: EnvEntry;
+  /** The algorithm (`registry.get(cfg.algo)`, or an entry of your own). */
+  readonly algo: AlgoEntry;
   /** Continue from this checkpoint (its iteration, rng and algorithm state). */
   readonly resume?: Checkpoint;
   /** Extra hooks, called after the built-in sinks. */
@@ -173,55 +236,106 @@ function mean(xs: number[]): number | null {
 export async function train(cfg: TrainConfig, deps: TrainDeps): Promise<Summary> {
   const backend = deps.backend ?? (await initBackend(cfg.backend));
   const out = deps.resume ? (cfg.out ?? defaultOut(cfg)) : await freshRunDir(cfg);
+  const created = !(await exists(out));
   await Deno.mkdir(out, { recursive: true });
-  const algoEntry = deps.algos.get(cfg.algo);
+  try {
+    return await trainIn(out, cfg, deps, backend);
+  } catch (err) {
+    // a run that failed before its first iteration leaves no directory behind
+    if (created && !(await exists(join(out, "metrics.jsonl")))) {
+      await Deno.remove(out, { recursive: true }).catch(() => {});
+    }
+    throw err;
+  }
+}
+
+async function trainIn(
+  out: string,
+  cfg: TrainConfig,
+  deps: TrainDeps,
+  backend: BackendInfo,
+): Promise<Summary> {
+  const algoEntry = deps.algo;
   const algoOptions = parseOptions(algoEntry.options, cfg.algoOptions, `algorithm ${cfg.algo}`);
-  const bridge = { python: cfg.python, bridgeWorkers: cfg.bridgeWorkers };
-  const env = await deps.envs.make(cfg.env, {
-    options: cfg.envOptions,
-    numEnvs: cfg.numEnvs,
-    ...bridge,
-  });
+  const env = await makeEnv(deps.env, { options: cfg.envOptions, numEnvs: cfg.numEnvs });
   let evalEnv: VecEnv;
   try {
-    evalEnv = await deps.envs.make(cfg.env, {
+    evalEnv = await makeEnv(deps.env, {
       options: cfg.envOptions,
       numEnvs: Math.min(cfg.evalEpisodes, 100),
-      ...bridge,
     });
   } catch (err) {
     await env.close();
     throw err;
   }
+  try {
+    return await trainWith(out, cfg, deps, backend, { env, evalEnv, algoOptions });
+  } finally {
+    // every failure path (reset, algorithm creation, setState, the loop) closes both envs
+    await env.close();
+    await evalEnv.close();
+  }
+}
+
+async function trainWith(
+  out: string,
+  cfg: TrainConfig,
+  deps: TrainDeps,
+  backend: BackendInfo,
+  x: { env: VecEnv; evalEnv: VecEnv; algoOptions: unknown },
+): Promise<Summary> {
+  const { env, evalEnv, algoOptions } = x;
+  const algoEntry = deps.algo;
   const rng = new Rng(cfg.seed);
-  const algo = algoEntry.create(env.spec, { options: algoOptions, rng: rng.fork() });
+  const threads = learnerThreads(cfg);
+  const algo = algoEntry.create(env.spec, {
+    options: algoOptions,
+    rng: rng.fork(),
+    threads,
+    rolloutLength: cfg.rolloutLength,
+  });
   const { stepsPerIter, iterations } = derived(cfg);
   let iteration = 0, envSteps = 0, wallBefore = 0;
   if (deps.resume) {
-    await algo.setState(deps.resume.algo);
+    await truncateMetrics(out, deps.resume.iteration);
+    await algo.setState(deps.resume.algo).catch((err) => {
+      algo.dispose();
+      throw err;
+    });
     rng.setState(deps.resume.rng);
     iteration = deps.resume.iteration;
     envSteps = deps.resume.envSteps;
     wallBefore = deps.resume.wallSeconds;
   }
+  const meta = await runMetadata(backend.name);
   await Deno.writeTextFile(
     join(out, "config.json"),
-    JSON.stringify({ ...cfg, out, algoOptions, backendUsed: backend.name }, null, 2) + "\n",
+    JSON.stringify({ ...cfg, out, algoOptions, backendUsed: backend.name, meta }, null, 2) + "\n",
   );
   const hooks: Hook[] = [
+    finiteGuard,
     new FileSink(out),
-    ...(cfg.quiet ? [] : [new ProgressLine(cfg.totalSteps)]),
+    ...(cfg.log === "tensorboard" ? [new TensorBoardSink(out)] : []),
+    ...(cfg.quiet ? [] : [new ProgressLine(stepsPerIter * iterations)]),
     ...(deps.hooks ?? []),
+    new CheckpointHook(cfg.checkpointEvery),
   ];
-  const buf = new RolloutBuffers(cfg.rolloutLength, cfg.numEnvs, env);
+  const buf = new RolloutBuffers(cfg.rolloutLength, cfg.numEnvs, env, algo.memorySize ?? 0);
   const { numAgents: n, obsDim, stateDim, actionSpace } = env.spec;
   const A = actionVecDim(actionSpace);
   const E = cfg.numEnvs;
-  // Each iteration's env seed derives from (seed, iteration), so a resumed run continues
-  // exactly like an uninterrupted one whenever episodes do not straddle iterations.
+  // Each iteration's env seed derives from (seed, iteration): a resumed run restarts its
+  // episodes from that seed, so it continues exactly like an uninterrupted one where episodes end
+  // with iterations and env resets draw no random numbers (else it differs only in which
+  // episodes it sees).
   let step = await env.reset(cfg.seed * 100_003 + iteration);
+  checkStep(env, step, `Env ${cfg.env} at reset`); // env data is checked at the boundary
+  // a recurrent policy's per-env memory, from zero at the reset: a resumed run restarts its
+  // episodes (the envs are reset), so its memory starts at zero too, as in the uninterrupted run
+  // whenever episodes do not straddle iterations
+  const carry = new MemoryCarry(algo, E);
   const t0 = performance.now();
-  let lastEval: EvalResult | null = null;
+  let lastEval: EvalPair | null = null;
   let lastTrainReturn: number | null = null;
   const save = async () => {
     const ck: Checkpoint = {
@@ -240,29 +354,47 @@ export async function train(cfg: TrainConfig, deps: TrainDeps): Promise<Summary>
       const itStart = performance.now();
       algo.beginIteration?.(rng);
       const episodeReturns: number[] = [], wins: number[] = [];
+      let batchValues = false;
       for (let t = 0; t < cfg.rolloutLength; t++) {
-        const x: ActInput = { obs: step.obs, state: step.state, avail: step.availActions, E };
+        const x = carry.input({ obs: step.obs, state: step.state, avail: step.availActions, E });
         const a = await algo.act(x, { rng, greedy: false });
         const k = t * E;
+        if (buf.memory) {
+          buf.memory.set(carry.memory, k * carry.M);
+          buf.starts!.set(carry.starts, k);
+        }
         buf.obs.set(step.obs, k * n * obsDim);
         buf.state.set(step.state, k * stateDim);
         if (buf.avail && step.availActions) buf.avail.set(step.availActions, k * n * A);
         buf.actions.set(a.actions as any, k * n * (a.actions instanceof Int32Array ? 1 : A));
         buf.actionVecs.set(a.actionVecs, k * n * A);
         buf.logp.set(a.logp, k * n);
-        buf.values.set(a.values, k * n);
+        if (a.values) buf.values.set(a.values, k * n);
+        else batchValues = true;
+        if (a.noise) {
+          (buf.noise ??= new Float32Array(buf.actionVecs.length)).set(a.noise, k * n * A);
+        }
         step = await env.step(a.actions);
+        checkStep(env, step, `Env ${cfg.env} at iteration ${iteration + 1}, step ${t + 1}`);
+        carry.advance(a, step.done, step.truncated);
         buf.rewards.set(step.reward, k);
         for (let e = 0; e < E; e++) buf.dones[k + e] = step.done[e]! | step.truncated[e]!;
         episodeReturns.push(...step.episodes.returns);
         wins.push(...step.episodes.wins);
       }
-      const lastValues = await algo.values({
-        obs: step.obs,
-        state: step.state,
-        avail: step.availActions,
-        E,
-      });
+      if (batchValues) { // one pass over the rollout's T x E states (critics are fixed meanwhile)
+        buf.values.set(
+          await algo.values({
+            obs: buf.obs,
+            state: buf.state,
+            avail: buf.avail,
+            E: E * cfg.rolloutLength,
+          }),
+        );
+      }
+      const lastValues = await algo.values(
+        carry.input({ obs: step.obs, state: step.state, avail: step.availActions, E }),
+      );
       const g = gae({
         rewards: buf.rewards,
         values: buf.values,
@@ -278,26 +410,20 @@ export async function train(cfg: TrainConfig, deps: TrainDeps): Promise<Summary>
       const upStart = performance.now();
       const m: Metrics = await algo.update(buf, { rng, progress: iteration / iterations });
       const updSec = (performance.now() - upStart) / 1000;
-      for (const [key, v] of Object.entries(m)) {
-        if (!Number.isFinite(v)) {
-          throw new Error(
-            `Training diverged at iteration ${
-              iteration + 1
-            }: metric ${key} is ${v}; the last good checkpoint in ${out} is intact`,
-          );
-        }
-      }
+      for (const h of hooks) h.onUpdate?.(m, { iteration: iteration + 1, out });
       iteration++;
       envSteps += stepsPerIter;
       lastTrainReturn = mean(episodeReturns) ?? lastTrainReturn;
       const doEval = (cfg.evalEvery > 0 && iteration % cfg.evalEvery === 0) ||
         iteration === iterations;
       if (doEval) {
-        lastEval = await evaluate(algo, evalEnv, {
+        lastEval = await evaluateBoth(algo, evalEnv, {
           episodes: cfg.evalEpisodes,
-          seed: cfg.seed + 1_000_003,
+          seed: evalSeed(cfg.seed),
         });
+        await appendEvaluation(out, iteration, envSteps, lastEval);
       }
+      const ge = doEval ? lastEval!.greedy : null, se = doEval ? lastEval!.stochastic : null;
       const wall = wallBefore + (performance.now() - t0) / 1000;
       const rec: Record_ = {
         iteration,
@@ -308,18 +434,22 @@ export async function train(cfg: TrainConfig, deps: TrainDeps): Promise<Summary>
         update_s: updSec,
         train_return: mean(episodeReturns),
         train_win_rate: mean(wins),
-        eval_return: doEval ? lastEval!.meanReturn : null,
-        eval_win_rate: doEval ? lastEval!.winRate : null,
+        eval_return: ge ? ge.meanReturn : null,
+        eval_return_std: ge ? ge.std : null,
+        eval_return_ci95: ge ? ge.ci95 : null,
+        eval_win_rate: ge ? ge.winRate : null,
+        eval_stochastic_return: se ? se.meanReturn : null,
+        eval_stochastic_return_ci95: se ? se.ci95 : null,
+        eval_stochastic_win_rate: se ? se.winRate : null,
         ...m,
       };
-      for (const h of hooks) await h.onIteration?.(rec);
-      if (iteration % cfg.checkpointEvery === 0 || iteration === iterations) await save();
+      for (const h of hooks) await h.onIteration?.(rec, { iteration, iterations, save });
     }
     if (deps.signal?.aborted) await save();
     if (!lastEval) {
-      lastEval = await evaluate(algo, evalEnv, {
+      lastEval = await evaluateBoth(algo, evalEnv, {
         episodes: cfg.evalEpisodes,
-        seed: cfg.seed + 1_000_003,
+        seed: evalSeed(cfg.seed),
       });
     }
   } catch (err) {
@@ -327,29 +457,43 @@ export async function train(cfg: TrainConfig, deps: TrainDeps): Promise<Summary>
     throw err;
   } finally {
     for (const h of hooks) await h.close?.();
-    await env.close();
-    await evalEnv.close();
   }
   const summary: Summary = {
     env: cfg.env,
     algo: cfg.algo,
     seed: cfg.seed,
     backend: backend.name,
+    threads,
     env_steps: envSteps,
     iterations: iteration,
     wall_s: Math.round((wallBefore + (performance.now() - t0) / 1000) * 100) / 100,
     final_train_return: lastTrainReturn,
-    final_eval_return: lastEval.meanReturn,
-    ...(lastEval.winRate !== null ? { eval_win_rate: lastEval.winRate } : {}),
+    final_eval_return: lastEval.greedy.meanReturn,
+    ...(lastEval.greedy.winRate !== null ? { eval_win_rate: lastEval.greedy.winRate } : {}),
+    eval: {
+      greedy: evalSummary(lastEval.greedy),
+      stochastic: evalSummary(lastEval.stochastic),
+    },
     ...(env.spec.optimalReturn !== undefined
       ? {
         optimal_return: env.spec.optimalReturn,
-        ...(lastEval.firstJointAction ? { greedy_joint_action: lastEval.firstJointAction } : {}),
+        ...(lastEval.greedy.firstJointAction
+          ? { greedy_joint_action: lastEval.greedy.firstJointAction }
+          : {}),
       }
       : {}),
     out,
+    meta,
   };
   await Deno.writeTextFile(join(out, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+  // the algorithm's name carries the options given on the command line, so variants stay apart
+  const given = Object.entries(cfg.algoOptions).sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(";");
+  await writeMarlEval(out, {
+    env: cfg.env,
+    algo: given ? `${cfg.algo}:${given}` : cfg.algo,
+    seed: cfg.seed,
+  });
   algo.dispose();
   return summary;
 }

@@ -7,8 +7,11 @@
 
 /** Serialisable state of a {@link ValueNorm}. */
 export interface ValueNormState {
+  /** Running mean per agent. */
   mean: number[];
+  /** Running mean of squares per agent. */
   meanSq: number[];
+  /** Debiasing weight per agent. */
   debias: number[];
 }
 
@@ -29,6 +32,7 @@ export class ValueNorm {
   #s: ValueNormState;
 
   /**
+   * Creates it.
    * @param n number of agents
    * @param opts beta, the weight of the old moments per update
    */
@@ -55,12 +59,12 @@ export class ValueNorm {
     }
   }
 
-  /** @returns the debiased mean of agent i */
+  /** Returns the debiased mean of agent i. */
   mean(i: number): number {
     return this.#s.mean[i]! / Math.max(this.#s.debias[i]!, 1e-5);
   }
 
-  /** @returns the debiased std of agent i (variance floored at 1e-2) */
+  /** Returns the debiased std of agent i (variance floored at 1e-2). */
   std(i: number): number {
     const m = this.mean(i);
     const sq = this.#s.meanSq[i]! / Math.max(this.#s.debias[i]!, 1e-5);
@@ -87,7 +91,7 @@ export class ValueNorm {
     return x;
   }
 
-  /** @returns a copy of the state, for checkpoints */
+  /** Returns a copy of the state, for checkpoints. */
   getState(): ValueNormState {
     return structuredClone(this.#s);
   }

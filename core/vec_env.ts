@@ -13,6 +13,7 @@
  * @module
  */
 import type { Space } from "./spaces.ts";
+import type { Scene } from "./scene.ts";
 import { Rng } from "./rng.ts";
 
 /** What an algorithm needs to know about an environment. */
@@ -29,6 +30,16 @@ export interface EnvSpec {
   readonly episodeLimit: number;
   /** The best achievable episode return, when known (matrix games). */
   readonly optimalReturn?: number;
+  /**
+   * Heterogeneous agents: agent i's own observation length (each at most `obsDim`). Its
+   * observation is padded with zeros to `obsDim` (by {@link VecEnvBase}; other envs pad themselves).
+   */
+  readonly agentObsDims?: readonly number[];
+  /**
+   * Heterogeneous agents (discrete spaces): agent i's own number of actions (each at most the
+   * space's `n`); actions from `agentActions[i]` up are never available to it.
+   */
+  readonly agentActions?: readonly number[];
 }
 
 /** Episodes that ended during one step, for logging. */
@@ -71,14 +82,24 @@ export interface VecEnv {
   step(actions: Int32Array | Float32Array): Promise<Step>;
   /** Releases resources (processes, wasm memory, workers). */
   close(): Promise<void>;
+  /**
+   * Optional: a picture of env slot 0 as it stands after the last reset or step, for
+   * `deno task replay` (core/scene.ts). Envs without it have no generic replay.
+   */
+  render?(): Scene | null | Promise<Scene | null>;
 }
 
 /** The buffers a {@link VecEnvBase} subclass writes into. */
 export interface EnvBuffers {
+  /** `[E, n, obsDim]`. */
   readonly obs: Float32Array;
+  /** `[E, stateDim]`. */
   readonly state: Float32Array;
+  /** `[E, n, A]` (discrete) or null. */
   readonly availActions: Uint8Array | null;
+  /** `[E]` team reward. */
   readonly reward: Float32Array;
+  /** `[E]` episode ended (not by the time limit). */
   readonly done: Uint8Array;
   /** Set to 1 (won) or 0 (lost) for envs whose episode ended, or leave -1. */
   readonly won: Int8Array;
@@ -101,6 +122,7 @@ export abstract class VecEnvBase implements VecEnv {
   #started = false;
 
   /**
+   * Creates it.
    * @param spec the env spec
    * @param numEnvs how many envs to step at once
    */
@@ -129,6 +151,18 @@ export abstract class VecEnvBase implements VecEnv {
   protected abstract stepEnvs(actions: Int32Array | Float32Array, buf: EnvBuffers): void;
   /** Write obs, state and availActions of every env. */
   protected abstract observe(buf: EnvBuffers): void;
+  /**
+   * Optional: a picture of env slot 0 now (core/scene.ts). When env 0's episode ends, the base
+   * takes this picture before the automatic reset, so a replay's last frame shows the outcome.
+   */
+  protected renderEnv0?(): Scene;
+  #endScene: Scene | null = null;
+
+  /** Env slot 0's picture, or null when the env has no `renderEnv0` (see {@link VecEnv.render}). */
+  render(): Scene | null {
+    if (!this.renderEnv0) return null;
+    return this.#endScene ?? this.renderEnv0();
+  }
 
   reset(seed: number): Promise<Step> {
     const root = new Rng(seed);
@@ -143,9 +177,12 @@ export abstract class VecEnvBase implements VecEnv {
     b.done.fill(0);
     this.#truncated.fill(0);
     this.observe(b);
+    this.#pad(b);
     this.#started = true;
     return Promise.resolve(this.#snapshot({ returns: [], lengths: [], wins: [] }));
   }
+
+  #reportsWins = false;
 
   step(actions: Int32Array | Float32Array): Promise<Step> {
     if (!this.#started) throw new Error("Cannot step env before reset(seed) was called");
@@ -154,6 +191,7 @@ export abstract class VecEnvBase implements VecEnv {
     b.done.fill(0);
     b.won.fill(-1);
     this.stepEnvs(actions, b);
+    this.#endScene = null;
     const episodes: EpisodeStats = { returns: [], lengths: [], wins: [] };
     for (let e = 0; e < this.numEnvs; e++) {
       const r = b.reward[e]!;
@@ -165,14 +203,32 @@ export abstract class VecEnvBase implements VecEnv {
       if (b.done[e] || trunc) {
         episodes.returns.push(this.#ret[e]!);
         episodes.lengths.push(this.#t[e]!);
-        if (b.won[e]! >= 0) episodes.wins.push(b.won[e]!);
+        // an env that reports wins at all: an episode without a flag (a time-out) is not won
+        if (b.won[e]! >= 0) this.#reportsWins = true;
+        if (this.#reportsWins) episodes.wins.push(Math.max(0, b.won[e]!));
+        if (e === 0 && this.renderEnv0) this.#endScene = this.renderEnv0(); // before the reset
         this.resetEnv(e, this.rngs[e]!);
         this.#t[e] = 0;
         this.#ret[e] = 0;
       }
     }
     this.observe(b);
+    this.#pad(b);
     return Promise.resolve(this.#snapshot(episodes));
+  }
+
+  /** Heterogeneous agents: zeros past each agent's observation, no actions past its count. */
+  #pad(b: EnvBuffers): void {
+    const { numAgents: n, obsDim, actionSpace, agentObsDims: od, agentActions: na } = this.spec;
+    if (!od && !na) return;
+    const A = actionSpace.kind === "discrete" ? actionSpace.n : 0;
+    for (let e = 0; e < this.numEnvs; e++) {
+      for (let i = 0; i < n; i++) {
+        const k = e * n + i;
+        if (od && od[i]! < obsDim) b.obs.fill(0, k * obsDim + od[i]!, (k + 1) * obsDim);
+        if (na && b.availActions && na[i]! < A) b.availActions.fill(0, k * A + na[i]!, (k + 1) * A);
+      }
+    }
   }
 
   close(): Promise<void> {
@@ -236,11 +292,14 @@ export interface ScalarEnv {
   state(out: Float32Array): void;
   /** Write this env's `[n, A]` availability into `out` (discrete only; default all 1). */
   availActions?(out: Uint8Array): void;
+  /** Optional: a picture of this env now, for replays (core/scene.ts). */
+  render?(): Scene;
 }
 
 class ScalarVecEnv extends VecEnvBase {
   constructor(spec: EnvSpec, numEnvs: number, readonly envs: ScalarEnv[]) {
     super(spec, numEnvs);
+    if (envs[0]?.render) this.renderEnv0 = () => this.envs[0]!.render!();
   }
   protected resetEnv(e: number, rng: Rng): void {
     this.envs[e]!.reset(rng);

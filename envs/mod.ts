@@ -19,7 +19,7 @@ export const builtinPlugin: Plugin = definePlugin({
   envs: [...matrixEnvs, ...bridgeEnvs, ...smaxEnvs, ...mamujocoEnvs],
 });
 
-/** @returns a fresh registry holding the built-in envs */
+/** Returns a fresh registry holding the built-in envs. */
 export function defaultEnvRegistry(): EnvRegistry {
   const r = new EnvRegistry();
   installPlugin(r, builtinPlugin);

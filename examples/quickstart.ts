@@ -1,5 +1,5 @@
 // Train BPPO on the climbing game from a script (README example; run by tests/url_import_test.ts).
-// From a published copy, import "https://<host>/baton/v0.1.0/mod.ts" instead of "../mod.ts".
+// From a published copy, import "https://<host>/baton/v0.2.0/mod.ts" instead of "../mod.ts".
 import { defaultAlgoRegistry, defaultEnvRegistry, train, trainConfig } from "../mod.ts";
 
 const steps = Number(Deno.args[0] ?? 100_000);
@@ -9,10 +9,14 @@ const config = trainConfig.parse({
   totalSteps: steps,
   quiet: true,
 });
-const summary = await train(config, { envs: defaultEnvRegistry(), algos: defaultAlgoRegistry() });
+const summary = await train(config, {
+  env: defaultEnvRegistry().get(config.env),
+  algo: defaultAlgoRegistry().get(config.algo),
+});
 console.log(
   `greedy joint action ${summary.greedy_joint_action}: return ${summary.final_eval_return}`,
 );
 console.log(
   `optimum ${summary.optimal_return}, ${summary.env_steps} env steps in ${summary.wall_s}s`,
 );
+console.log(`run directory: ${summary.out} (config.json, metrics.jsonl, summary.json, checkpoint)`);

@@ -3,13 +3,23 @@
  * permissions, and its envs talk to the trainer with one batched typed-array message per
  * reset/step (buffers transferred, never copied per agent).
  *
- * What the worker may do by default: read the plugin's own directory (a local plugin) and
+ * What the worker may do by default: read the plugin's own directory (a local plugin; its real
+ * path, without `.git`, `runs`, `node_modules` and `.env`; a folder holding a link that points
+ * outside it is refused, since Deno checks paths, not link targets) and
  * Baton's own source modules (needed to import Baton; they hold no user data), import the
  * plugin's host (a URL plugin). Nothing else: no net, no run, no env, no write, no ffi, no
  * sys. `--plugin-allow-read/net/env/run/write` grant more; `--trust-plugin` skips the sandbox.
  *
- * What it does not protect against: CPU and memory exhaustion (a plugin can spin or allocate;
- * the per-request timeout stops a spinning one), wrong or adversarial observations and
+ * Resource limits: a request that takes longer than `--plugin-timeout` stops the sandbox (a
+ * spinning plugin), and so does memory past `--plugin-memory` MB: the worker reports its JS heap
+ * after every request (a plugin that leaks), and while a request is pending the host polls the
+ * process's resident memory every 25 ms and stops the worker once it has grown by more than the
+ * limit (a plugin that allocates in one go). Deno has no heap limit for Web Workers, and a
+ * worker that reaches V8's own heap limit aborts the whole process; the poll ends it first, so
+ * the trainer reports one line and the last checkpoint stays intact. Memory outside the JS heap
+ * that grows slower than the poll can see (a few GB in 25 ms) is the limit of this guard.
+ *
+ * What it does not protect against: wrong or adversarial observations and
  * rewards (they are data the trainer uses), and anything the user grants explicitly. Deno's
  * permission checks are the boundary: a bug in Deno or V8 is outside what this can protect.
  *
@@ -22,7 +32,8 @@ import { fileURLToPath } from "node:url";
 import { z } from "../core/deps.ts";
 import type { EnvEntry, EnvRegistry } from "../core/registry.ts";
 import type { EnvSpec, Step, VecEnv } from "../core/vec_env.ts";
-import { pluginUrl } from "./loader.ts";
+import { loadPlugin, pluginUrl } from "./loader.ts";
+import { type Scene, sceneSchema } from "../core/scene.ts";
 
 /** Extra permissions granted to sandboxed plugins (each list adds to the defaults). */
 export interface SandboxGrants {
@@ -39,7 +50,12 @@ export interface SandboxOptions {
   grants?: SandboxGrants;
   /** Milliseconds a plugin may take to answer one request (default 60 s). */
   timeoutMs?: number;
+  /** Megabytes of memory a plugin may use: its JS heap, and growth during one request (1024). */
+  memoryMb?: number;
 }
+
+/** The least time a plugin gets to load (module import), whatever `--plugin-timeout` says. */
+export const LOAD_TIMEOUT_MS = 30_000;
 
 const PERM_FLAG: Record<string, string> = {
   read: "--plugin-allow-read",
@@ -60,8 +76,10 @@ export function explainSandboxError(
   plugin: string,
   err: { name: string; message: string },
 ): string {
-  const m = /Requires (\w+) access to "?([^",]+?)"?(,|$)/.exec(err.message);
-  if (m || err.name === "NotCapable" || err.name === "PermissionDenied") {
+  // only a real permission error is a sandbox denial: a plugin's own error text that happens to
+  // say "Requires ... access" is the plugin's failure
+  if (err.name === "NotCapable" || err.name === "PermissionDenied") {
+    const m = /Requires (\w+) access to "?([^",]+?)"?(,|$)/.exec(err.message);
     const perm = m?.[1] ?? "a", what = m?.[2] ?? "a resource";
     const flag = PERM_FLAG[perm];
     return `Plugin ${plugin} was denied ${perm} access to "${what}" by the sandbox${
@@ -89,7 +107,12 @@ export class PluginSandbox {
    * @param spec the plugin's path or URL (for messages)
    * @param opts the worker and the request timeout
    */
-  constructor(readonly spec: string, worker: Worker, readonly timeoutMs: number) {
+  constructor(
+    readonly spec: string,
+    worker: Worker,
+    readonly timeoutMs: number,
+    readonly memoryMb = 1024,
+  ) {
     this.#worker = worker;
     worker.onmessage = (e: MessageEvent) => {
       const msg = e.data;
@@ -97,7 +120,11 @@ export class PluginSandbox {
       if (!p) return;
       this.#pending.delete(msg.id);
       clearTimeout(p.timer);
-      if (msg.error) p.reject(new Error(explainSandboxError(spec, msg.error)));
+      this.#watch();
+      if (typeof msg.heapMb === "number" && msg.heapMb > this.memoryMb) {
+        p.reject(new Error(this.#overMemory(`its JS heap holds ${Math.round(msg.heapMb)} MB`)));
+        this.#fail(this.#overMemory(`its JS heap holds ${Math.round(msg.heapMb)} MB`));
+      } else if (msg.error) p.reject(new Error(explainSandboxError(spec, msg.error)));
       else p.resolve(msg);
     };
     worker.onerror = (e: ErrorEvent) => {
@@ -106,7 +133,33 @@ export class PluginSandbox {
     };
   }
 
+  #overMemory(what: string): string {
+    return `Plugin ${this.spec} went over its memory limit of ${this.memoryMb} MB (${what}; raise it with --plugin-memory); its sandbox was stopped`;
+  }
+
+  #poll: ReturnType<typeof setInterval> | null = null;
+  #rssAtRequest = 0;
+
+  /** Polls the process's resident memory while a request is pending (see the module doc). */
+  #watch(): void {
+    if (this.#pending.size === 0 || this.#dead) {
+      if (this.#poll !== null) clearInterval(this.#poll);
+      this.#poll = null;
+      return;
+    }
+    if (this.#poll !== null) return;
+    this.#rssAtRequest = Deno.memoryUsage().rss;
+    this.#poll = setInterval(() => {
+      const grown = (Deno.memoryUsage().rss - this.#rssAtRequest) / 2 ** 20;
+      if (grown > this.memoryMb) {
+        this.#fail(this.#overMemory(`the process grew by ${Math.round(grown)} MB in one request`));
+      }
+    }, 25);
+  }
+
   #fail(message: string): void {
+    if (this.#poll !== null) clearInterval(this.#poll);
+    this.#poll = null;
     this.#dead = message;
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer);
@@ -122,18 +175,23 @@ export class PluginSandbox {
    * @param transfer buffers to transfer
    * @returns the answer
    */
-  request(msg: Record<string, unknown>, transfer: Transferable[] = []): Promise<any> {
+  request(
+    msg: Record<string, unknown>,
+    transfer: Transferable[] = [],
+    timeoutMs = this.timeoutMs,
+  ): Promise<any> {
     if (this.#dead) return Promise.reject(new Error(this.#dead));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#fail(
           `Plugin ${this.spec} did not answer "${msg.type}" within ${
-            this.timeoutMs / 1000
-          }s; its sandbox was stopped`,
+            timeoutMs / 1000
+          }s (raise it with --plugin-timeout); its sandbox was stopped`,
         );
-      }, this.timeoutMs);
+      }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
+      this.#watch();
       this.#worker.postMessage({ ...msg, id }, transfer);
     });
   }
@@ -177,6 +235,21 @@ class SandboxedVecEnv implements VecEnv {
       .step;
   }
 
+  /** The plugin env's scene of slot 0 (null when it has no render hook), validated. */
+  async render(): Promise<Scene | null> {
+    const r = await this.box.request({ type: "render", handle: this.handle });
+    if (r.scene === null || r.scene === undefined) return null;
+    const s = sceneSchema.safeParse(r.scene);
+    if (!s.success) {
+      throw new Error(
+        `Plugin ${this.box.spec}: its render() returned an invalid scene: ${
+          s.error.issues[0]?.path.join(".")
+        } ${s.error.issues[0]?.message}`,
+      );
+    }
+    return s.data;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -185,6 +258,47 @@ class SandboxedVecEnv implements VecEnv {
     } catch { /* a dead sandbox has nothing left to close */ }
     this.box.closed();
   }
+}
+
+/** Folders a plugin's read grant never covers, even when the plugin sits next to them. */
+const NEVER_READ = new Set([".git", "runs", "node_modules", ".env"]);
+
+/**
+ * The read grant of a local plugin: the real paths of its folder's entries, without `.git`,
+ * `runs`, `node_modules` and `.env` (so a plugin at a project root cannot read other runs'
+ * checkpoints or the repository). Deno checks a path, not a link's target, so a folder holding a
+ * link that points outside it is refused.
+ * @param spec the plugin as given (for messages)
+ * @param file the plugin file's path
+ * @returns paths to grant read of
+ */
+async function folderGrant(spec: string, file: string): Promise<string[]> {
+  const dir = await Deno.realPath(dirname(file));
+  const inside = (p: string) => p === dir || p.startsWith(dir + "/");
+  let seen = 0;
+  const walk = async (d: string): Promise<void> => {
+    for await (const e of Deno.readDir(d)) {
+      if (++seen > 20_000) return; // a huge folder: the grant below still holds only real paths
+      const p = `${d}/${e.name}`;
+      if (d === dir && NEVER_READ.has(e.name)) continue;
+      if (e.isSymlink) {
+        const target = await Deno.realPath(p).catch(() => null);
+        if (!target || !inside(target)) {
+          throw new Error(
+            `Cannot sandbox plugin ${spec}: its folder holds a link ${p} that points outside it (to ${
+              target ?? "a missing file"
+            }); remove the link, grant what it needs with --plugin-allow-read, or use --trust-plugin`,
+          );
+        }
+      } else if (e.isDirectory) await walk(p);
+    }
+  };
+  await walk(dir);
+  const entries: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (!NEVER_READ.has(e.name)) entries.push(`${dir}/${e.name}`);
+  }
+  return entries.length ? entries : [dir];
 }
 
 function readPath(url: string): string | null {
@@ -209,8 +323,10 @@ export async function loadSandboxedPlugin(
   const batonRead = readPath(batonRoot.href);
   const pluginFile = readPath(url);
   const read = [
-    ...(pluginFile ? [dirname(pluginFile)] : []),
-    ...(batonRead ? ["mod.ts", "core", "plugins", "envs", "algos"].map((p) => batonRead + p) : []),
+    ...(pluginFile ? await folderGrant(spec, pluginFile) : []),
+    ...(batonRead
+      ? ["mod.ts", "core", "plugins", "envs", "algos"].map((p) => Deno.realPathSync(batonRead + p))
+      : []),
     ...(g.read ?? []),
   ];
   const hosts = [url, batonRoot.href].filter((u) => /^https?:/.test(u)).map((u) => new URL(u).host);
@@ -238,10 +354,12 @@ export async function loadSandboxedPlugin(
       }. Sandboxed plugins need Deno's --unstable-worker-options flag (set by Baton's deno.json), or run the plugin in-process with --trust-plugin`,
     );
   }
-  const box = new PluginSandbox(spec, worker, opts.timeoutMs ?? 60_000);
+  const box = new PluginSandbox(spec, worker, opts.timeoutMs ?? 60_000, opts.memoryMb ?? 1024);
   let info: { name: string; envs: { id: string; description: string; jsonSchema: unknown }[] };
   try {
-    info = await box.request({ type: "load", url });
+    // importing a plugin that imports Baton loads tfjs in the worker: loading gets at least
+    // LOAD_TIMEOUT_MS (a busy machine took over 1 s), the other requests --plugin-timeout
+    info = await box.request({ type: "load", url }, [], Math.max(box.timeoutMs, LOAD_TIMEOUT_MS));
   } catch (err) {
     box.terminate();
     throw new Error(
@@ -263,4 +381,38 @@ export async function loadSandboxedPlugin(
     registry.register(entry);
   }
   return box;
+}
+
+/**
+ * Loads a run's plugins as its config says: sandboxed with its grants, time-out and memory limit,
+ * or in-process with `trustPlugins`. Used by the trainer and by replays, so both load a plugin the
+ * same way.
+ * @param registry where their envs are registered
+ * @param cfg the run config's plugin fields
+ * @param sandboxes receives each sandbox as it starts (the caller terminates them, also when a
+ *   later plugin fails to load)
+ */
+export async function loadConfiguredPlugins(
+  registry: EnvRegistry,
+  cfg: {
+    plugins: string[];
+    trustPlugins: boolean;
+    pluginGrants: SandboxGrants;
+    pluginTimeout: number;
+    pluginMemory: number;
+  },
+  sandboxes: PluginSandbox[],
+): Promise<void> {
+  for (const p of cfg.plugins) {
+    if (cfg.trustPlugins) await loadPlugin(registry, p);
+    else {
+      sandboxes.push(
+        await loadSandboxedPlugin(registry, p, {
+          grants: cfg.pluginGrants,
+          timeoutMs: cfg.pluginTimeout * 1000,
+          memoryMb: cfg.pluginMemory,
+        }),
+      );
+    }
+  }
 }

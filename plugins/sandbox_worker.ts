@@ -4,7 +4,9 @@
  *
  * Messages in: `{ id, type: "load", url }`, `{ id, type: "make", envId, options, numEnvs }`,
  * `{ id, type: "reset", handle, seed }`, `{ id, type: "step", handle, actions }`,
- * `{ id, type: "close", handle }`. Out: `{ id, ok: true, ... }` or `{ id, error: { name, message } }`.
+ * `{ id, type: "close", handle }`. Out: `{ id, ok: true, heapMb, ... }` (heapMb: this worker's JS
+ * heap after the request, which the host holds to `--plugin-memory`) or
+ * `{ id, error: { name, message } }`.
  *
  * @module
  */
@@ -79,6 +81,12 @@ async function handle(
       const { step, transfer } = stepMessage(await env(msg.handle).step(msg.actions));
       return { reply: { step }, transfer };
     }
+    case "render": {
+      const e = env(msg.handle);
+      return {
+        reply: { scene: e.render ? (await e.render()) ?? null : null },
+      };
+    }
     case "close": {
       await env(msg.handle).close();
       envs.delete(msg.handle);
@@ -93,7 +101,8 @@ scope.onmessage = async (e: MessageEvent) => {
   const msg = e.data;
   try {
     const { reply, transfer } = await handle(msg);
-    scope.postMessage({ id: msg.id, ok: true, ...reply }, transfer ?? []);
+    const heapMb = Deno.memoryUsage().heapUsed / 2 ** 20; // this worker's heap: the host checks it
+    scope.postMessage({ id: msg.id, ok: true, ...reply, heapMb }, transfer ?? []);
   } catch (err) {
     const x = err as Error;
     scope.postMessage({

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Series } from "../core/plot.ts";
+import type { Series } from "./_plot.ts";
 
 /**
  * Maps `f` over `items` with at most `n` in flight, printing progress to stderr.
@@ -14,6 +14,8 @@ import type { Series } from "../core/plot.ts";
  * @returns results in input order
  */
 export async function pool<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
+  // the cores are shared among the runs at a time: each run's learner gets its share (--threads)
+  runThreads = Math.max(1, Math.floor(cores() / Math.max(1, Math.min(n, items.length))));
   const out: R[] = new Array(items.length);
   let next = 0, done = 0;
   const t0 = performance.now();
@@ -58,18 +60,56 @@ export function stat(xs: number[]): { m: number; sd: number } {
   return { m, sd };
 }
 
+const cores = () => navigator.hardwareConcurrency || 1;
+const children = new Set<Deno.ChildProcess>();
+let forwarding = false;
+
 /**
- * Runs `train.ts` with `args` in a subprocess (quiet); throws with the tail of its stderr.
+ * Ctrl-C, SIGTERM or SIGHUP to a script reach every training run it started: each writes its
+ * checkpoint and exits (train.ts), then the script exits with 128 + the signal's number, leaving no
+ * orphaned run behind; running the script again continues (finished runs are kept).
+ */
+function forwardSignals(): void {
+  if (forwarding) return;
+  forwarding = true;
+  for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+    Deno.addSignalListener(sig, () => {
+      console.error(`\n${sig}: stopping ${children.size} run(s) after their checkpoints`);
+      const running = [...children];
+      for (const c of running) {
+        try {
+          c.kill(sig);
+        } catch { /* already gone */ }
+      }
+      Promise.allSettled(running.map((c) => c.status)).then(() => Deno.exit(code));
+    });
+  }
+}
+let runThreads = 0;
+
+/**
+ * Runs `train.ts` with `args` in a subprocess (quiet), with its share of the cores as `--threads`
+ * when started from {@link pool}; throws with the tail of its stderr.
  * @param args train.ts flags, including `--out`
  * @param what names the run in errors
  */
 export async function trainRun(args: string[], what: string): Promise<void> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../train.ts", import.meta.url).pathname, ...args, "--quiet"],
+  forwardSignals();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../train.ts", import.meta.url).pathname,
+      ...args,
+      ...(runThreads > 0 && !args.includes("--threads") ? ["--threads", String(runThreads)] : []),
+      "--quiet",
+    ],
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
-  }).output();
+  }).spawn();
+  children.add(child);
+  const out = await child.output().finally(() => children.delete(child));
   if (out.code !== 0) {
     throw new Error(
       `Run ${what} failed (exit ${out.code}): ${

@@ -14,12 +14,93 @@ import { loadCheckpoint } from "../core/checkpoint.ts";
 import { parseOptions } from "../core/registry.ts";
 import { initBackend } from "../core/backend.ts";
 import { Rng } from "../core/rng.ts";
+import { MemoryCarry } from "../core/algorithm.ts";
 import { defaultEnvRegistry } from "../envs/mod.ts";
 import { defaultAlgoRegistry } from "../algos/mod.ts";
 import { type Recording, SmaxVecEnv } from "../envs/smax/smax.ts";
 import { replayHtml } from "../envs/smax/replay.ts";
 import { MamujocoVecEnv, type MujocoRecording } from "../envs/mamujoco/mamujoco.ts";
 import { mujocoReplayHtml } from "../envs/mamujoco/replay.ts";
+import { type Scene, sceneReplayHtml, sceneSchema } from "../core/scene.ts";
+import { loadConfiguredPlugins, type PluginSandbox } from "../plugins/sandbox.ts";
+
+/** A generic replay: the scenes of an env's render hook (core/scene.ts), one per step. */
+export interface SceneRecording {
+  /** The env id. */
+  readonly env: string;
+  /** Scene after the reset, then after each step. */
+  readonly frames: Scene[];
+  /** The episode's return. */
+  readonly ret: number;
+}
+
+/**
+ * Records one greedy episode of an env with a render hook (any env, plugin envs included: the
+ * run's plugins are loaded as it loaded them, sandboxed unless it trusted them).
+ * @param runDir a run directory with checkpoint.json
+ * @param opts seed of the episode
+ * @returns the scenes
+ */
+export async function recordScenes(
+  runDir: string,
+  opts: { seed: number },
+): Promise<SceneRecording> {
+  const ckpt = await loadCheckpoint(runDir);
+  const cfg = validateConfig(ckpt.config);
+  const envs = defaultEnvRegistry();
+  const boxes: PluginSandbox[] = [];
+  try {
+    await loadConfiguredPlugins(envs, cfg, boxes);
+    const env = await envs.make(cfg.env, { options: cfg.envOptions, numEnvs: 1 });
+    try {
+      const scene = async () => {
+        const raw = await env.render?.();
+        const s = sceneSchema.safeParse(raw);
+        if (!s.success) {
+          throw new Error(
+            `Cannot replay ${cfg.env}: its render() ${
+              raw === null || raw === undefined ? "hook is missing" : "returned an invalid scene"
+            } (see docs/env-api.md, "Replays")`,
+          );
+        }
+        return s.data;
+      };
+      await initBackend(cfg.backend);
+      const entry = defaultAlgoRegistry().get(cfg.algo);
+      const algo = entry.create(env.spec, {
+        options: parseOptions(entry.options, cfg.algoOptions, `algorithm ${cfg.algo}`),
+        rng: new Rng(cfg.seed),
+        rolloutLength: cfg.rolloutLength,
+      });
+      try {
+        await algo.setState(ckpt.algo);
+        const rng = new Rng(opts.seed);
+        let step = await env.reset(opts.seed);
+        const frames = [await scene()];
+        let ret = 0;
+        const carry = new MemoryCarry(algo, 1);
+        for (let t = 0; t < env.spec.episodeLimit; t++) {
+          const out = await algo.act(
+            carry.input({ obs: step.obs, state: step.state, avail: step.availActions, E: 1 }),
+            { rng, greedy: true },
+          );
+          step = await env.step(out.actions);
+          carry.advance(out, step.done, step.truncated);
+          ret += step.reward[0]!;
+          frames.push(await scene()); // at an episode's end: the outcome, taken before the reset
+          if (step.done[0] || step.truncated[0]) break;
+        }
+        return { env: cfg.env, frames, ret };
+      } finally {
+        algo.dispose();
+      }
+    } finally {
+      await env.close();
+    }
+  } finally {
+    for (const b of boxes) b.terminate();
+  }
+}
 
 /**
  * Records one greedy episode of the policy in a run directory.
@@ -47,18 +128,21 @@ export async function recordEpisode(
   const algo = entry.create(env.spec, {
     options: parseOptions(entry.options, cfg.algoOptions, `algorithm ${cfg.algo}`),
     rng: new Rng(cfg.seed),
+    rolloutLength: cfg.rolloutLength,
   });
   await algo.setState(ckpt.algo);
   const recordings: (Recording | MujocoRecording)[] = [];
   env.recordings = recordings as any;
   const rng = new Rng(opts.seed);
   let step = await env.reset(opts.seed);
+  const carry = new MemoryCarry(algo, 1);
   for (let t = 0; t <= env.spec.episodeLimit; t++) {
     const out = await algo.act(
-      { obs: step.obs, state: step.state, avail: step.availActions, E: 1 },
+      carry.input({ obs: step.obs, state: step.state, avail: step.availActions, E: 1 }),
       { rng, greedy: true },
     );
     step = await env.step(out.actions);
+    carry.advance(out, step.done, step.truncated);
     if (step.episodes.returns.length) break;
   }
   await env.close();
@@ -68,17 +152,39 @@ export async function recordEpisode(
 if (import.meta.main) {
   const { values, positionals } = parseArgs({
     args: Deno.args,
-    options: { out: { type: "string" }, seed: { type: "string", default: "12345" } },
+    options: {
+      out: { type: "string" },
+      seed: { type: "string", default: "12345" },
+      help: { type: "boolean" },
+    },
     allowPositionals: true,
   });
+  const usage = [
+    "Usage: deno task replay runs/<name> [--out file.html] [--seed N]",
+    "  Plays one greedy episode of a trained run and writes an HTML replay: smax/* and mamujoco/*",
+    "  have their own pages; any other env (plugin envs included) needs a render() hook.",
+    "  --out   output file [default: runs/<name>/replay.html]",
+    "  --seed  episode seed [default: 12345]",
+  ].join("\n");
+  if (values.help) {
+    console.log(usage);
+    Deno.exit(0);
+  }
   const runDir = positionals[0];
-  if (!runDir) {
-    console.error("Usage: deno task replay runs/<name> [--out file.html] [--seed N]");
+  if (!runDir || !/^\d+$/.test(values.seed!)) {
+    console.error(runDir ? `Error: --seed "${values.seed}" is not a whole number` : usage);
     Deno.exit(2);
   }
   try {
-    const rec = await recordEpisode(runDir, { seed: Number(values.seed) });
     const out = values.out ?? join(runDir, "replay.html");
+    const env = validateConfig((await loadCheckpoint(runDir)).config).env;
+    if (!env.startsWith("smax/") && !env.startsWith("mamujoco/")) {
+      const r = await recordScenes(runDir, { seed: Number(values.seed) });
+      await Deno.writeTextFile(out, sceneReplayHtml(r.frames, `${r.env} (${runDir})`));
+      console.log(`${out}: ${r.env}, return ${r.ret.toFixed(2)}, ${r.frames.length} scenes`);
+      Deno.exit(0);
+    }
+    const rec = await recordEpisode(runDir, { seed: Number(values.seed) });
     if ("robot" in rec) {
       await Deno.writeTextFile(out, mujocoReplayHtml(rec, runDir));
       const ret = rec.rewards.reduce((a, b) => a + b, 0);

@@ -17,44 +17,48 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { z } from "../core/deps.ts";
+import { parseFlags } from "./_sweep.ts";
 import { join } from "node:path";
-import { lineChart, type Series } from "../core/plot.ts";
+import { lineChart, type Series } from "./_plot.ts";
 import { defaultEnvRegistry } from "../envs/mod.ts";
 import { bandSeries, pool, stat, trainRun } from "./_repro.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean" },
-    seeds: { type: "string" },
-    steps: { type: "string" },
-    workers: { type: "string" },
-    algos: { type: "string" },
-    env: { type: "string" },
-    "num-envs": { type: "string" },
-    "rollout-length": { type: "string" },
-    out: { type: "string" },
-    "report-only": { type: "boolean" },
-    extend: { type: "string" },
-    "extend-algos": { type: "string" },
+const values = parseFlags(
+  z.strictObject({
+    quick: z.boolean().default(false).describe("1 seed x 20,000 steps"),
+    seeds: z.int().min(1).optional().describe("seeds 0..N-1 (default 3, quick 1)"),
+    steps: z.int().positive().optional().describe("env steps per run (default 1e6, quick 20,000)"),
+    workers: z.int().min(1).default(2).describe("runs at a time"),
+    algos: z.string().default("bppo,happo,mappo").describe("algorithms"),
+    env: z.string().default("mamujoco/HalfCheetah-2x3").describe("the mamujoco env"),
+    numEnvs: z.int().positive().default(40).describe("parallel envs"),
+    rolloutLength: z.int().positive().default(100).describe("steps per iteration"),
+    out: z.string().default("reports").describe("report directory"),
+    reportOnly: z.boolean().default(false).describe("rebuild the report from runs on disk"),
+    extend: z.int().positive().optional().describe("resume the runs to this longer budget"),
+    extendAlgos: z.string().optional().describe("algorithms to extend (default: all)"),
+  }),
+  {
+    task: "repro:mamujoco",
+    summary: "BPPO, HAPPO and MAPPO on native MA-MuJoCo; writes reports/mamujoco.md",
   },
-});
-const quick = Boolean(values.quick);
-const reportOnly = Boolean(values["report-only"]);
-const seeds = Number(values.seeds ?? (quick ? 1 : 3));
-const steps = Number(values.steps ?? (quick ? 20_000 : 1_000_000));
-const workers = Number(values.workers ?? 2);
-const numEnvs = Number(values["num-envs"] ?? 40);
-const rolloutLength = Number(values["rollout-length"] ?? 100);
-const algos = (values.algos ?? "bppo,happo,mappo").split(",");
-const extendTo = values.extend ? Number(values.extend) : 0;
-const extendAlgos = (values["extend-algos"] ?? algos.join(",")).split(",");
+);
+const quick = values.quick;
+const reportOnly = values.reportOnly;
+const seeds = values.seeds ?? (quick ? 1 : 3);
+const steps = values.steps ?? (quick ? 20_000 : 1_000_000);
+const workers = values.workers;
+const numEnvs = values.numEnvs;
+const rolloutLength = values.rolloutLength;
+const algos = values.algos.split(",");
+const extendTo = values.extend ?? 0;
+const extendAlgos = (values.extendAlgos ?? algos.join(",")).split(",");
 if (extendTo && !(extendTo > steps)) {
   throw new Error(`--extend ${values.extend} must exceed the main budget of ${steps} env steps`);
 }
-const envId = values.env ?? "mamujoco/HalfCheetah-2x3";
-const outDir = values.out ?? "reports";
+const envId = values.env;
+const outDir = values.out;
 const ALGO_OPTS = ["layers=2", "epochs=5", "entropyCoef=0"];
 const EVAL_EPISODES = 4;
 

@@ -16,37 +16,45 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { z } from "../core/deps.ts";
+import { parseFlags } from "./_sweep.ts";
 import { join } from "node:path";
-import { lineChart, type Series } from "../core/plot.ts";
+import { lineChart, type Series } from "./_plot.ts";
 import { bandSeries, pool, stat, trainRun } from "./_repro.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean" },
-    seeds: { type: "string" },
-    steps: { type: "string" },
-    "num-envs": { type: "string" },
-    "rollout-length": { type: "string" },
-    workers: { type: "string" },
-    algos: { type: "string" },
-    games: { type: "string" },
-    out: { type: "string" },
-    "report-only": { type: "boolean" },
-    name: { type: "string" },
+const values = parseFlags(
+  z.strictObject({
+    quick: z.boolean().default(false).describe("3 seeds x 15,000 steps, 20 envs x 50 steps"),
+    seeds: z.int().min(1).optional().describe("seeds 0..N-1 (default 5, quick 3)"),
+    steps: z.int().positive().optional().describe("env steps per run (default 1e6, quick 15,000)"),
+    numEnvs: z.int().positive().optional().describe("parallel envs (default 50, quick 20)"),
+    rolloutLength: z.int().positive().optional().describe(
+      "steps per iteration (default 200, quick 50)",
+    ),
+    workers: z.int().min(1).default(2).describe("runs at a time"),
+    algos: z.string().default("bppo,armappo,happo,mappo").describe(
+      "algorithms or name:key=value;...",
+    ),
+    games: z.string().optional().describe("climbing,penalty,nonmonotonic,perm3,perm5,perm8"),
+    out: z.string().default("reports").describe("report directory"),
+    reportOnly: z.boolean().default(false).describe("rebuild the report from runs on disk"),
+    name: z.string().default("matrix").describe("report file name"),
+  }),
+  {
+    task: "repro:matrix",
+    summary: "The matrix-game comparison: algorithms x games x seeds; writes reports/matrix.md",
   },
-});
-const reportOnly = Boolean(values["report-only"]);
-const reportName = values.name ?? "matrix";
-const quick = Boolean(values.quick);
-const seeds = Number(values.seeds ?? (quick ? 3 : 5));
-const steps = Number(values.steps ?? (quick ? 15_000 : 1_000_000));
-const numEnvs = Number(values["num-envs"] ?? (quick ? 20 : 50));
-const rolloutLength = Number(values["rollout-length"] ?? (quick ? 50 : 200));
-const workers = Number(values.workers ?? 2);
-const outDir = values.out ?? "reports";
-const algoSpecs = (values.algos ?? "bppo,armappo,happo,mappo").split(",");
+);
+const reportOnly = values.reportOnly;
+const reportName = values.name;
+const quick = values.quick;
+const seeds = values.seeds ?? (quick ? 3 : 5);
+const steps = values.steps ?? (quick ? 15_000 : 1_000_000);
+const numEnvs = values.numEnvs ?? (quick ? 20 : 50);
+const rolloutLength = values.rolloutLength ?? (quick ? 50 : 200);
+const workers = values.workers;
+const outDir = values.out;
+const algoSpecs = values.algos.split(",");
 
 interface Game {
   key: string;
@@ -192,6 +200,7 @@ for (const r of results) {
       r.finalReturn,
       r.optimum,
       r.reached ? 1 : 0,
+      r.stepsToOptimum ?? "",
       r.envSteps,
       r.wall,
     ]

@@ -16,32 +16,38 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { z } from "../core/deps.ts";
+import { parseFlags } from "./_sweep.ts";
 import { join } from "node:path";
-import { lineChart, type Series } from "../core/plot.ts";
+import { lineChart, type Series } from "./_plot.ts";
 import { Rng } from "../core/rng.ts";
 import { SmaxVecEnv } from "../envs/smax/smax.ts";
 import { bandSeries, pool, stat, trainRun } from "./_repro.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    quick: { type: "boolean" },
-    seeds: { type: "string" },
-    steps: { type: "string" },
-    workers: { type: "string" },
-    algos: { type: "string" },
-    scenarios: { type: "string" },
-    "num-envs": { type: "string" },
-    "rollout-length": { type: "string" },
-    "eval-episodes": { type: "string" },
-    out: { type: "string" },
-    "report-only": { type: "boolean" },
+const values = parseFlags(
+  z.strictObject({
+    quick: z.boolean().default(false).describe("1 seed x 30,000 steps"),
+    seeds: z.int().min(1).optional().describe("seeds 0..N-1 (default 3, quick 1)"),
+    steps: z.string().optional().describe(
+      "N, or scenario=N,... (default 3m=1000000,protoss_5_vs_5=300000)",
+    ),
+    workers: z.int().min(1).default(2).describe("runs at a time"),
+    algos: z.string().default("bppo,mappo").describe("algorithms"),
+    scenarios: z.string().default("3m,protoss_5_vs_5").describe("smax scenarios"),
+    numEnvs: z.int().positive().default(16).describe("parallel envs"),
+    rolloutLength: z.int().positive().default(200).describe("steps per iteration"),
+    evalEpisodes: z.int().positive().default(64).describe("episodes per evaluation"),
+    out: z.string().default("reports").describe("report directory"),
+    reportOnly: z.boolean().default(false).describe("rebuild the report from runs on disk"),
+  }),
+  {
+    task: "repro:smax",
+    summary: "BPPO vs MAPPO on native SMACv2-style battles; writes reports/smax.md",
   },
-});
-const quick = Boolean(values.quick);
-const reportOnly = Boolean(values["report-only"]);
-const seeds = Number(values.seeds ?? (quick ? 1 : 3));
+);
+const quick = values.quick;
+const reportOnly = values.reportOnly;
+const seeds = values.seeds ?? (quick ? 1 : 3);
 const stepsFor = (scenario: string): number => {
   const spec = values.steps ?? (quick ? "30000" : "3m=1000000,protoss_5_vs_5=300000");
   if (/^\d+$/.test(spec)) return Number(spec);
@@ -49,13 +55,13 @@ const stepsFor = (scenario: string): number => {
   if (!kv[scenario]) throw new Error(`--steps ${spec} names no budget for ${scenario}`);
   return Number(kv[scenario]);
 };
-const workers = Number(values.workers ?? 2);
-const numEnvs = Number(values["num-envs"] ?? 16);
-const rolloutLength = Number(values["rollout-length"] ?? 200);
-const evalEpisodes = Number(values["eval-episodes"] ?? 64);
-const algos = (values.algos ?? "bppo,mappo").split(",");
-const scenarios = (values.scenarios ?? "3m,protoss_5_vs_5").split(",");
-const outDir = values.out ?? "reports";
+const workers = values.workers;
+const numEnvs = values.numEnvs;
+const rolloutLength = values.rolloutLength;
+const evalEpisodes = values.evalEpisodes;
+const algos = values.algos.split(",");
+const scenarios = values.scenarios.split(",");
+const outDir = values.out;
 const ALGO_OPTS = ["layers=2", "epochs=10"];
 
 interface Job {

@@ -14,8 +14,10 @@ import {
   train,
 } from "../mod.ts";
 import { type Bppo, bppoOptions, trainAction } from "../algos/bppo.ts";
-import { discrete } from "../core/spaces.ts";
-import { assertClose, smallConfig } from "./_helpers.ts";
+import { Happo } from "../algos/happo.ts";
+import { SPEC2 as spec2 } from "./_helpers.ts";
+import { assertClose, entries, smallConfig } from "./_helpers.ts";
+import { disposeBatch, type PpoAgents, prepareBatch } from "../algos/ppo/mod.ts";
 
 const algos = defaultAlgoRegistry();
 
@@ -57,15 +59,15 @@ function tinyRollout(spec: EnvSpec, N: number, seed: number): Rollout {
 }
 
 /** Sets the rollout's behaviour log-probs to the current policy's, so every ratio starts at 1. */
-function behaviourLogp(algo: Bppo, r: Rollout): Rollout {
-  const tb = algo.agents.prepare({ ...r });
+function behaviourLogp(algo: { agents: PpoAgents }, r: Rollout): Rollout {
+  const tb = prepareBatch(algo.agents, { ...r });
   const logp = new Float32Array(r.logp.length);
   for (let i = 0; i < r.n; i++) {
     const lp = tf.tidy(() => algo.agents.evaluate(i, tb.agents[i]!, tb.u).logp);
     lp.dataSync().forEach((v, q) => (logp[q * r.n + i] = v));
     lp.dispose();
   }
-  algo.agents.disposeBatch(tb);
+  disposeBatch(tb);
   return { ...r, logp };
 }
 
@@ -76,19 +78,11 @@ function makeBppo(spec: EnvSpec, over: Record<string, unknown>, seed = 1): Bppo 
   }) as Bppo;
 }
 
-const spec2: EnvSpec = {
-  numAgents: 2,
-  obsDim: 3,
-  stateDim: 2,
-  actionSpace: discrete(3),
-  episodeLimit: 1,
-};
-
 Deno.test("feedback G[k][i] equals finite differences of J_k on the predecessor's action", async () => {
   await initBackend("cpu");
   const algo = makeBppo(spec2, { peerScale: "sum", feedbackMaxNorm: 0 });
   const r = behaviourLogp(algo, tinyRollout(spec2, 6, 3));
-  const tb = algo.agents.prepare(r);
+  const tb = prepareBatch(algo.agents, r);
   const k = 1, i = 0, A = 3, n = 2;
   const logpBefore = tf.tidy(() => algo.agents.evaluate(k, tb.agents[k]!, tb.u).logp);
   const d = await algo.feedback(k, tb, logpBefore);
@@ -112,15 +106,15 @@ Deno.test("feedback G[k][i] equals finite differences of J_k on the predecessor'
     for (let c = 0; c < A; c++) assert.ok(d[q * n * A + k * A + c] === 0);
   }
   tf.dispose(logpBefore);
-  algo.agents.disposeBatch(tb);
+  disposeBatch(tb);
   algo.dispose();
 });
 
-Deno.test("peer term gradient equals finite differences of mean(g · y(theta)) (discrete)", async () => {
+Deno.test("reference estimator: peer term gradient equals finite differences of mean(g · y(theta)) (discrete)", async () => {
   await initBackend("cpu");
-  const algo = makeBppo(spec2, { entropyCoef: 0 });
+  const algo = makeBppo(spec2, { entropyCoef: 0, estimator: "reference" });
   const r = behaviourLogp(algo, tinyRollout(spec2, 5, 4));
-  const tb = algo.agents.prepare(r);
+  const tb = prepareBatch(algo.agents, r);
   const k = 0, A = 3, B = 5, tau = 0.7;
   const rng = new Rng(8);
   const g = tf.tensor2d(Float32Array.from({ length: B * A }, () => rng.normal()), [B, A]);
@@ -154,7 +148,7 @@ Deno.test("peer term gradient equals finite differences of mean(g · y(theta)) (
   }
   assert.ok(auto.some((x) => Math.abs(x) > 1e-4), "the peer gradient is not trivially zero");
   tf.dispose([g, noise, M, rows.adv, ...Object.values(grads)]);
-  algo.agents.disposeBatch(tb);
+  disposeBatch(tb);
   algo.dispose();
 });
 
@@ -238,7 +232,7 @@ Deno.test("BPPO finds the climbing optimum (11) on at least 4 of 5 seeds", async
       totalSteps: 30_000,
       evalEvery: 0,
     });
-    results.push((await train(cfg, { envs: defaultEnvRegistry(), algos })).final_eval_return!);
+    results.push((await train(cfg, entries(cfg, defaultEnvRegistry(), algos))).final_eval_return!);
   }
   assert.ok(results.filter((r) => r === 11).length >= 4, `greedy returns per seed: ${results}`);
 });
@@ -259,8 +253,7 @@ Deno.test("continuous actions: BPPO and MAPPO train Gaussian policies and improv
       algoOptions: { lr: 3e-3, entropyCoef: 0, ...(algo === "bppo" ? { peerScale: "sum" } : {}) },
     });
     await train(cfg, {
-      envs,
-      algos,
+      ...entries(cfg, envs, algos),
       hooks: [{ onIteration: (r) => void recs.push(r.train_return!) }],
     });
     const first = recs[0]!, last = recs.at(-1)!;
@@ -299,16 +292,18 @@ Deno.test("happo: unconditioned actors, random order, unclipped factor, no peer 
   const h = algos.get("happo").create(spec2, {
     options: algos.get("happo").options.parse({ hidden: 8, epochs: 2 }),
     rng: new Rng(1),
-  }) as Bppo;
-  assert.equal(h.settings.conditioned, false);
-  assert.equal(h.settings.factorClip, false);
-  assert.equal(h.settings.peerWeight, 0);
+  }) as Happo;
+  assert.ok(h instanceof Happo);
+  assert.equal(h.orderKind, "random");
+  assert.equal(h.agents.opts.conditioned, false);
   assert.equal(h.agents.actors[0]!.cond, null);
   const r = behaviourLogp(h, tinyRollout(spec2, 16, 2));
   h.beginIteration(new Rng(3));
   const m = await h.update(r, { rng: new Rng(2), progress: 0 });
   assert.ok(Number.isFinite(m["losses/policy"]!));
   assert.equal(m["bppo/peer_abs"], undefined);
+  // unclipped factor: agent updated second sees M = rho of the first, beyond [1 - eps/2, 1 + eps/2]
+  assert.ok(Number.isFinite(m["happo/factor_mean"]!));
   h.dispose();
 });
 

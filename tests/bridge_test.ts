@@ -19,17 +19,16 @@ import {
   ProtocolError,
   type ServerFrame,
 } from "../envs/bridge/protocol.ts";
-import { smallConfig } from "./_helpers.ts";
+import { entries, smallConfig } from "./_helpers.ts";
+import { NUMPY } from "./_requires.ts";
 
 const PY = "/usr/bin/python3";
 const STUBS = new URL("./bridge_stubs", import.meta.url).pathname;
 const envs = defaultEnvRegistry();
 const make = (id: string, options: Record<string, unknown>, numEnvs = 4, workers = 1) =>
   envs.make(id, {
-    options: { pythonPath: [STUBS], ...options },
+    options: { pythonPath: [STUBS], python: PY, workers, ...options },
     numEnvs,
-    python: PY,
-    bridgeWorkers: workers,
   });
 
 const ADAPTERS: [string, Record<string, unknown>, string][] = [
@@ -41,28 +40,32 @@ const ADAPTERS: [string, Record<string, unknown>, string][] = [
 ];
 
 for (const [id, options, algo] of ADAPTERS) {
-  Deno.test(`${id}: conformance through the bridge, and ${algo} trains end to end`, async () => {
+  Deno.test({
+    name: `${id}: conformance through the bridge, and ${algo} trains end to end`,
+    ignore: !NUMPY,
+  }, async () => {
     await checkVecEnv(() => make(id, options, 3, 2), { steps: 15 });
     await initBackend("wasm");
     const cfg = await smallConfig({
       env: id,
-      envOptions: { pythonPath: [STUBS], ...options },
+      envOptions: { pythonPath: [STUBS], python: PY, workers: 2, ...options },
       algo,
-      python: PY,
       numEnvs: 8,
-      bridgeWorkers: 2,
       rolloutLength: 10,
       totalSteps: 240,
       evalEpisodes: 4,
       algoOptions: { epochs: 2 },
     });
-    const s = await train(cfg, { envs, algos: defaultAlgoRegistry() });
+    const s = await train(cfg, entries(cfg, envs, defaultAlgoRegistry()));
     assert.equal(s.env_steps, 240);
     assert.ok(Number.isFinite(s.final_eval_return));
   });
 }
 
-Deno.test("bridge: smacv2's battle_won reaches the win rate; masks come through", async () => {
+Deno.test({
+  name: "bridge: smacv2's battle_won reaches the win rate; masks come through",
+  ignore: !NUMPY,
+}, async () => {
   const env = await make("bridge/smacv2", { map: "terran_10_vs_11" }, 2);
   assert.equal(env.spec.numAgents, 10);
   assert.deepEqual(env.spec.actionSpace, { kind: "discrete", n: 17 });
@@ -78,7 +81,10 @@ Deno.test("bridge: smacv2's battle_won reaches the win rate; masks come through"
   await env.close();
 });
 
-Deno.test("bridge: ended episodes arrive as arrays; an env that does not report wins adds none", async () => {
+Deno.test({
+  name: "bridge: ended episodes arrive as arrays; an env that does not report wins adds none",
+  ignore: !NUMPY,
+}, async () => {
   for (const [kwargs, withWins] of [[{}, true], [{ wins: false }, false]] as const) {
     const env = await make("bridge/vector", { factory: "vec_coop:make", kwargs }, 5, 2);
     let s = await env.reset(0);
@@ -99,7 +105,10 @@ Deno.test("bridge: ended episodes arrive as arrays; an env that does not report 
   }
 });
 
-Deno.test("bridge: a non-contiguous numpy array from the env arrives intact", async () => {
+Deno.test({
+  name: "bridge: a non-contiguous numpy array from the env arrives intact",
+  ignore: !NUMPY,
+}, async () => {
   const env = await make(
     "bridge/vector",
     { factory: "vec_coop:make", kwargs: { strided: true } },
@@ -113,7 +122,10 @@ Deno.test("bridge: a non-contiguous numpy array from the env arrives intact", as
   await env.close();
 });
 
-Deno.test("bridge: E envs over W=1 or W=3 children give the same batches, kept intact", async () => {
+Deno.test({
+  name: "bridge: E envs over W=1 or W=3 children give the same batches, kept intact",
+  ignore: !NUMPY,
+}, async () => {
   const trace = async (W: number) => {
     const env = await make("bridge/pettingzoo", { factory: "pz_coop:make_env" }, 7, W);
     const rng = new Rng(1);
@@ -130,18 +142,20 @@ Deno.test("bridge failure: a missing interpreter names it and the fix", async ()
   await assert.rejects(
     () =>
       envs.make("bridge/pettingzoo", {
-        options: { factory: "pz_coop:make_env" },
+        options: { factory: "pz_coop:make_env", python: "/nonexistent/python3" },
         numEnvs: 1,
-        python: "/nonexistent/python3",
       }),
-    /Python interpreter "\/nonexistent\/python3" was not found: install Python 3 with numpy or pass --python/,
+    /Python interpreter "\/nonexistent\/python3" was not found: install Python 3 with numpy or pass --env-opt python=/,
   );
 });
 
-Deno.test("bridge failure: a missing package names the interpreter, the import and the install hint", async () => {
+Deno.test({
+  name: "bridge failure: a missing package names the interpreter, the import and the install hint",
+  ignore: !NUMPY,
+}, async () => {
   await assert.rejects(
-    () => envs.make("bridge/smacv2", { options: {}, numEnvs: 1, python: PY }),
-    /"\/usr\/bin\/python3" cannot import smacv2.* \(ModuleNotFoundError: No module named 'smacv2'\); install it into that interpreter \(\/usr\/bin\/python3 -m pip install .*smacv2.*\) or pick another with --python/,
+    () => envs.make("bridge/smacv2", { options: { python: PY }, numEnvs: 1 }),
+    /"\/usr\/bin\/python3" cannot import smacv2.* \(ModuleNotFoundError: No module named 'smacv2'\); install it into that interpreter \(\/usr\/bin\/python3 -m pip install .*smacv2.*\) or pick another with --env-opt python=/,
   );
   await assert.rejects(
     () => make("bridge/pettingzoo", { factory: "no_such_module:make" }, 1),
@@ -157,7 +171,10 @@ function alive(pid: number): boolean {
   }
 }
 
-Deno.test("bridge failure: numpy missing is named with its install hint, not a broken pipe", async () => {
+Deno.test({
+  name: "bridge failure: numpy missing is named with its install hint, not a broken pipe",
+  ignore: !NUMPY,
+}, async () => {
   const dir = await Deno.makeTempDir();
   await Deno.mkdir(`${dir}/numpy`);
   await Deno.writeTextFile(`${dir}/numpy/__init__.py`, 'raise ImportError("no numpy here")\n');
@@ -171,7 +188,10 @@ Deno.test("bridge failure: numpy missing is named with its install hint, not a b
   }
 });
 
-Deno.test("bridge failure: a crashing child stops with its exit code and stderr tail, no zombie", async () => {
+Deno.test({
+  name: "bridge failure: a crashing child stops with its exit code and stderr tail, no zombie",
+  ignore: !NUMPY,
+}, async () => {
   const env = await make("bridge/pettingzoo", {
     factory: "pz_coop:make_env",
     kwargs: { fail: "crash" },
@@ -186,7 +206,10 @@ Deno.test("bridge failure: a crashing child stops with its exit code and stderr 
   assert.equal(alive(pid), false);
 });
 
-Deno.test("bridge failure: a killed child is reported; a raising adapter is an adapter error", async () => {
+Deno.test({
+  name: "bridge failure: a killed child is reported; a raising adapter is an adapter error",
+  ignore: !NUMPY,
+}, async () => {
   const env = await make("bridge/pettingzoo", { factory: "pz_coop:make_env" }, 2) as BridgeVecEnv;
   const s = await env.reset(0);
   Deno.kill(env.children[0]!.pid, "SIGKILL");
@@ -207,25 +230,31 @@ Deno.test("bridge failure: a killed child is reported; a raising adapter is an a
   await env2.close();
 });
 
-Deno.test("bridge failure: a hanging child times out and is killed", async () => {
-  const env = await make("bridge/pettingzoo", {
-    factory: "pz_coop:make_env",
-    kwargs: { fail: "hang", fail_at: 1 },
-    timeoutS: 1,
-  }, 1) as BridgeVecEnv;
-  const pid = env.children[0]!.pid;
-  const s = await env.reset(0);
-  const t0 = performance.now();
-  await assert.rejects(
-    () => env.step(randomActions(env, s, new Rng(0))),
-    /did not answer "step" within 1s; the child was killed/,
-  );
-  assert.ok(performance.now() - t0 < 5000);
-  await env.close();
-  assert.equal(alive(pid), false);
-});
+Deno.test(
+  { name: "bridge failure: a hanging child times out and is killed", ignore: !NUMPY },
+  async () => {
+    const env = await make("bridge/pettingzoo", {
+      factory: "pz_coop:make_env",
+      kwargs: { fail: "hang", fail_at: 1 },
+      timeoutS: 1,
+    }, 1) as BridgeVecEnv;
+    const pid = env.children[0]!.pid;
+    const s = await env.reset(0);
+    const t0 = performance.now();
+    await assert.rejects(
+      () => env.step(randomActions(env, s, new Rng(0))),
+      /did not answer "step" within 1s; the child was killed/,
+    );
+    assert.ok(performance.now() - t0 < 5000);
+    await env.close();
+    assert.equal(alive(pid), false);
+  },
+);
 
-Deno.test("bridge: an env that prints to stdout does not corrupt the frames", async () => {
+Deno.test({
+  name: "bridge: an env that prints to stdout does not corrupt the frames",
+  ignore: !NUMPY,
+}, async () => {
   const env = await make("bridge/pettingzoo", {
     factory: "pz_coop:make_env",
     kwargs: { fail: "chatty", fail_at: 1 },
@@ -238,7 +267,10 @@ Deno.test("bridge: an env that prints to stdout does not corrupt the frames", as
 });
 
 for (const fail of ["garbage", "oversized"]) {
-  Deno.test(`bridge failure: a ${fail} frame is a protocol error, not a hang or a crash`, async () => {
+  Deno.test({
+    name: `bridge failure: a ${fail} frame is a protocol error, not a hang or a crash`,
+    ignore: !NUMPY,
+  }, async () => {
     const env = await make("bridge/pettingzoo", {
       factory: "pz_coop:make_env",
       kwargs: { fail, fail_at: 1 },
@@ -257,7 +289,10 @@ for (const fail of ["garbage", "oversized"]) {
   });
 }
 
-Deno.test("bridge failure: the trainer stops with the child's error and keeps the last checkpoint", async () => {
+Deno.test({
+  name: "bridge failure: the trainer stops with the child's error and keeps the last checkpoint",
+  ignore: !NUMPY,
+}, async () => {
   await initBackend("wasm");
   const cfg = await smallConfig({
     env: "bridge/pettingzoo",
@@ -265,8 +300,8 @@ Deno.test("bridge failure: the trainer stops with the child's error and keeps th
       pythonPath: [STUBS],
       factory: "pz_coop:make_env",
       kwargs: { fail: "crash", fail_at: 25 },
+      python: PY,
     },
-    python: PY,
     numEnvs: 1,
     rolloutLength: 10,
     totalSteps: 100,
@@ -276,7 +311,7 @@ Deno.test("bridge failure: the trainer stops with the child's error and keeps th
     algoOptions: { epochs: 1 },
   });
   await assert.rejects(
-    () => train(cfg, { envs, algos: defaultAlgoRegistry() }),
+    () => train(cfg, entries(cfg, envs, defaultAlgoRegistry())),
     /exited with code 7/,
   );
   const ck = await loadCheckpoint(cfg.out!);
@@ -375,9 +410,16 @@ async function ps(args: string[]): Promise<number[]> {
     .map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
-Deno.test("bridge: Ctrl-C stops training with a checkpoint and terminates every child", async () => {
-  const marker = await Deno.makeTempDir({ prefix: "baton_sigint_" });
-  const proc = new Deno.Command(Deno.execPath(), {
+/**
+ * Starts `train.ts` on bridge/pettingzoo (stand-in package, `marker` on its PYTHONPATH so its
+ * children can be told apart) for a long budget; the caller stops it.
+ */
+function spawnBridgeTrainer(
+  marker: string,
+  extra: string[],
+  stderr: "piped" | "null" = "piped",
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
@@ -388,14 +430,10 @@ Deno.test("bridge: Ctrl-C stops training with a checkpoint and terminates every 
       "factory=pz_coop:make_env",
       "--env-opt",
       `pythonPath=${JSON.stringify([STUBS, marker])}`,
-      "--python",
-      PY,
-      "--bridge-workers",
-      "2",
+      "--env-opt",
+      `python=${PY}`,
       "--num-envs",
       "4",
-      "--rollout-length",
-      "20",
       "--total-steps",
       "10000000",
       "--eval-every",
@@ -406,11 +444,20 @@ Deno.test("bridge: Ctrl-C stops training with a checkpoint and terminates every 
       "mappo",
       "--out",
       `${marker}/run`,
+      ...extra,
     ],
     env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
     stdout: "null",
-    stderr: "piped",
+    stderr,
   }).spawn();
+}
+
+Deno.test({
+  name: "bridge: Ctrl-C stops training with a checkpoint and terminates every child",
+  ignore: !NUMPY,
+}, async () => {
+  const marker = await Deno.makeTempDir({ prefix: "baton_sigint_" });
+  const proc = spawnBridgeTrainer(marker, ["--env-opt", "workers=2", "--rollout-length", "20"]);
   let kids: number[] = [];
   for (let t = 0; t < 200 && kids.length < 4; t++) {
     await new Promise((r) => setTimeout(r, 100));
@@ -430,4 +477,48 @@ Deno.test("bridge: Ctrl-C stops training with a checkpoint and terminates every 
   }
   assert.deepEqual(await survivors(), [], "no bridge child survives Ctrl-C");
   assert.ok(existsSync(`${marker}/run/checkpoint.json`), "a checkpoint was written on Ctrl-C");
+});
+
+Deno.test("frame decoder: a large frame in many small chunks decodes whole; an oversized one is refused", () => {
+  const obs = new Float32Array(4 * 1024 * 1024).map((_, i) => i % 97); // a 16 MB array
+  const frame = encodeFrame({ t: "obs" }, { obs });
+  const dec = new FrameDecoder();
+  for (let at = 0; at < frame.length; at += 16 * 1024) {
+    dec.push(frame.slice(at, at + 16 * 1024));
+    if (at + 16 * 1024 < frame.length) assert.equal(dec.next(), null, "not whole yet");
+  }
+  const f = dec.next()!;
+  assert.equal(f.data.obs!.length, obs.length);
+  assert.equal(f.data.obs![12345], 12345 % 97);
+  // (decode speed, MB/s by chunk size, is measured by `deno task bench --only bridge`)
+  assert.equal(dec.pending, 0);
+  const small = new FrameDecoder(1024);
+  small.push(frame.slice(0, 64));
+  assert.throws(() => small.next(), /exceeds the 1024-byte limit/);
+});
+
+Deno.test({
+  name: "bridge: kill -9 of the trainer leaves no Python child behind (parent-death detection)",
+  ignore: !NUMPY,
+}, async () => {
+  const marker = await Deno.makeTempDir({ prefix: "baton_kill9_" });
+  const proc = spawnBridgeTrainer(marker, [
+    "--env-opt",
+    `kwargs=${JSON.stringify({ fail: "hang", fail_at: 30 })}`, // busy, not reading its stdin
+    "--quiet",
+  ], "null");
+  let kids: number[] = [];
+  for (let t = 0; t < 200 && kids.length < 2; t++) {
+    await new Promise((r) => setTimeout(r, 100));
+    kids = await ps(["--ppid", String(proc.pid)]);
+  }
+  assert.ok(kids.length >= 2, `bridge children seen: ${kids.length}`);
+  await new Promise((r) => setTimeout(r, 1500)); // the training child is now hanging in step()
+  proc.kill("SIGKILL");
+  await proc.status;
+  const survivors = () => ps(["-p", kids.join(",")]);
+  for (let t = 0; t < 50 && (await survivors()).length; t++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.deepEqual(await survivors(), [], "every bridge child exits by itself");
 });

@@ -1,19 +1,7 @@
 import assert from "node:assert/strict";
 import { parseCli, validateConfig } from "../train.ts";
-
-async function cli(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "train.ts", ...args],
-    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
+import { VERSION } from "../mod.ts";
+import { cli } from "./_helpers.ts";
 
 Deno.test("CLI flags map onto the config schema with defaults", () => {
   const p = parseCli([
@@ -120,4 +108,42 @@ Deno.test("train, then --eval-only on the checkpoint, from the command line", as
   assert.equal(r.env, "coin/match");
   assert.equal(r.env_steps, 400);
   assert.ok(typeof r.eval_return === "number");
+});
+
+Deno.test("one version string: core/version.ts equals deno.json's version", async () => {
+  const deno = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  assert.equal(VERSION, deno.version);
+  assert.match(VERSION, /^\d+\.\d+\.\d+$/);
+});
+
+Deno.test("every deno task prints its flags on --help and exits 0; a typo'd flag exits 2", async () => {
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url))).tasks;
+  for (
+    const name of [
+      "train",
+      "replay",
+      "bench",
+      "repro:matrix",
+      "repro:smax",
+      "repro:mamujoco",
+      "repro:ablation",
+    ]
+  ) {
+    const script = (tasks[name] as string).split(" ").at(-1)!;
+    const run = async (...args: string[]) =>
+      await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script, ...args],
+        env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const help = await run("--help");
+    assert.equal(help.code, 0, `${name} --help exits 0`);
+    assert.match(new TextDecoder().decode(help.stdout), /Usage: deno task/, name);
+    if (name !== "replay") {
+      const bad = await run("--seedz", "3");
+      assert.equal(bad.code, 2, `${name} rejects an unknown flag`);
+      assert.match(new TextDecoder().decode(bad.stderr), /seedz/, name);
+    }
+  }
 });

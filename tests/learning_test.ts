@@ -1,7 +1,7 @@
 // "It learns" tests with thresholds (style guide practice 22), kept small enough for CI.
 import assert from "node:assert/strict";
-import { defaultAlgoRegistry, defaultEnvRegistry, initBackend, train } from "../mod.ts";
-import { smallConfig } from "./_helpers.ts";
+import { initBackend, train } from "../mod.ts";
+import { entries, smallConfig } from "./_helpers.ts";
 
 Deno.test("MAPPO reaches the optimum of matrix/penalty (k=0) on at least 4 of 5 seeds", async () => {
   await initBackend("wasm");
@@ -17,7 +17,7 @@ Deno.test("MAPPO reaches the optimum of matrix/penalty (k=0) on at least 4 of 5 
       totalSteps: 30_000,
       evalEvery: 0,
     });
-    const s = await train(cfg, { envs: defaultEnvRegistry(), algos: defaultAlgoRegistry() });
+    const s = await train(cfg, entries(cfg));
     results.push(s.final_eval_return!);
   }
   const hits = results.filter((r) => r === 10).length;

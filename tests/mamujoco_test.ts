@@ -4,14 +4,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { defaultEnvRegistry } from "../envs/mod.ts";
-import { defaultAlgoRegistry } from "../algos/mod.ts";
 import { train } from "../core/trainer.ts";
 import { loadMujoco, MamujocoVecEnv } from "../envs/mamujoco/mamujoco.ts";
 import { ROBOTS } from "../envs/mamujoco/robots.ts";
 import { mujocoReplayHtml } from "../envs/mamujoco/replay.ts";
 import { recordEpisode } from "../scripts/replay.ts";
-import { smallConfig } from "./_helpers.ts";
+import { entries, smallConfig } from "./_helpers.ts";
 import { chromium } from "./_browser.ts";
+import { CHROMIUM } from "./_requires.ts";
 
 const make = async (robot: string, part: string, E = 1, o: Record<string, unknown> = {}) =>
   new MamujocoVecEnv(await loadMujoco(), robot, part, E, {
@@ -165,7 +165,10 @@ Deno.test("mamujoco resets are seeded: same seed, same start; obs=global adds a 
   await g.close();
 });
 
-Deno.test("mamujoco replay: a trained BPPO run's episode renders in headless Chromium", async () => {
+Deno.test({
+  name: "mamujoco replay: a trained BPPO run's episode renders in headless Chromium",
+  ignore: !CHROMIUM,
+}, async () => {
   const cfg = await smallConfig({
     env: "mamujoco/HalfCheetah-2x3",
     envOptions: { episodeLimit: 40 },
@@ -175,7 +178,7 @@ Deno.test("mamujoco replay: a trained BPPO run's episode renders in headless Chr
     rolloutLength: 40,
     evalEvery: 0,
   });
-  const summary = await train(cfg, { envs: defaultEnvRegistry(), algos: defaultAlgoRegistry() });
+  const summary = await train(cfg, entries(cfg));
   assert.ok(Number.isFinite(summary.final_eval_return));
   const rec = await recordEpisode(cfg.out!, { seed: 1 });
   assert.ok("robot" in rec && rec.frames.length === 41, "40 steps + the start");

@@ -9,8 +9,9 @@ import {
   sampleCategorical,
 } from "../core/distributions.ts";
 import { Adam } from "../core/adam.ts";
-import { dense, makeDense, orthogonal } from "../core/nets.ts";
+import { dense, layerNorm, makeDense, makeNorm, orthogonal } from "../core/nets.ts";
 import { assertClose } from "./_helpers.ts";
+import { bootstrapCi, iqm } from "../scripts/_sweep.ts";
 
 // Plain recursive GAE, the oracle: A_t = sum_l (gamma lambda)^l delta_{t+l}, cut at episode ends.
 function gaeOracle(r: number[], v: number[], last: number, d: number[], g: number, l: number) {
@@ -171,26 +172,83 @@ Deno.test("Adam follows PyTorch's update and clips the global grad norm", async 
   w.dispose();
 });
 
-Deno.test("wasm's custom-gradient dense layer equals autodiff on cpu", async () => {
-  const rng = new Rng(2);
-  const xs = Float32Array.from({ length: 5 * 4 }, () => rng.normal());
-  const run = async (backend: "cpu" | "wasm") => {
-    await initBackend(backend);
-    const d = makeDense("t_dense_" + backend, { inDim: 4, outDim: 3, gain: 1, rng: new Rng(9) });
-    const { value, grads } = tf.variableGrads(
-      () => tf.sum(tf.square(dense(tf.tensor2d(xs, [5, 4]), d))) as tf.Scalar,
-      [d.W, d.b],
-    );
-    const out = [
-      value.dataSync()[0]!,
-      ...grads[d.W.name]!.dataSync(),
-      ...grads[d.b.name]!.dataSync(),
-    ];
-    tf.dispose([value, ...Object.values(grads), d.W, d.b]);
-    return out;
+for (const activation of [undefined, "relu"] as const) {
+  Deno.test(`wasm's fused custom-gradient dense layer (${activation ?? "linear"}) equals autodiff on cpu`, async () => {
+    const rng = new Rng(2);
+    const xs = Float32Array.from({ length: 5 * 4 }, () => rng.normal());
+    const run = async (backend: "cpu" | "wasm") => {
+      await initBackend(backend);
+      const d = makeDense("t_dense_" + backend, { inDim: 4, outDim: 3, gain: 1, rng: new Rng(9) });
+      d.b.assign(tf.tensor1d([0.3, -0.2, 0.1]));
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.square(dense(tf.tensor2d(xs, [5, 4]), d, activation))) as tf.Scalar,
+        [d.W, d.b],
+      );
+      const y = dense(tf.tensor2d(xs, [5, 4]), d, activation);
+      const out = [
+        ...y.dataSync(),
+        value.dataSync()[0]!,
+        ...grads[d.W.name]!.dataSync(),
+        ...grads[d.b.name]!.dataSync(),
+      ];
+      tf.dispose([value, ...Object.values(grads), d.W, d.b]);
+      return out;
+    };
+    const cpu = await run("cpu"), wasm = await run("wasm");
+    assertClose(wasm, cpu, { atol: 1e-4, rtol: 1e-4 });
+    if (activation) assert.ok(cpu.slice(0, 15).some((v) => v === 0), "some ReLU units are off");
+  });
+}
+
+Deno.test("LayerNorm's hand-written gradient equals autodiff of the plain formula and finite differences", async () => {
+  await initBackend("cpu");
+  const rng = new Rng(4);
+  const B = 6, d = 5;
+  const xs = Float32Array.from({ length: B * d }, () => rng.normal() * 2 + 0.5);
+  const w = tf.tensor2d(Float32Array.from({ length: B * d }, () => rng.normal()), [B, d]);
+  const p = makeNorm("t_ln", d);
+  p.g.assign(tf.tensor1d(Float32Array.from({ length: d }, () => 1 + 0.3 * rng.normal())));
+  p.b.assign(tf.tensor1d(Float32Array.from({ length: d }, () => 0.2 * rng.normal())));
+  // the loss sum(w * LN(x)) is linear in the output, so its gradient is the full Jacobian product
+  const plain = (x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor) => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
   };
-  const cpu = await run("cpu"), wasm = await run("wasm");
-  assertClose(wasm, cpu, { atol: 1e-4, rtol: 1e-4 });
+  const grads = (f: (x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) =>
+    tf.grads((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(w, f(x as tf.Tensor2D, g, b)))
+    )([tf.tensor2d(xs, [B, d]), p.g, p.b]).map((t) => Array.from(t.dataSync()));
+  const ours = grads((x, g, b) => layerNorm(x, { g, b } as never));
+  const auto = grads(plain);
+  for (let k = 0; k < 3; k++) assertClose(ours[k]!, auto[k]!, { atol: 1e-5, rtol: 1e-4 });
+  // the forward value is the plain formula's, bit for bit
+  assert.deepEqual(
+    Array.from(layerNorm(tf.tensor2d(xs, [B, d]), p).dataSync()),
+    Array.from(plain(tf.tensor2d(xs, [B, d]), p.g, p.b).dataSync()),
+  );
+  // and the input gradient matches central finite differences (float64 oracle)
+  const f64 = (x: Float64Array) => {
+    let total = 0;
+    const g = p.g.dataSync(), bb = p.b.dataSync(), ww = w.dataSync();
+    for (let r = 0; r < B; r++) {
+      const row = x.subarray(r * d, (r + 1) * d);
+      const m = row.reduce((a, v) => a + v, 0) / d;
+      const v = row.reduce((a, q) => a + (q - m) ** 2, 0) / d;
+      for (let c = 0; c < d; c++) {
+        total += ww[r * d + c]! * ((row[c]! - m) / Math.sqrt(v + 1e-5) * g[c]! + bb[c]!);
+      }
+    }
+    return total;
+  };
+  const x64 = Float64Array.from(xs), h = 1e-4, fd: number[] = [];
+  for (let q = 0; q < B * d; q++) {
+    const a = x64.slice(), b = x64.slice();
+    a[q]! += h;
+    b[q]! -= h;
+    fd.push((f64(a) - f64(b)) / (2 * h));
+  }
+  assertClose(ours[0]!, fd, { atol: 2e-3, rtol: 2e-3 });
+  tf.dispose([w, p.g, p.b]);
 });
 
 Deno.test("orthogonal init gives orthonormal columns times the gain", () => {
@@ -207,6 +265,18 @@ Deno.test("orthogonal init gives orthonormal columns times the gain", () => {
 Deno.test("--backend auto picks wasm without a hardware GPU and says why", async () => {
   const info = await initBackend("auto");
   assert.equal(info.name, "wasm");
-  assert.match(info.reason, /software GPU adapter|no GPU adapter/);
+  assert.match(info.reason, /software GPU adapter|no GPU adapter|no GPU device on this machine/);
   assert.equal(tf.getBackend(), "wasm");
+});
+
+Deno.test("interquartile mean and bootstrap confidence interval of the experiment scripts", () => {
+  assert.equal(iqm([1, 2, 3, 4]), 2.5); // middle half: 2, 3
+  assertClose([iqm([0, 1, 2, 3, 100])], [2]); // [1.25, 3.75): 0.75*1 + 2 + 0.75*3 over 2.5
+  assert.equal(iqm([7]), 7);
+  const [lo, hi] = bootstrapCi([1, 2, 3, 4, 5, 6, 7, 8], iqm, { seed: 1 });
+  assert.ok(
+    lo < iqm([1, 2, 3, 4, 5, 6, 7, 8]) && hi > iqm([1, 2, 3, 4, 5, 6, 7, 8]),
+    `${lo} ${hi}`,
+  );
+  assert.deepEqual(bootstrapCi([3, 3, 3]), [3, 3]);
 });

@@ -9,8 +9,8 @@ import {
   initBackend,
   train,
 } from "../mod.ts";
-import { loadSandboxedPlugin } from "../plugins/sandbox.ts";
-import { smallConfig } from "./_helpers.ts";
+import { explainSandboxError, loadSandboxedPlugin } from "../plugins/sandbox.ts";
+import { entries, smallConfig } from "./_helpers.ts";
 
 const EVIL = "./tests/fixtures/evil/evil_plugin.ts";
 
@@ -75,7 +75,7 @@ Deno.test("sandbox: the trainer reports a denied plugin and a crashing plugin wi
         rolloutLength: 2,
         totalSteps: 8,
       });
-      await assert.rejects(() => train(cfg, { envs, algos: defaultAlgoRegistry() }), expected);
+      await assert.rejects(() => train(cfg, entries(cfg, envs, defaultAlgoRegistry())), expected);
     }
   } finally {
     box.terminate();
@@ -89,7 +89,7 @@ Deno.test("sandbox: a plugin that hangs is stopped by the timeout", async () => 
     const t0 = performance.now();
     await assert.rejects(
       () => env.step(Int32Array.from([0, 0])),
-      /did not answer "step" within 1s; its sandbox was stopped/,
+      /did not answer "step" within 1s \(raise it with --plugin-timeout\); its sandbox was stopped/,
     );
     assert.ok(performance.now() - t0 < 5000);
   }, { timeoutMs: 1000 });
@@ -121,9 +121,91 @@ Deno.test("sandbox: a well-behaved plugin trains end to end and learns", async (
       totalSteps: 5000,
       evalEpisodes: 20,
     });
-    const s = await train(cfg, { envs, algos: defaultAlgoRegistry() });
+    const s = await train(cfg, entries(cfg, envs, defaultAlgoRegistry()));
     assert.equal(s.final_eval_return, 1, JSON.stringify(s));
   } finally {
     box.terminate();
   }
+});
+
+/** `ln -s` (the tests' scoped write permission cannot create links through Deno). */
+async function ln(target: string, link: string): Promise<void> {
+  const out = await new Deno.Command("ln", { args: ["-s", target, link] }).output();
+  assert.equal(out.code, 0, "ln -s");
+}
+
+/** Writes a plugin into a fresh folder that reads `target` when its env is made. */
+async function pluginReading(target: string, extra?: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "baton_sbx_" });
+  const mod = new URL("../mod.ts", import.meta.url).href;
+  await Deno.writeTextFile(
+    `${dir}/p.ts`,
+    `import { definePlugin, discrete, fromScalarEnv, z } from "${mod}";
+export default definePlugin({ name: "peek", version: "0.0.1", envs: [{
+  id: "peek/file", description: "reads a file", options: z.strictObject({}),
+  create: async (_o, ctx) => {
+    await Deno.readTextFile(${JSON.stringify(target)});
+    return fromScalarEnv({ numAgents: 1, obsDim: 1, stateDim: 1, actionSpace: discrete(2), episodeLimit: 1 },
+      ctx.numEnvs, () => ({ reset() {}, step() { return { reward: 0, terminated: true }; },
+        obs(o: Float32Array) { o.fill(0); }, state(o: Float32Array) { o.fill(0); } }));
+  },
+}] });
+`,
+  );
+  await extra?.(dir);
+  return dir;
+}
+
+Deno.test("sandbox: a plugin folder holding a link that points outside it is refused", async () => {
+  const dir = await pluginReading("/etc/hostname", async (d) => {
+    await ln("/etc/passwd", `${d}/passwd`);
+  });
+  await assert.rejects(
+    () => loadSandboxedPlugin(new EnvRegistry(), `${dir}/p.ts`),
+    /Cannot sandbox plugin .*p\.ts: its folder holds a link .*passwd that points outside it \(to \/etc\/passwd\)/,
+  );
+  // a link that stays inside the folder is fine
+  const ok = await pluginReading("/etc/hostname", async (d) => {
+    await ln(`${d}/p.ts`, `${d}/alias.ts`);
+  });
+  const box = await loadSandboxedPlugin(new EnvRegistry(), `${ok}/p.ts`);
+  box.terminate();
+});
+
+Deno.test("sandbox: a plugin at a project root cannot read runs/ or .git", async () => {
+  for (const hidden of ["runs", ".git"]) {
+    let dir = "";
+    dir = await pluginReading("", async (d) => {
+      await Deno.mkdir(`${d}/${hidden}`);
+      await Deno.writeTextFile(`${d}/${hidden}/secret.json`, "{}");
+      const src = await Deno.readTextFile(`${d}/p.ts`);
+      await Deno.writeTextFile(
+        `${d}/p.ts`,
+        src.replace('readTextFile("")', `readTextFile("${d}/${hidden}/secret.json")`),
+      );
+    });
+    const r = new EnvRegistry();
+    const box = await loadSandboxedPlugin(r, `${dir}/p.ts`);
+    try {
+      await assert.rejects(
+        () => r.make("peek/file", { numEnvs: 1 }),
+        /was denied read access to .*secret\.json/,
+      );
+    } finally {
+      box.terminate();
+    }
+  }
+});
+
+Deno.test("sandbox: a plugin's own error that mentions 'Requires read access' is not called a denial", () => {
+  const msg = explainSandboxError("x.ts", {
+    name: "Error",
+    message: 'Requires read access to "/data", run again with the data mounted',
+  });
+  assert.match(msg, /^Plugin x\.ts failed: Requires read access/);
+  assert.doesNotMatch(msg, /--plugin-allow-read/);
+  assert.match(
+    explainSandboxError("x.ts", { name: "NotCapable", message: 'Requires read access to "/data"' }),
+    /denied read access to "\/data".*--plugin-allow-read=\/data/,
+  );
 });

@@ -6,15 +6,15 @@ import { fromScalarEnv } from "../core/vec_env.ts";
 import { Rng } from "../core/rng.ts";
 import { train } from "../core/trainer.ts";
 import { defaultEnvRegistry } from "../envs/mod.ts";
-import { defaultAlgoRegistry } from "../algos/mod.ts";
 import { SmaxVecEnv } from "../envs/smax/smax.ts";
 import { SmaxReferenceEnv } from "../envs/smax/reference.ts";
 import { layoutOf } from "../envs/smax/layout.ts";
 import { SCENARIOS, UNIT_ID, UNITS } from "../envs/smax/units.ts";
 import { replayHtml } from "../envs/smax/replay.ts";
 import { recordEpisode } from "../scripts/replay.ts";
-import { smallConfig } from "./_helpers.ts";
+import { entries, smallConfig } from "./_helpers.ts";
 import { chromium } from "./_browser.ts";
+import { CHROMIUM } from "./_requires.ts";
 
 /** Uniform over available actions, attacks more often (so battles happen). */
 function randomActions(avail: Uint8Array, E: number, n: number, A: number, rng: Rng): Int32Array {
@@ -232,7 +232,10 @@ Deno.test("a focus-fire win on 3m returns exactly 20 (SMAC's reward scale)", asy
   for (const r of lostReturns) assert.ok(r < 20);
 });
 
-Deno.test("replay: a trained run's episode renders in headless Chromium with units, bars and attacks", async () => {
+Deno.test({
+  name: "replay: a trained run's episode renders in headless Chromium with units, bars and attacks",
+  ignore: !CHROMIUM,
+}, async () => {
   const cfg = await smallConfig({
     env: "smax/3m",
     algo: "mappo",
@@ -241,7 +244,7 @@ Deno.test("replay: a trained run's episode renders in headless Chromium with uni
     rolloutLength: 250,
     evalEvery: 0,
   });
-  await train(cfg, { envs: defaultEnvRegistry(), algos: defaultAlgoRegistry() });
+  await train(cfg, entries(cfg));
   const rec = await recordEpisode(cfg.out!, { seed: 1 });
   assert.ok("types" in rec);
   assert.equal(rec.types.length, 6);

@@ -9,7 +9,7 @@ import {
   train,
   type TrainConfig,
 } from "../mod.ts";
-import { smallConfig } from "./_helpers.ts";
+import { entries, smallConfig } from "./_helpers.ts";
 
 const envs = defaultEnvRegistry();
 const algos = defaultAlgoRegistry();
@@ -32,7 +32,7 @@ for (const backend of ["cpu", "wasm"] as const) {
       await initBackend(backend);
       const run = async () => {
         const cfg = await smallConfig({ ...tiny, algo, backend, env: "matrix/climbing", seed: 3 });
-        await train(cfg, { envs, algos });
+        await train(cfg, entries(cfg, envs, algos));
         return metrics(cfg.out!);
       };
       const a = await run(), b = await run();
@@ -48,8 +48,7 @@ Deno.test("tensor count stays flat across iterations (no leak)", async () => {
   const counts: number[] = [];
   const cfg = await smallConfig({ ...tiny, totalSteps: 1200, env: "matrix/permutation" });
   await train(cfg, {
-    envs,
-    algos,
+    ...entries(cfg, envs, algos),
     hooks: [{ onIteration: () => void counts.push(tf.memory().numTensors) }],
   });
   assert.equal(counts.length, 6);
@@ -59,11 +58,13 @@ Deno.test("tensor count stays flat across iterations (no leak)", async () => {
 Deno.test("a run writes config, metrics (jsonl + csv), summary and an atomic checkpoint", async () => {
   await initBackend("wasm");
   const cfg = await smallConfig({ ...tiny, env: "matrix/penalty", envOptions: { k: 50 } });
-  const s = await train(cfg, { envs, algos });
+  const s = await train(cfg, entries(cfg, envs, algos));
   const files = [...Deno.readDirSync(cfg.out!)].map((e) => e.name).sort();
   assert.deepEqual(files, [
     "checkpoint.json",
     "config.json",
+    "evaluations.jsonl",
+    "marl_eval.json",
     "metrics.csv",
     "metrics.jsonl",
     "summary.json",
@@ -112,13 +113,13 @@ Deno.test("--resume continues exactly where an uninterrupted run would be", asyn
   await initBackend("wasm");
   const base = { ...tiny, env: "matrix/climbing", seed: 5, checkpointEvery: 1 };
   const full = await smallConfig(base);
-  await train(full, { envs, algos });
+  await train(full, entries(full, envs, algos));
   const part = await smallConfig({ ...base, totalSteps: 400 });
-  await train(part, { envs, algos });
+  await train(part, entries(part, envs, algos));
   const ck = await loadCheckpoint(part.out!);
   assert.equal(ck.iteration, 2);
   const resumed: TrainConfig = { ...part, totalSteps: 800 };
-  await train(resumed, { envs, algos, resume: ck });
+  await train(resumed, { ...entries(resumed, envs, algos), resume: ck });
   const a = await metrics(full.out!), b = await metrics(part.out!);
   assert.equal(b.length, 4);
   assert.deepEqual(b, a);
@@ -141,10 +142,8 @@ Deno.test("a diverging loss stops the run and keeps the last good checkpoint", a
       return a;
     },
   };
-  const reg = defaultAlgoRegistry();
-  const patched = { get: () => bad, list: () => [bad] } as unknown as typeof reg;
   await assert.rejects(
-    () => train(cfg, { envs, algos: patched }),
+    () => train(cfg, { env: envs.get(cfg.env), algo: bad }),
     /diverged at iteration 3: metric losses\/policy is NaN/,
   );
   assert.equal((await loadCheckpoint(cfg.out!)).iteration, 2);
@@ -153,7 +152,10 @@ Deno.test("a diverging loss stops the run and keeps the last good checkpoint", a
 Deno.test("a new run never appends to an existing run directory", async () => {
   await initBackend("wasm");
   const cfg = await smallConfig({ ...tiny, totalSteps: 200 });
-  await train(cfg, { envs, algos });
-  await assert.rejects(() => train(cfg, { envs, algos }), /already holds a run: pass --resume/);
+  await train(cfg, entries(cfg, envs, algos));
+  await assert.rejects(
+    () => train(cfg, entries(cfg, envs, algos)),
+    /already holds a run: pass --resume/,
+  );
   assert.equal((await metrics(cfg.out!)).length, 1);
 });

@@ -15,7 +15,8 @@ import {
 } from "../mod.ts";
 import { discrete } from "../core/spaces.ts";
 import type { Bppo } from "../algos/bppo.ts";
-import { assertClose, smallConfig } from "./_helpers.ts";
+import { assertClose, entries, smallConfig } from "./_helpers.ts";
+import { disposeBatch, prepareBatch } from "../algos/ppo/mod.ts";
 
 const adapter = await (globalThis.navigator as any)?.gpu?.requestAdapter?.().catch(() => null);
 const ignore = !adapter;
@@ -31,7 +32,7 @@ const spec: EnvSpec = {
 };
 
 function rollout(N: number): Rollout {
-  const rng = new Rng(11);
+  const rng = new Rng(11), noiseRng = new Rng(12);
   const n = 2, A = 3;
   const actions = Int32Array.from({ length: N * n }, () => rng.int(A));
   const actionVecs = new Float32Array(N * n * A);
@@ -51,6 +52,9 @@ function rollout(N: number): Rollout {
     dones: new Uint8Array(N).fill(1),
     advantages: Float32Array.from({ length: N * n }, () => rng.normal()),
     returns: Float32Array.from({ length: N * n }, () => rng.normal()),
+    // Gumbel noise for the paper estimator's reparameterised action (not the noise that chose
+    // these actions, which does not matter for comparing two backends on the same numbers)
+    noise: Float32Array.from({ length: N * n * A }, () => noiseRng.gumbel()),
   };
 }
 
@@ -71,7 +75,11 @@ export async function probe(backend: "wasm" | "webgpu") {
     rng: new Rng(1),
   }) as Bppo;
   const r = rollout(12);
-  const tb = algo.agents.prepare({ ...r, returns: r.returns.slice(), values: r.values.slice() });
+  const tb = prepareBatch(algo.agents, {
+    ...r,
+    returns: r.returns.slice(),
+    values: r.values.slice(),
+  });
   const fwd = Array.from(
     await tf.tidy(() => algo.agents.evaluate(1, tb.agents[1]!, tb.u).logp).data(),
   );
@@ -85,7 +93,7 @@ export async function probe(backend: "wasm" | "webgpu") {
   );
   const grad = Array.from(await grads[vars[0]!.name]!.data());
   tf.dispose([value, ...Object.values(grads)]);
-  algo.agents.disposeBatch(tb);
+  disposeBatch(tb);
   const metrics = await algo.update(r, { rng: new Rng(2), progress: 0 });
   const state: AlgoState = await algo.getState();
   algo.dispose();
@@ -133,8 +141,7 @@ Deno.test({
       algoOptions: { epochs: 1, hidden: 8 },
     });
     await train(cfg, {
-      envs: defaultEnvRegistry(),
-      algos,
+      ...entries(cfg, defaultEnvRegistry(), algos),
       backend: info,
       hooks: [{
         onIteration: () => {

@@ -96,7 +96,7 @@ export class BridgeChild {
       const e = err as Error;
       if (e.name === "NotFound") {
         throw new Error(
-          `Python interpreter "${opts.python}" was not found: install Python 3 with numpy or pass --python /path/to/python3`,
+          `Python interpreter "${opts.python}" was not found: install Python 3 with numpy or pass --env-opt python=/path/to/python3`,
         );
       }
       throw new Error(`Cannot start the bridge with "${opts.python}": ${e.message}`);
@@ -181,7 +181,7 @@ export class BridgeChild {
         throw new Error(
           `Bridge ${this.label}: "${this.opts.python}" cannot import ${f.module} (${f.message}); install it into that interpreter (${
             installHint(f.module, this.opts.python)
-          }) or pick another with --python`,
+          }) or pick another with --env-opt python=...`,
         );
       }
       throw new Error(`Bridge ${this.label} ${f.kind} error: ${f.message}`);
@@ -297,14 +297,19 @@ export class BridgeChild {
  * Appends the episodes that ended in a reply (slots with `ep_length` > 0, packed first) to
  * `out`; a win is recorded only where the env reports one (`ep_won` >= 0).
  */
-function endedEpisodes(f: ServerFrame, out: Step["episodes"]): Step["episodes"] {
+function endedEpisodes(
+  f: ServerFrame,
+  out: Step["episodes"],
+  wins: { reported: boolean },
+): Step["episodes"] {
   const ret = f.data.ep_return as Float32Array;
   const len = f.data.ep_length as Int32Array;
   const won = f.data.ep_won as Int8Array;
   for (let i = 0; i < len.length && len[i]! > 0; i++) {
     out.returns.push(ret[i]!);
     out.lengths.push(len[i]!);
-    if (won[i]! >= 0) out.wins.push(won[i]!);
+    if (won[i]! >= 0) wins.reported = true; // then an episode without a flag is not won
+    if (wins.reported) out.wins.push(Math.max(0, won[i]!));
   }
   return out;
 }
@@ -377,6 +382,9 @@ export class BridgeVecEnv implements VecEnv {
     }
   }
 
+  /** Whether the Python env has reported a win flag (then episodes without one are not won). */
+  readonly #wins = { reported: false };
+
   #gather(frames: ServerFrame[]): Step {
     const { numAgents: n, obsDim, stateDim, actionSpace } = this.spec;
     const E = this.numEnvs;
@@ -391,7 +399,7 @@ export class BridgeVecEnv implements VecEnv {
         reward: f.data.reward as Float32Array,
         done: f.data.done as Uint8Array,
         truncated: f.data.truncated as Uint8Array,
-        episodes: endedEpisodes(f, { returns: [], lengths: [], wins: [] }),
+        episodes: endedEpisodes(f, { returns: [], lengths: [], wins: [] }, this.#wins),
       };
     }
     const out = {
@@ -413,7 +421,7 @@ export class BridgeVecEnv implements VecEnv {
       out.done.set(f.data.done as Uint8Array, e0);
       out.truncated.set(f.data.truncated as Uint8Array, e0);
       if (out.availActions) out.availActions.set(f.data.avail as Uint8Array, e0 * n * A);
-      endedEpisodes(f, out.episodes);
+      endedEpisodes(f, out.episodes, this.#wins);
       e0 += k;
     });
     return out;

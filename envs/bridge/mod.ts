@@ -9,8 +9,8 @@
  * | `bridge/pettingzoo` | any PettingZoo `ParallelEnv` from `module:factory` | action masks from infos or dict observations |
  * | `bridge/vector` | a natively batched env from `module:factory(num_envs, seed)` | arrays pass through; the env auto-resets |
  *
- * `--python` picks the interpreter (numpy required), `--bridge-workers W` spreads `--num-envs`
- * over W child processes. Protocol: PROTOCOL.md. Permissions: `--allow-run=<python>` and read
+ * Every bridge takes `python` (the interpreter, numpy required) and `workers` (W child
+ * processes sharing `--num-envs`) as env options, e.g. `--env-opt python=/usr/bin/python3`. Protocol: PROTOCOL.md. Permissions: `--allow-run=<python>` and read
  * of this folder.
  *
  * @module
@@ -20,6 +20,12 @@ import type { EnvContext, EnvEntry } from "../../core/registry.ts";
 import { BridgeVecEnv } from "./client.ts";
 
 const common = {
+  python: z.string().default("python3").describe(
+    "Python interpreter (needs numpy and the package)",
+  ),
+  workers: z.int().min(1).default(1).describe(
+    "child processes the --num-envs envs are spread over",
+  ),
   timeoutS: z.number().positive().default(60).describe(
     "seconds to wait for the Python side to answer",
   ),
@@ -45,16 +51,16 @@ const SMACV2_MAPS = ["protoss", "terran", "zerg"].flatMap((race) =>
 function start(
   adapter: string,
   options: Record<string, unknown>,
-  o: { timeoutS: number; pythonPath: string[] },
+  o: { python: string; workers: number; timeoutS: number; pythonPath: string[] },
   ctx: EnvContext,
 ) {
   return BridgeVecEnv.start({
-    python: ctx.python ?? "python3",
+    python: o.python,
     adapter,
     options,
     timeoutS: o.timeoutS,
     env: o.pythonPath.length ? { PYTHONPATH: o.pythonPath.join(":") } : undefined,
-  }, { numEnvs: ctx.numEnvs, workers: ctx.bridgeWorkers ?? 1 });
+  }, { numEnvs: ctx.numEnvs, workers: o.workers });
 }
 
 /** The bridge env entries. */

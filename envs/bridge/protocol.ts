@@ -75,7 +75,6 @@ export class ProtocolError extends Error {
 }
 
 const enc = new TextEncoder();
-const EMPTY = new Uint8Array(0);
 const dec = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -133,7 +132,11 @@ const layouts = new Map<string, { prefix: Uint8Array; offsets: number[]; payload
  * {@link ProtocolError} on anything malformed (lengths, JSON, header schema, array bounds).
  */
 export class FrameDecoder {
-  #buf: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+  // Received chunks not yet decoded, from #head on; every byte is copied at most once (into a
+  // frame that spans chunks), so decoding is linear in the bytes received.
+  #parts: Uint8Array<ArrayBuffer>[] = [];
+  #head = 0;
+  #total = 0;
 
   /** @param maxFrameBytes frames above this size are rejected */
   constructor(readonly maxFrameBytes = MAX_FRAME_BYTES) {}
@@ -143,36 +146,72 @@ export class FrameDecoder {
    * the caller must not reuse it.
    */
   push(chunk: Uint8Array): void {
-    if (this.#buf.length === 0 && chunk.buffer instanceof ArrayBuffer) {
-      this.#buf = chunk as Uint8Array<ArrayBuffer>; // the common case, one frame per chunk: no copy
-      return;
-    }
-    const next = new Uint8Array(this.#buf.length + chunk.length);
-    next.set(this.#buf);
-    next.set(chunk, this.#buf.length);
-    this.#buf = next;
+    if (!chunk.length) return;
+    this.#parts.push(
+      chunk.buffer instanceof ArrayBuffer ? chunk as Uint8Array<ArrayBuffer> : chunk.slice(),
+    );
+    this.#total += chunk.length;
   }
 
   /** @returns bytes received but not yet decoded */
   get pending(): number {
-    return this.#buf.length;
+    return this.#total;
+  }
+
+  /** Removes and returns the next `n` bytes: a view when one chunk holds them, else one copy. */
+  #take(n: number): Uint8Array<ArrayBuffer> {
+    const first = this.#parts[this.#head]!;
+    let out: Uint8Array<ArrayBuffer>;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      this.#parts[this.#head] = first.subarray(n);
+    } else {
+      out = new Uint8Array(n);
+      for (let at = 0; at < n;) {
+        const part = this.#parts[this.#head]!;
+        const k = Math.min(part.length, n - at);
+        out.set(part.subarray(0, k), at);
+        this.#parts[this.#head] = part.subarray(k);
+        at += k;
+        if (!this.#parts[this.#head]!.length) this.#head++;
+      }
+    }
+    while (this.#head < this.#parts.length && !this.#parts[this.#head]!.length) this.#head++;
+    if (this.#head > 64 && this.#head * 2 > this.#parts.length) {
+      this.#parts = this.#parts.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#head >= this.#parts.length) {
+      this.#parts = [];
+      this.#head = 0;
+    }
+    this.#total -= n;
+    return out;
+  }
+
+  /** @returns the first 4 bytes as a little-endian uint32, without consuming them */
+  #peekLength(): number {
+    let v = 0, got = 0;
+    for (let i = this.#head; got < 4; i++) {
+      const part = this.#parts[i]!;
+      for (let j = 0; j < part.length && got < 4; j++, got++) v += part[j]! * 2 ** (8 * got);
+    }
+    return v;
   }
 
   /** @returns the next whole frame, or null if more bytes are needed */
   next(): ServerFrame | null {
-    if (this.#buf.length < 4) return null;
-    const dv = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
-    const len = dv.getUint32(0, true);
+    if (this.#total < 4) return null;
+    const len = this.#peekLength();
     if (len > this.maxFrameBytes) {
       throw new ProtocolError(`Frame of ${len} bytes exceeds the ${this.maxFrameBytes}-byte limit`);
     }
     if (len < 4) {
       throw new ProtocolError(`Frame of ${len} bytes is shorter than its header length field`);
     }
-    if (this.#buf.length < 4 + len) return null;
-    const body = this.#buf.subarray(4, 4 + len);
-    this.#buf = this.#buf.length === 4 + len ? EMPTY : this.#buf.subarray(4 + len);
-    return this.#decodeBody(body);
+    if (this.#total < 4 + len) return null;
+    this.#take(4);
+    return this.#decodeBody(this.#take(len));
   }
 
   /** The last header text with its validated parse and array plan: a child's replies repeat it. */

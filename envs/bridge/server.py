@@ -471,7 +471,25 @@ class VectorHost:
         return self._pack(self.env.step(actions), False)
 
 
+def watch_parent():
+    """Exit when the trainer dies (kill -9 included): its children are re-parented, so a change
+    of the parent pid means nobody will read our frames again. Polled: prctl(PDEATHSIG) fires
+    when the spawning *thread* exits, which in a multi-threaded parent is not the process."""
+    import threading
+    import time
+    parent = os.getppid()
+
+    def poll():
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=poll, daemon=True, name="baton-parent-watch").start()
+
+
 def main():
+    watch_parent()
     host = None
     while True:
         try:
@@ -511,7 +529,8 @@ def main():
         except AdapterImportError as e:
             send_error("import", str(e), e.module)
         except Exception as e:
-            send_error("adapter", "%s: %s" % (type(e).__name__, e))
+            tb = "".join(traceback.format_exception(type(e), e, e.__traceback__)[-4:]).strip()
+            send_error("adapter", "%s: %s\nPython traceback (last frames):\n%s" % (type(e).__name__, e, tb[-1500:]))
 
 
 if __name__ == "__main__":

@@ -13,19 +13,22 @@
  * Observation: a constant `[1, 1]` per agent; state: `[1, 1]`. Episode return: the sum of
  * payoffs over `episodeLength` games (default 1, the BPTA code at HEAD; its submission-time
  * code used 25). Independent learners typically settle on a safe cell (climbing 7, penalty 2),
- * while coordinated policies reach the optimum. Payoffs and optima follow `spec/bpta.md` §6,
+ * while coordinated policies reach the optimum. Payoffs and optima follow [docs/bpta.md](../../docs/bpta.md) §6,
  * from the BPTA reference `bta/envs/matrix/matrix_env.py`.
  *
  * @module
  */
 import { z } from "../../core/deps.ts";
 import { discrete } from "../../core/spaces.ts";
+import type { Scene } from "../../core/scene.ts";
 import { type EnvBuffers, type EnvSpec, VecEnvBase } from "../../core/vec_env.ts";
 import type { EnvEntry } from "../../core/registry.ts";
 
 /** A cooperative n-player game with `numActions` actions each. */
 export interface MatrixGame {
+  /** Number of agents. */
   readonly numAgents: number;
+  /** Actions per agent. */
   readonly numActions: number;
   /** Team payoff of a joint action (one action index per agent). */
   payoff(joint: ArrayLike<number>): number;
@@ -117,6 +120,7 @@ export class MatrixEnv extends VecEnvBase {
   readonly #joint: Int32Array;
 
   /**
+   * Creates it.
    * @param game the game
    * @param opts number of envs and games per episode
    */
@@ -133,16 +137,69 @@ export class MatrixEnv extends VecEnvBase {
     this.#joint = new Int32Array(game.numAgents);
   }
 
+  /** Nothing to reset: the observation is fixed. */
   protected resetEnv(): void {}
 
+  /** Pays every env its joint action's payoff. */
   protected stepEnvs(actions: Int32Array, buf: EnvBuffers): void {
     const n = this.game.numAgents;
     for (let e = 0; e < this.numEnvs; e++) {
       for (let i = 0; i < n; i++) this.#joint[i] = actions[e * n + i]!;
       buf.reward[e] = this.game.payoff(this.#joint);
+      if (e === 0) this.#last = { joint: Array.from(this.#joint), payoff: buf.reward[0]! };
     }
   }
 
+  #last: { joint: number[]; payoff: number } | null = null;
+
+  /**
+   * Env 0 for replays: a 2-agent game as its payoff table (agent 0 picks the row, agent 1 the
+   * column) with the last joint action in gold and the optima in green; other games as one disc
+   * per agent labelled with its last action.
+   */
+  protected override renderEnv0(): Scene {
+    const { numAgents: n, numActions: A, optimum } = this.game;
+    const last = this.#last;
+    const caption = last
+      ? `joint action [${last.joint.join(", ")}] pays ${last.payoff} (optimum ${optimum})`
+      : `before the first move (optimum ${optimum})`;
+    if (n !== 2) {
+      return {
+        bounds: [0, 0, n, 1.4],
+        shapes: Array.from({ length: n }, (_, i) => ({
+          kind: "circle" as const,
+          x: i + 0.5,
+          y: 0.7,
+          r: 0.35,
+          fill: "steelblue",
+          label: last ? `a${i}=${last.joint[i]}` : `agent ${i}`,
+        })),
+        caption,
+      };
+    }
+    const shapes: Scene["shapes"] = [];
+    for (let r = 0; r < A; r++) {
+      for (let c = 0; c < A; c++) {
+        const v = this.game.payoff(Int32Array.from([r, c]));
+        const chosen = last && last.joint[0] === r && last.joint[1] === c;
+        const y = A - 1 - r; // row 0 at the top
+        shapes.push(
+          {
+            kind: "rect",
+            x: c + 0.05,
+            y: y + 0.05,
+            w: 0.9,
+            h: 0.9,
+            fill: chosen ? "gold" : v === optimum ? "#cfe8cf" : "#eeeeee",
+          },
+          { kind: "text", x: c + 0.35, y: y + 0.42, text: String(v) },
+        );
+      }
+    }
+    return { bounds: [0, 0, A, A], shapes, caption };
+  }
+
+  /** Writes the fixed observation and state. */
   protected observe(buf: EnvBuffers): void {
     buf.obs.fill(1);
     buf.state.fill(1);

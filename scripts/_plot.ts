@@ -38,7 +38,14 @@ function ticks(lo: number, hi: number, n = 5): number[] {
  */
 export function lineChart(
   series: Series[],
-  opts: { title: string; xLabel: string; yLabel: string; hline?: { y: number; label: string } },
+  opts: {
+    title: string;
+    xLabel: string;
+    yLabel: string;
+    hline?: { y: number; label: string };
+    /** A fixed y range (e.g. [0, 1] for fractions) instead of the data's. */
+    yRange?: [number, number];
+  },
 ): string {
   const longest = Math.max(8, ...series.map((s) => s.label.length));
   const R = 50 + 7 * longest, W = 490 + R, H = 400, L = 60, T = 36, B = 48;
@@ -48,7 +55,7 @@ export function lineChart(
   );
   if (opts.hline) ys.push(opts.hline.y);
   const x0 = Math.min(0, ...xs), x1 = Math.max(1, ...xs);
-  let y0 = Math.min(...ys), y1 = Math.max(...ys);
+  let [y0, y1] = opts.yRange ?? [Math.min(...ys), Math.max(...ys)];
   if (!(y1 > y0)) [y0, y1] = [y0 - 1, y1 + 1];
   const pad = (y1 - y0) * 0.05;
   y0 -= pad;

@@ -1,0 +1,520 @@
+/**
+ * The per-agent networks of every PPO-family algorithm (MAPPO, IPPO, HAPPO, AR-MAPPO, BPPO):
+ * actors and critics with their optimisers and value normalisers, and their forward passes.
+ * Acting, batch building, the critic update and checkpoint state are in the files beside this.
+ *
+ * Networks follow the BPTA reference (`r_actor_critic.py`, [docs/bpta.md](../../docs/bpta.md)
+ * §2): `base = MLP(o_i)` with feature LayerNorm; a conditioned actor adds
+ * `action_base([u ⊙ mask_i, onehot(i)])` and normalises the sum; heads are orthogonal with
+ * gain 0.01; one critic per agent on the state.
+ *
+ * @module
+ */
+import { tf } from "../../core/deps.ts";
+import type { EnvSpec } from "../../core/vec_env.ts";
+import { actionVecDim } from "../../core/spaces.ts";
+import type { Rng } from "../../core/rng.ts";
+import {
+  type Dense,
+  dense,
+  type Gru,
+  gruSeq,
+  gruVars,
+  layerNorm,
+  makeDense,
+  makeGru,
+  makeMlpBase,
+  makeNorm,
+  type MlpBase,
+  mlpBase,
+  mlpVars,
+  type Norm,
+  rowSlice,
+} from "../../core/nets.ts";
+import { Adam } from "../../core/adam.ts";
+import { ValueNorm } from "../../core/value_norm.ts";
+import {
+  categoricalEntropy,
+  categoricalLogp,
+  gaussianEntropy,
+  gaussianLogp,
+  maskLogits,
+} from "../../core/distributions.ts";
+import type { PpoOptions } from "./options.ts";
+import type { AgentBatch } from "./batch.ts";
+
+/** One agent's actor. */
+export interface ActorNet {
+  /** The observation MLP. */
+  readonly base: MlpBase;
+  /** The GRU on the observation features (`recurrent: gru`), before the fusion, or null. */
+  readonly gru: Gru | null;
+  /** The action-conditioning MLP (conditioned actors), or null. */
+  readonly cond: MlpBase | null;
+  /** LayerNorm of base + cond features (conditioned actors with featureNorm). */
+  readonly fuseNorm: Norm | null;
+  /** The output layer. */
+  readonly head: Dense;
+  /** Log std of the Gaussian policy (box actions), or null. */
+  readonly logStd: tf.Variable | null;
+}
+
+/** One agent's centralised critic. */
+export interface CriticNet {
+  /** The observation MLP. */
+  readonly base: MlpBase;
+  /** The GRU on its features (`recurrent: gru`), or null. */
+  readonly gru: Gru | null;
+  /** The output layer. */
+  readonly head: Dense;
+}
+
+/**
+ * Where a recurrent forward starts: rows are `L` steps of `C` sequences, time-major
+ * (`row = l C + c`), from the state `h0 [C, H]`, zeroed before rows whose `keep` is 0.
+ */
+export interface Recurrence {
+  /** `[C, H]` the state before the first step. */
+  readonly h0: tf.Tensor2D;
+  /** `[L C]` 0 where an episode starts (the state resets), else 1; null: never resets. */
+  readonly keep: tf.Tensor1D | null;
+  /** Steps L. */
+  readonly L: number;
+}
+
+/** What an actor evaluation reads of a batch's rows (the GRU fields only when recurrent). */
+export type ActorRows =
+  & Pick<AgentBatch, "obs" | "act" | "avail">
+  & Partial<Pick<AgentBatch, "hActor" | "keep">>;
+
+let instances = 0;
+
+/**
+ * Per-agent actors and critics with their optimisers, value normalisers and acting logic.
+ * Algorithms hold one and write their update on top of it.
+ */
+export class PpoAgents {
+  /** Number of agents. */
+  readonly n: number;
+  /** Action vector length A (discrete n actions or box dim). */
+  readonly A: number;
+  /** Whether actions are discrete. */
+  readonly discrete: boolean;
+  /** Per-agent actors. */
+  readonly actors: ActorNet[] = [];
+  /** Per-agent critics. */
+  readonly critics: CriticNet[] = [];
+  /** Per-agent actor optimisers. */
+  readonly actorOpts: Adam[] = [];
+  /** Per-agent critic optimisers. */
+  readonly criticOpts: Adam[] = [];
+  /** Value normaliser of every agent. */
+  readonly valueNorm: ValueNorm;
+  /** Execution (chain) order: position p acts as agent order[p]. */
+  order: Int32Array;
+  /** Every variable by its instance-free name (checkpoint keys). */
+  readonly named = new Map<string, tf.Variable>();
+  readonly #criticDim: number;
+
+  /**
+   * Creates it.
+   * @param spec the env spec
+   * @param opts PPO options, whether actors condition on predecessors' actions, and an rng
+   */
+  constructor(
+    readonly spec: EnvSpec,
+    readonly opts: PpoOptions & {
+      conditioned: boolean;
+      storeNoise?: boolean;
+      rng: Rng;
+      rolloutLength?: number;
+    },
+  ) {
+    if (
+      opts.recurrent === "gru" && opts.rolloutLength !== undefined &&
+      opts.rolloutLength % opts.chunk !== 0
+    ) {
+      throw new Error(
+        `Invalid --algo-opt chunk=${opts.chunk}: the truncated-BPTT chunk must divide --rollout-length ${opts.rolloutLength} (e.g. chunk=${
+          largestDivisor(opts.rolloutLength, opts.chunk)
+        })`,
+      );
+    }
+    const { numAgents: n, obsDim, stateDim } = spec;
+    this.n = n;
+    this.A = actionVecDim(spec.actionSpace);
+    this.discrete = spec.actionSpace.kind === "discrete";
+    this.order = Int32Array.from({ length: n }, (_, i) => i);
+    this.valueNorm = new ValueNorm(n);
+    this.shared = opts.share;
+    // shared networks see which agent they act for: an agent-id one-hot after the inputs
+    const id = opts.share ? n : 0;
+    this.obsIn = obsDim + id;
+    this.#criticDim = (opts.critic === "state" ? stateDim : obsDim) + id;
+    const pre = `baton${instances++}`;
+    const net = {
+      hidden: opts.hidden,
+      layers: opts.layers,
+      activation: opts.activation,
+      featureNorm: opts.featureNorm,
+      rng: opts.rng,
+    };
+    const gru = (name: string) =>
+      opts.recurrent === "gru"
+        ? makeGru(name, {
+          inDim: opts.hidden,
+          hidden: opts.hidden,
+          featureNorm: opts.featureNorm,
+          rng: opts.rng,
+        })
+        : null;
+    for (let i = 0; i < this.nets; i++) {
+      const actor: ActorNet = {
+        base: makeMlpBase(`${pre}/actor${i}/base`, { inDim: this.obsIn, ...net }),
+        gru: gru(`${pre}/actor${i}/gru`),
+        cond: opts.conditioned
+          ? makeMlpBase(`${pre}/actor${i}/cond`, { inDim: n * this.A + n, ...net })
+          : null,
+        fuseNorm: opts.conditioned && opts.featureNorm
+          ? makeNorm(`${pre}/actor${i}/fuse_norm`, opts.hidden)
+          : null,
+        head: makeDense(`${pre}/actor${i}/head`, {
+          inDim: opts.hidden,
+          outDim: this.A,
+          gain: 0.01,
+          rng: opts.rng,
+        }),
+        logStd: this.discrete
+          ? null
+          : tf.variable(tf.fill([this.A], opts.logStdInit), true, `${pre}/actor${i}/logStd`),
+      };
+      const critic: CriticNet = {
+        base: makeMlpBase(`${pre}/critic${i}/base`, { inDim: this.#criticDim, ...net }),
+        gru: gru(`${pre}/critic${i}/gru`),
+        head: makeDense(`${pre}/critic${i}/head`, {
+          inDim: opts.hidden,
+          outDim: 1,
+          gain: 1,
+          rng: opts.rng,
+        }),
+      };
+      this.actors.push(actor);
+      this.critics.push(critic);
+      this.actorOpts.push(
+        new Adam(this.actorVars(i), {
+          lr: opts.lr,
+          eps: opts.adamEps,
+          maxGradNorm: opts.maxGradNorm,
+        }),
+      );
+      this.criticOpts.push(
+        new Adam(this.criticVars(i), {
+          lr: opts.criticLr,
+          eps: opts.adamEps,
+          maxGradNorm: opts.maxGradNorm,
+        }),
+      );
+    }
+    for (let i = this.nets; i < n; i++) { // shared: every agent's entry is the one network
+      this.actors.push(this.actors[0]!);
+      this.critics.push(this.critics[0]!);
+    }
+    for (const v of this.allVars()) this.named.set(v.name.slice(pre.length + 1), v);
+  }
+
+  /** Whether all agents share one actor and one critic (`share`). */
+  readonly shared: boolean;
+  /** Actor input width: the observation, plus the agent-id one-hot when shared. */
+  readonly obsIn: number;
+
+  /** Whether actors and critics carry a GRU state (`recurrent: gru`). */
+  get recurrent(): boolean {
+    return this.opts.recurrent === "gru";
+  }
+
+  /** Steps per training sequence: the BPTT chunk when recurrent, else 1. */
+  get seqLen(): number {
+    return this.recurrent ? this.opts.chunk : 1;
+  }
+
+  /** GRU state size H (the hidden width). */
+  get H(): number {
+    return this.opts.hidden;
+  }
+
+  /**
+   * Memory per env: every agent's actor state, then every agent's critic state (`2 n H`), or 0.
+   */
+  get memorySize(): number {
+    return this.recurrent ? 2 * this.n * this.H : 0;
+  }
+
+  /** Networks of each kind: 1 when shared, else n. */
+  get nets(): number {
+    return this.shared ? 1 : this.n;
+  }
+
+  /** Agent i's actor optimiser (the one optimiser when shared). */
+  actorOpt(i: number): Adam {
+    return this.actorOpts[this.shared ? 0 : i]!;
+  }
+
+  /** Agent i's critic optimiser (the one optimiser when shared). */
+  criticOpt(i: number): Adam {
+    return this.criticOpts[this.shared ? 0 : i]!;
+  }
+
+  /**
+   * Agent i's rows of a `[rows, n, width]` array as `[rows, width (+ n)]`, with the agent-id
+   * one-hot appended when the networks are shared.
+   * @param src the array
+   * @param i the agent
+   * @param rows leading size
+   * @param width per-agent width
+   * @returns a new array
+   */
+  agentRows(src: ArrayLike<number>, i: number, rows: number, width: number): Float32Array {
+    const n = this.n, w = width + (this.shared ? n : 0);
+    const out = new Float32Array(rows * w);
+    for (let s = 0; s < rows; s++) {
+      const k = (s * n + i) * width;
+      for (let j = 0; j < width; j++) out[s * w + j] = src[k + j]!;
+      if (this.shared) out[s * w + width + i] = 1;
+    }
+    return out;
+  }
+
+  /**
+   * The critic input of agent i for `rows` rows: the state `[rows, stateDim]` (or the agent's
+   * observations), with the agent-id one-hot appended when shared.
+   * @param state `[rows, stateDim]`
+   * @param obs `[rows, n, obsDim]`
+   * @param i the agent
+   * @param rows leading size
+   * @returns `[rows, criticDim]`
+   */
+  criticRows(state: Float32Array, obs: Float32Array, i: number, rows: number): Float32Array {
+    const { obsDim, stateDim } = this.spec;
+    if (this.opts.critic === "obs") return this.agentRows(obs, i, rows, obsDim);
+    if (!this.shared) return state.slice(0, rows * stateDim);
+    const w = stateDim + this.n, out = new Float32Array(rows * w);
+    for (let s = 0; s < rows; s++) {
+      out.set(state.subarray(s * stateDim, (s + 1) * stateDim), s * w);
+      out[s * w + stateDim + i] = 1;
+    }
+    return out;
+  }
+
+  /** Returns agent i's actor variables. */
+  actorVars(i: number): tf.Variable[] {
+    const a = this.actors[i]!;
+    return [
+      ...mlpVars(a.base),
+      ...(a.gru ? gruVars(a.gru) : []),
+      ...(a.cond ? mlpVars(a.cond) : []),
+      ...(a.fuseNorm ? [a.fuseNorm.g, a.fuseNorm.b] : []),
+      a.head.W,
+      a.head.b,
+      ...(a.logStd ? [a.logStd] : []),
+    ];
+  }
+
+  /** Returns agent i's critic variables. */
+  criticVars(i: number): tf.Variable[] {
+    const c = this.critics[i]!;
+    return [...mlpVars(c.base), ...(c.gru ? gruVars(c.gru) : []), c.head.W, c.head.b];
+  }
+
+  /** Critic input width (state or own observation). */
+  get criticDim(): number {
+    return this.#criticDim;
+  }
+
+  /** Returns every variable (each shared one once). */
+  allVars(): tf.Variable[] {
+    const out: tf.Variable[] = [];
+    for (let i = 0; i < this.nets; i++) out.push(...this.actorVars(i), ...this.criticVars(i));
+    return out;
+  }
+
+  // ---------------------------------------------------------------- forward passes
+
+  /**
+   * `[n * A]` mask that keeps the action slots of agent i's predecessors in the chain.
+   * @param i the agent
+   * @returns the execution mask, docs/bpta.md §2
+   */
+  execMask(i: number): Float32Array {
+    const m = new Float32Array(this.n * this.A);
+    const pos = this.order.indexOf(i);
+    for (let p = 0; p < pos; p++) m.fill(1, this.order[p]! * this.A, (this.order[p]! + 1) * this.A);
+    return m;
+  }
+
+  /**
+   * The conditioning input `[vec(u ⊙ mask_i), onehot(i)]` of agent i.
+   * @param i the agent
+   * @param u `[B, n * A]` action vectors
+   * @returns `[B, n * A + n]`
+   */
+  condInput(i: number, u: tf.Tensor2D): tf.Tensor2D {
+    const B = u.shape[0];
+    const id = new Float32Array(this.n);
+    id[i] = 1;
+    return tf.concat([
+      tf.mul(u, tf.tensor2d(this.execMask(i), [1, this.n * this.A])),
+      tf.tile(tf.tensor2d(id, [1, this.n]), [B, 1]),
+    ], 1);
+  }
+
+  /**
+   * Actor forward of agent i: logits (discrete) or mean (box), and the GRU state after the last
+   * step (recurrent actors).
+   * @param i the agent
+   * @param obs `[B, obsDim]`
+   * @param cond `[B, n * A + n]` conditioning input (conditioned actors only)
+   * @param rec where the GRU starts (recurrent actors; rows are then L steps of B / L sequences)
+   * @returns `out [B, A]` and `last [B / L, H]` (null without a GRU)
+   */
+  actorForward(
+    i: number,
+    obs: tf.Tensor2D,
+    cond: tf.Tensor2D | null,
+    rec: Recurrence | null,
+  ): { out: tf.Tensor2D; last: tf.Tensor2D | null } {
+    const a = this.actors[i]!;
+    let h = mlpBase(obs, a.base);
+    let last: tf.Tensor2D | null = null;
+    if (a.gru) { // x, h = GRU(base(o), h · mask), then LayerNorm (docs/bpta.md §2)
+      if (!rec) throw new Error("a recurrent actor needs its GRU state");
+      ({ out: h, last } = gruSeq(h, rec.h0, rec.keep, rec.L, a.gru));
+    }
+    if (a.cond && cond) {
+      h = tf.add(h, mlpBase(cond, a.cond));
+      if (a.fuseNorm) h = layerNorm(h, a.fuseNorm);
+    }
+    return { out: dense(h, a.head), last };
+  }
+
+  /**
+   * Actor forward of agent i: logits (discrete) or mean (box).
+   * @param i the agent
+   * @param obs `[B, obsDim]`
+   * @param cond `[B, n * A + n]` conditioning input (conditioned actors only)
+   * @param rec where the GRU starts (recurrent actors)
+   * @returns `[B, A]`
+   */
+  actorOut(
+    i: number,
+    obs: tf.Tensor2D,
+    cond: tf.Tensor2D | null,
+    rec: Recurrence | null = null,
+  ): tf.Tensor2D {
+    return this.actorForward(i, obs, cond, rec).out;
+  }
+
+  /**
+   * The recurrence of a batch's rows: `L = seqLen` steps, the state of each sequence's first
+   * row as `h0`, the rows' reset flags as `keep` (null for feed-forward networks).
+   * @param h `[B, H]` the stored state of every row
+   * @param keep `[B]` 0 at episode starts
+   * @returns the recurrence, or null
+   */
+  rowsRecurrence(h: tf.Tensor2D | null, keep: tf.Tensor1D | null): Recurrence | null {
+    if (!this.recurrent) return null;
+    if (!h) throw new Error("a recurrent network's batch needs its stored GRU states");
+    const L = this.seqLen, C = h.shape[0] / L;
+    return { h0: rowSlice(h, 0, C), keep, L };
+  }
+
+  /**
+   * log pi_i(a_i | o_i, a_{<i}) and entropy of agent i on a batch.
+   * @param i the agent
+   * @param b the agent's batch (full or minibatch)
+   * @param u `[B, n * A]` action vectors (conditioned actors), or null
+   * @returns logp `[B]`, entropy (mean, scalar) and the raw head output
+   */
+  evaluate(
+    i: number,
+    b: ActorRows,
+    u: tf.Tensor2D | null,
+  ): { logp: tf.Tensor1D; entropy: tf.Scalar; out: tf.Tensor2D } {
+    return this.evaluateWith(i, b, u && this.opts.conditioned ? this.condInput(i, u) : null);
+  }
+
+  /**
+   * {@link evaluate} with the conditioning input already built (shared networks stack several
+   * agents' rows, each with its own execution mask).
+   * @param i the agent (any agent when shared)
+   * @param b rows: observations, actions, availability
+   * @param cond `[B, n * A + n]` conditioning input, or null
+   * @returns logp `[B]`, mean entropy and the raw head output
+   */
+  evaluateWith(
+    i: number,
+    b: ActorRows,
+    cond: tf.Tensor2D | null,
+  ): { logp: tf.Tensor1D; entropy: tf.Scalar; out: tf.Tensor2D } {
+    const out = this.actorOut(
+      i,
+      b.obs,
+      cond,
+      this.rowsRecurrence(b.hActor ?? null, b.keep ?? null),
+    );
+    if (this.discrete) {
+      const logits = maskLogits(out, b.avail);
+      return {
+        logp: categoricalLogp(logits, b.act),
+        entropy: tf.mean(categoricalEntropy(logits)),
+        out: logits,
+      };
+    }
+    const logStd = this.actors[i]!.logStd as tf.Tensor1D;
+    return { logp: gaussianLogp(out, logStd, b.act), entropy: gaussianEntropy(logStd), out };
+  }
+
+  /**
+   * Critic forward of agent i, and its GRU state after the last step (recurrent critics).
+   * @param i the agent
+   * @param x `[B, criticDim]`
+   * @param rec where the GRU starts (recurrent critics)
+   * @returns `value [B]` (normalised scale when ValueNorm is on) and `last [B / L, H]` or null
+   */
+  valueForward(
+    i: number,
+    x: tf.Tensor2D,
+    rec: Recurrence | null,
+  ): { value: tf.Tensor1D; last: tf.Tensor2D | null } {
+    const c = this.critics[i]!;
+    let h = mlpBase(x, c.base);
+    let last: tf.Tensor2D | null = null;
+    if (c.gru) {
+      if (!rec) throw new Error("a recurrent critic needs its GRU state");
+      ({ out: h, last } = gruSeq(h, rec.h0, rec.keep, rec.L, c.gru));
+    }
+    return { value: tf.reshape(dense(h, c.head), [-1]), last };
+  }
+
+  /**
+   * Critic forward of agent i.
+   * @param i the agent
+   * @param x `[B, criticDim]`
+   * @param rec where the GRU starts (recurrent critics)
+   * @returns `[B]` (normalised scale when ValueNorm is on)
+   */
+  valueOut(i: number, x: tf.Tensor2D, rec: Recurrence | null = null): tf.Tensor1D {
+    return this.valueForward(i, x, rec).value;
+  }
+
+  /** Frees every tensor. */
+  dispose(): void {
+    for (const v of this.allVars()) v.dispose();
+    for (const o of [...this.actorOpts, ...this.criticOpts]) o.dispose();
+  }
+}
+
+/** The largest divisor of n that is at most k (a chunk length to suggest). */
+function largestDivisor(n: number, k: number): number {
+  for (let d = Math.min(n, k); d > 1; d--) if (n % d === 0) return d;
+  return 1;
+}

@@ -1,0 +1,73 @@
+/**
+ * The base of every PPO-family algorithm.
+ *
+ * @module
+ */
+import type {
+  ActInput,
+  ActOutput,
+  Algorithm,
+  AlgoState,
+  Metrics,
+  Rollout,
+  UpdateContext,
+} from "../../core/algorithm.ts";
+import type { Rng } from "../../core/rng.ts";
+import type { PpoAgents } from "./agents.ts";
+import { actChain, criticValues } from "./acting.ts";
+import { agentsState, setAgentsState } from "./state.ts";
+import { CriticPool } from "./critic_pool.ts";
+
+/**
+ * Base of every PPO-family algorithm: acting, values, checkpoint state and disposal go to the
+ * shared {@link PpoAgents}; a subclass writes only `update` (and `beginIteration` if needed).
+ */
+export abstract class PpoAlgorithm implements Algorithm {
+  /** Runs the critics' epochs, on other threads when it may (critic_pool.ts). */
+  readonly critics: CriticPool;
+
+  /**
+   * Creates it.
+   * @param name the algorithm's name
+   * @param agents its per-agent networks
+   * @param threads threads the update may use, the calling one included (default 1)
+   */
+  constructor(readonly name: string, readonly agents: PpoAgents, threads = 1) {
+    this.critics = new CriticPool(agents, threads);
+  }
+
+  /** Floats of GRU state carried per env (0 for feed-forward networks). */
+  get memorySize(): number {
+    return this.agents.memorySize;
+  }
+
+  /** One learning update (the algorithm itself). */
+  abstract update(batch: Rollout, ctx: UpdateContext): Promise<Metrics>;
+
+  /** Called before each rollout: warms the critic workers. */
+  beginIteration(_rng: Rng): void {
+    this.critics.warm();
+  }
+
+  act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): Promise<ActOutput> {
+    return actChain(this.agents, x, ctx);
+  }
+
+  values(x: ActInput): Promise<Float32Array> {
+    return criticValues(this.agents, x);
+  }
+
+  getState(): Promise<AlgoState> {
+    return agentsState(this.agents);
+  }
+
+  setState(s: AlgoState): Promise<void> {
+    setAgentsState(this.agents, s);
+    return Promise.resolve();
+  }
+
+  dispose(): void {
+    this.critics.dispose();
+    this.agents.dispose();
+  }
+}

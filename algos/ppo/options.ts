@@ -1,0 +1,41 @@
+/**
+ * Options every PPO-family algorithm takes; defaults are the BPTA reference's
+ * ([docs/bpta.md](../../docs/bpta.md) §5).
+ *
+ * @module
+ */
+import { z } from "../../core/deps.ts";
+
+/** Options every PPO-family algorithm takes (defaults: the BPTA reference, docs/bpta.md §5). */
+export const ppoOptions = z.strictObject({
+  lr: z.number().positive().default(5e-4).describe("actor learning rate"),
+  criticLr: z.number().positive().default(5e-4).describe("critic learning rate"),
+  adamEps: z.number().positive().default(1e-5).describe("Adam epsilon"),
+  epochs: z.int().min(1).default(15).describe("PPO epochs per update"),
+  minibatches: z.int().min(1).default(1).describe("minibatches per epoch"),
+  clip: z.number().positive().default(0.2).describe("PPO clip epsilon (also value clipping)"),
+  entropyCoef: z.number().min(0).default(0.01).describe("entropy bonus coefficient"),
+  maxGradNorm: z.number().min(0).default(10).describe("per-network gradient norm clip (0 = off)"),
+  hidden: z.int().min(1).default(64).describe("hidden width"),
+  layers: z.int().min(1).default(1).describe("hidden layers in each MLP base"),
+  activation: z.enum(["relu", "tanh"]).default("relu").describe("hidden activation"),
+  featureNorm: z.boolean().default(true).describe("LayerNorm on inputs and hidden features"),
+  huberDelta: z.number().positive().default(10).describe("Huber delta of the value loss"),
+  valueNorm: z.boolean().default(true).describe("normalise value targets (ValueNorm)"),
+  critic: z.enum(["state", "obs"]).default("state").describe(
+    "critic input: global state (MAPPO) or own observation (IPPO)",
+  ),
+  logStdInit: z.number().default(-0.5).describe("initial log std of Gaussian policies"),
+  recurrent: z.enum(["none", "gru"]).default("none").describe(
+    "gru: a GRU (size hidden) after the actors' and critics' MLP bases, as the reference's r_actor_critic",
+  ),
+  chunk: z.int().min(1).default(10).describe(
+    "recurrent: truncated-BPTT chunk length in steps; must divide --rollout-length",
+  ),
+  share: z.boolean().default(false).describe(
+    "one actor and one critic for all agents, with an agent-id one-hot input (mappo, ippo, armappo)",
+  ),
+});
+
+/** Parsed {@link ppoOptions}. */
+export type PpoOptions = z.infer<typeof ppoOptions>;

@@ -1,0 +1,38 @@
+/**
+ * `deno task aggregate --from runs/`: gathers the `marl_eval.json` of every run below the given
+ * folders (or marl-eval JSON files given directly), merges them into one marl-eval JSON, and
+ * writes, per task and algorithm, the interquartile mean (IQM) over runs of each run's final
+ * ("absolute") mean metric with a 95% percentile-bootstrap confidence interval, plus a performance
+ * profile: for each algorithm, the fraction of (task, run) scores above a threshold tau, with
+ * scores min-max normalised per task over every algorithm's runs (Agarwal et al. 2021, rliable;
+ * Gorsane et al. 2022, marl-eval). Outputs: `<out>.json` (merged marl-eval data), `<out>.md`,
+ * `<out>_profile.svg`.
+ *
+ * @module
+ */
+import { z } from "../core/deps.ts";
+import { list, parseFlags } from "./_sweep.ts";
+import { aggregate } from "./_aggregate.ts";
+
+const flags = parseFlags(
+  z.strictObject({
+    from: z.string().default("runs").describe(
+      "folders to search for marl_eval.json, or marl-eval JSON files (comma-separated)",
+    ),
+    metric: z.string().default("return").describe("metric to aggregate: return or win_rate"),
+    out: z.string().default("reports/aggregate").describe("output path without extension"),
+  }),
+  {
+    task: "aggregate",
+    summary: "IQM with 95% bootstrap CIs and performance profiles over runs' marl_eval.json",
+  },
+);
+
+try {
+  const md = await aggregate({ from: list(flags.from), metric: flags.metric, out: flags.out });
+  console.log(md.split("\n").filter((l) => l.startsWith("|")).join("\n"));
+  console.error(`wrote ${flags.out}.json, ${flags.out}.md and ${flags.out}_profile.svg`);
+} catch (err) {
+  console.error(`Error: ${(err as Error).message}`);
+  Deno.exit(2);
+}

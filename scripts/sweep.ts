@@ -1,0 +1,140 @@
+/**
+ * `deno task sweep`: a grid of runs, algorithms x envs x seeds (each algorithm and env may carry
+ * options: `bppo:epochs=5;estimator=reference`, `matrix/penalty:k=100`), on a pool of `train.ts`
+ * processes sized to the cores, on top of an optional base `--config` file and plugins. It is
+ * resumable: a run whose `summary.json` reports its whole budget is done and kept, a run with a
+ * checkpoint continues from it (`--resume`), a run that left neither starts again. Ctrl-C or
+ * SIGTERM stops every running run after its checkpoint (scripts/_repro.ts). At the end it writes one table over every
+ * run (`deno task aggregate`'s: IQM with bootstrap CIs, every seed, a performance profile) to
+ * `<out>/sweep.md` (with `sweep.json`, the merged marl-eval data, and `sweep_profile.svg`). A run
+ * that fails is reported and the others go on; the sweep then exits 1 (run it again to retry).
+ *
+ * Example: `deno task sweep --algos bppo,mappo --envs matrix/climbing,matrix/penalty:k=100
+ * --seeds 0-4 --out runs/sweep-matrix`
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { z } from "../core/deps.ts";
+import { parseSeeds } from "../core/config_file.ts";
+import { derived, trainConfig } from "../core/config.ts";
+import { algoArgs, grid, list, parseFlags } from "./_sweep.ts";
+import { pool, trainRun } from "./_repro.ts";
+import { aggregate } from "./_aggregate.ts";
+
+const flags = parseFlags(
+  z.strictObject({
+    algos: z.string().default("bppo").describe(
+      "algorithms, comma-separated; each may carry options: name:key=value;key=value",
+    ),
+    envs: z.string().default("matrix/climbing").describe(
+      "env ids, comma-separated; each may carry options: id:key=value;key=value",
+    ),
+    seeds: z.string().default("0-2").describe("seeds: a range 0-4 or a list 0,3,7"),
+    config: z.string().optional().describe("base config file (JSON or YAML) for every run"),
+    plugin: z.string().optional().describe("plugin modules for every run, comma-separated"),
+    trustPlugin: z.boolean().default(false).describe("run the plugins in-process"),
+    totalSteps: z.int().positive().optional().describe("env steps per run (else config/default)"),
+    workers: z.int().min(1).default(Math.max(1, navigator.hardwareConcurrency || 1)).describe(
+      "runs at a time (each gets cores / workers learner threads)",
+    ),
+    metric: z.string().default("return").describe(
+      "metric of the summary table: return or win_rate",
+    ),
+    out: z.string().default("runs/sweep").describe("folder of the sweep's runs and summary"),
+  }),
+  { task: "sweep", summary: "A resumable grid of training runs and one summary table" },
+);
+
+const slug = (s: string) => s.replace(/[^A-Za-z0-9_.=-]+/g, "_");
+const envArgs = (spec: string) => {
+  const [id, opts] = spec.split(":");
+  return ["--env", id!, ...(opts ? opts.split(";").flatMap((kv) => ["--env-opt", kv]) : [])];
+};
+let seeds: number[];
+try {
+  seeds = parseSeeds(flags.seeds);
+} catch (err) {
+  console.error(`Error: ${(err as Error).message}`);
+  Deno.exit(2);
+}
+const jobs = grid({
+  conditions: list(flags.algos),
+  envs: list(flags.envs),
+  seeds,
+  dir: (algo, env, seed) => join(flags.out, slug(env), `${slug(algo)}-s${seed}`),
+});
+const common = [
+  ...(flags.config ? ["--config", flags.config] : []),
+  ...(flags.plugin ? list(flags.plugin).flatMap((p) => ["--plugin", p]) : []),
+  ...(flags.trustPlugin ? ["--trust-plugin"] : []),
+  ...(flags.totalSteps ? ["--total-steps", String(flags.totalSteps)] : []),
+];
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+/** A run is done when its summary says it trained its whole budget (an interrupted run also
+ * writes a summary, at the step it stopped). */
+async function finished(dir: string): Promise<boolean> {
+  try {
+    const s = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
+    const c = trainConfig.parse(
+      Object.fromEntries(
+        Object.entries(JSON.parse(await Deno.readTextFile(join(dir, "config.json"))))
+          .filter(([k]) => k !== "meta" && k !== "backendUsed"),
+      ),
+    );
+    const { iterations, stepsPerIter } = derived(c);
+    return s.env_steps >= iterations * stepsPerIter;
+  } catch {
+    return false;
+  }
+}
+let done = 0, resumed = 0;
+const failed: string[] = [];
+await Deno.mkdir(flags.out, { recursive: true });
+console.error(
+  `sweep: ${jobs.length} runs (${list(flags.algos).length} algorithms x ${
+    list(flags.envs).length
+  } envs x ${seeds.length} seeds), ${flags.workers} at a time, in ${flags.out}`,
+);
+await pool(jobs, flags.workers, async (job) => {
+  try {
+    if (await finished(job.dir)) return void done++;
+    if (await exists(join(job.dir, "checkpoint.json"))) {
+      resumed++;
+      await trainRun(["--resume", job.dir], job.dir);
+      return;
+    }
+    await Deno.remove(job.dir, { recursive: true }).catch(() => {}); // left before a checkpoint
+    await Deno.mkdir(join(job.dir, ".."), { recursive: true });
+    await trainRun([
+      ...common,
+      ...envArgs(job.env),
+      ...algoArgs(job.condition),
+      "--seed",
+      String(job.seed),
+      "--out",
+      job.dir,
+    ], job.dir);
+  } catch (err) {
+    failed.push(job.dir);
+    console.error(`Error: ${(err as Error).message}`);
+  }
+});
+if (done || resumed) console.error(`(${done} runs were already done, ${resumed} resumed)`);
+if (failed.length < jobs.length) {
+  const md = await aggregate({
+    from: [flags.out],
+    metric: flags.metric,
+    out: join(flags.out, "sweep"),
+  });
+  console.log(md.split("\n").filter((l) => l.startsWith("|")).join("\n"));
+  console.error(`wrote ${join(flags.out, "sweep")}.md, .json and _profile.svg`);
+}
+if (failed.length) {
+  console.error(
+    `${failed.length} of ${jobs.length} runs failed: ${
+      failed.join(", ")
+    }; run the sweep again to retry them`,
+  );
+  Deno.exit(1);
+}
