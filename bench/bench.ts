@@ -13,7 +13,9 @@
  *   alternating runs, on the matrix reference configuration and smax/protoss_5_vs_5;
  * - `learner` (bench/learner.ts): one BPPO iteration's learner work next to a PyTorch BPPO of the
  *   same networks and update, with 1 and all learner threads, and the update's GFLOP/s next to
- *   the backend's large-matmul GFLOP/s.
+ *   the backend's large-matmul GFLOP/s;
+ * - `recurrent` (bench/recurrent.ts): GRU against MLP policies on smax/protoss_5_vs_5, and
+ *   shared-parameter against per-agent MAPPO on smax/protoss_10_vs_10.
  *
  * @module
  */
@@ -29,6 +31,7 @@ const BENCHES = [
   "e2e",
   "estimators",
   "learner",
+  "recurrent",
 ] as const;
 
 const flags = parseFlags(

@@ -7,14 +7,9 @@
  *
  * @module
  */
-import {
-  defaultAlgoRegistry,
-  defaultEnvRegistry,
-  initBackend,
-  train,
-  trainConfig,
-} from "../mod.ts";
+import { initBackend } from "../mod.ts";
 import type { BenchOptions } from "./_opts.ts";
+import { compare, rate } from "./_compare.ts";
 
 interface Case {
   readonly label: string;
@@ -41,31 +36,6 @@ const CASES: Case[] = [
   },
 ];
 
-/** Seconds per iteration (rollout + update) of a short run, its first iteration dropped. */
-async function iterationSeconds(c: Case, estimator: string, iters: number): Promise<number[]> {
-  const out = await Deno.makeTempDir({ prefix: "baton_bench_est_" });
-  const secs: number[] = [];
-  const cfg = trainConfig.parse({
-    env: c.env,
-    algo: "bppo",
-    algoOptions: { ...c.algoOptions, estimator },
-    numEnvs: c.numEnvs,
-    rolloutLength: c.rolloutLength,
-    totalSteps: c.numEnvs * c.rolloutLength * (iters + 1),
-    evalEvery: 0,
-    evalEpisodes: 1,
-    quiet: true,
-    out,
-  });
-  await train(cfg, {
-    env: defaultEnvRegistry().get(c.env),
-    algo: defaultAlgoRegistry().get("bppo"),
-    hooks: [{ onIteration: (r) => void secs.push((r.rollout_s ?? 0) + (r.update_s ?? 0)) }],
-  });
-  await Deno.remove(out, { recursive: true });
-  return secs.slice(1);
-}
-
 /**
  * Runs this benchmark and prints its table.
  * @param o shared bench flags
@@ -81,18 +51,14 @@ export async function run(o: BenchOptions): Promise<void> {
   );
   console.log("|---|---:|---:|---:|");
   for (const c of CASES) {
-    const t = { paper: [] as number[], reference: [] as number[] };
-    for (let r = 0; r < rounds; r++) {
-      for (const est of ["paper", "reference"] as const) {
-        t[est].push(...(await iterationSeconds(c, est, iters)));
-      }
-    }
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const steps = c.numEnvs * c.rolloutLength;
+    const side = (estimator: string) => ({
+      ...c,
+      algo: "bppo",
+      algoOptions: { ...c.algoOptions, estimator },
+    });
+    const r = await compare(side("paper"), side("reference"), rounds, iters);
     console.log(
-      `| ${c.label} | ${Math.round(steps / mean(t.paper)).toLocaleString("en-US")} | ${
-        Math.round(steps / mean(t.reference)).toLocaleString("en-US")
-      } | ${(mean(t.paper) / mean(t.reference)).toFixed(2)} |`,
+      `| ${c.label} | ${rate(r.a)} | ${rate(r.b)} | ${r.timeRatio.toFixed(2)} |`,
     );
   }
 }

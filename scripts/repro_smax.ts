@@ -8,11 +8,13 @@
  * Flags: `--steps N` or `--steps 3m=N,protoss_5_vs_5=M` (default 1,000,000 on 3m and 300,000
  * on protoss_5_vs_5), `--seeds N` (3), `--workers N` (2),
  * `--algos bppo,mappo`, `--scenarios 3m,protoss_5_vs_5`, `--num-envs N` (16),
- * `--rollout-length N` (200), `--eval-episodes N` (64), `--quick` (1 seed, 30,000 steps: a
- * smoke test of the pipeline, not evidence), `--report-only` (rebuild from `runs/repro-smax/`).
+ * `--rollout-length N` (200), `--eval-episodes N` (64), `--policies mlp,gru` (mlp: the
+ * feed-forward policy; gru: `--algo-opt recurrent=gru`, chunk 10), `--quick` (1 seed, 30,000
+ * steps: a smoke test of the pipeline, not evidence), `--report-only` (rebuild from
+ * `runs/repro-smax/`).
  *
  * PPO settings for all runs: 2 hidden layers of 64, 10 epochs, 1 minibatch, lr 5e-4, clip 0.2,
- * entropy 0.01 (algorithm defaults otherwise); no recurrent policy.
+ * entropy 0.01 (algorithm defaults otherwise); the GRU sits after the MLP base, hidden 64.
  *
  * @module
  */
@@ -33,6 +35,7 @@ const values = parseFlags(
     ),
     workers: z.int().min(1).default(2).describe("runs at a time"),
     algos: z.string().default("bppo,mappo").describe("algorithms"),
+    policies: z.string().default("mlp").describe("policy networks: mlp, gru or mlp,gru"),
     scenarios: z.string().default("3m,protoss_5_vs_5").describe("smax scenarios"),
     numEnvs: z.int().positive().default(16).describe("parallel envs"),
     rolloutLength: z.int().positive().default(200).describe("steps per iteration"),
@@ -60,6 +63,13 @@ const numEnvs = values.numEnvs;
 const rolloutLength = values.rolloutLength;
 const evalEpisodes = values.evalEpisodes;
 const algos = values.algos.split(",");
+const policies = values.policies.split(",");
+for (const p of policies) {
+  if (p !== "mlp" && p !== "gru") {
+    console.error(`Error: --policies ${values.policies}: each must be mlp or gru`);
+    Deno.exit(2);
+  }
+}
 const scenarios = values.scenarios.split(",");
 const outDir = values.out;
 const ALGO_OPTS = ["layers=2", "epochs=10"];
@@ -67,12 +77,17 @@ const ALGO_OPTS = ["layers=2", "epochs=10"];
 interface Job {
   scenario: string;
   algo: string;
+  policy: string;
   seed: number;
   dir: string;
 }
+/** A job's row label: the algorithm, and the policy network when it is a GRU. */
+const label = (j: { algo: string; policy: string }) =>
+  j.policy === "gru" ? `${j.algo} (GRU)` : j.algo;
 interface Result {
   job: Job;
   finalWin: number;
+  finalStochWin: number;
   finalReturn: number;
   bestWin: number;
   envSteps: number;
@@ -85,7 +100,8 @@ async function trainJob(job: Job): Promise<void> {
   const evalEvery = Math.max(1, Math.round(steps / (numEnvs * rolloutLength) / 25));
   const args = [
     ...["--env", `smax/${job.scenario}`, "--algo", job.algo, "--seed", String(job.seed)],
-    ...ALGO_OPTS.flatMap((o) => ["--algo-opt", o]),
+    ...[...ALGO_OPTS, ...(job.policy === "gru" ? ["recurrent=gru"] : [])]
+      .flatMap((o) => ["--algo-opt", o]),
     ...["--total-steps", String(steps), "--num-envs", String(numEnvs)],
     ...["--rollout-length", String(rolloutLength), "--eval-every", String(evalEvery)],
     ...["--eval-episodes", String(evalEpisodes), "--out", job.dir],
@@ -102,6 +118,7 @@ async function readResult(job: Job): Promise<Result> {
   return {
     job,
     finalWin: summary.eval_win_rate,
+    finalStochWin: summary.eval?.stochastic?.win_rate ?? NaN,
     finalReturn: summary.final_eval_return,
     bestWin: Math.max(...curve.map((c) => c.win)),
     envSteps: summary.env_steps,
@@ -147,12 +164,19 @@ const winAt = (r: Result, steps: number) =>
 
 const jobs: Job[] = scenarios.flatMap((scenario) =>
   algos.flatMap((algo) =>
-    Array.from({ length: seeds }, (_, seed) => ({
-      scenario,
-      algo,
-      seed,
-      dir: join("runs", "repro-smax", `${scenario}-${algo}-s${seed}`),
-    }))
+    policies.flatMap((policy) =>
+      Array.from({ length: seeds }, (_, seed) => ({
+        scenario,
+        algo,
+        policy,
+        seed,
+        dir: join(
+          "runs",
+          "repro-smax",
+          `${scenario}-${algo}${policy === "gru" ? "-gru" : ""}-s${seed}`,
+        ),
+      }))
+    )
   )
 );
 console.error(
@@ -165,14 +189,18 @@ const results = await pool(jobs, workers, runJob);
 const totalWall = (performance.now() - t0) / 1000;
 
 await Deno.mkdir(outDir, { recursive: true });
-const csv = ["scenario,algo,seed,final_win_rate,best_win_rate,final_return,env_steps,wall_s"];
+const csv = [
+  "scenario,algo,policy,seed,final_win_rate,final_stochastic_win_rate,best_win_rate,final_return,env_steps,wall_s",
+];
 for (const r of results) {
   csv.push(
     [
       r.job.scenario,
       r.job.algo,
+      r.job.policy,
       r.job.seed,
       r.finalWin,
+      r.finalStochWin,
       r.bestWin,
       r.finalReturn,
       r.envSteps,
@@ -183,7 +211,9 @@ for (const r of results) {
 await Deno.writeTextFile(join(outDir, "smax.csv"), csv.join("\n") + "\n");
 
 const md: string[] = [
-  "# Native SMACv2-style battles: BPPO and MAPPO",
+  `# Native SMACv2-style battles: ${algos.map((a) => a.toUpperCase()).join(" and ")}${
+    policies.includes("gru") ? ", MLP and GRU policies" : ""
+  }`,
   "",
   `Generated by \`deno task repro:smax${Deno.args.length ? " " + Deno.args.join(" ") : ""}\` on ${
     new Date().toISOString().slice(0, 10)
@@ -192,8 +222,10 @@ const md: string[] = [
       ", ",
     )
   }, ${numEnvs} envs x ${rolloutLength} ` +
-  `steps per iteration, PPO with 2 x 64 hidden layers (MLP, no GRU), 10 epochs, 1 minibatch, lr 5e-4. ` +
-  `Win rates are greedy evaluations over ${evalEpisodes} episodes against the scripted AI. ` +
+  `steps per iteration, PPO with 2 x 64 hidden layers${
+    policies.includes("gru") ? " (GRU policies: a GRU of 64 after them, BPTT chunks of 10)" : ""
+  }, 10 epochs, 1 minibatch, lr 5e-4. ` +
+  `Win rates are evaluations over the same ${evalEpisodes} episodes against the scripted AI, greedy and stochastic (sampled actions). ` +
   `Training took ${(results.reduce((a, r) => a + r.wall, 0) / 60).toFixed(1)} min summed over runs${
     reportOnly ? "" : ` (${(totalWall / 60).toFixed(1)} min wall, ${workers} runs in parallel)`
   } on this machine's CPU (tfjs-wasm).`,
@@ -209,27 +241,32 @@ for (const scenario of scenarios) {
     "",
   );
   md.push(
-    `| algorithm | final win rate (mean ± std) | per seed | win rate at ${
+    `| algorithm | final greedy win rate (mean ± std) | per seed | stochastic win rate (mean, per seed) | greedy win rate at ${
       (stepsFor(scenario) / 2).toLocaleString("en-US")
     } steps (mean, per seed) | best eval win rate (mean) | final return | env steps | wall s / run |`,
   );
-  md.push("|---|---:|---|---|---:|---:|---:|---:|");
+  md.push("|---|---:|---|---|---|---:|---:|---:|---:|");
   const series: Series[] = [];
-  for (const algo of algos) {
-    const rs = results.filter((r) => r.job.scenario === scenario && r.job.algo === algo);
+  for (const algo of algos.flatMap((algo) => policies.map((policy) => ({ algo, policy })))) {
+    const rs = results.filter((r) =>
+      r.job.scenario === scenario && r.job.algo === algo.algo && r.job.policy === algo.policy
+    );
     if (!rs.length) continue;
+    const st = rs.map((r) => r.finalStochWin);
     const w = stat(rs.map((r) => r.finalWin));
     const half = rs.map((r) => winAt(r, stepsFor(scenario) / 2));
     md.push(
-      `| ${algo} | ${pct(w.m)} ± ${pct(w.sd)} | ${rs.map((r) => pct(r.finalWin)).join(", ")} | ${
-        pct(stat(half).m)
-      } (${half.map(pct).join(", ")}) | ${pct(stat(rs.map((r) => r.bestWin)).m)} | ${
+      `| ${label(algo)} | ${pct(w.m)} ± ${pct(w.sd)} | ${
+        rs.map((r) => pct(r.finalWin)).join(", ")
+      } | ${pct(stat(st).m)} (${st.map(pct).join(", ")}) | ${pct(stat(half).m)} (${
+        half.map(pct).join(", ")
+      }) | ${pct(stat(rs.map((r) => r.bestWin)).m)} | ${
         stat(rs.map((r) => r.finalReturn)).m.toFixed(2)
       } | ${rs[0]!.envSteps.toLocaleString("en-US")} | ${
         stat(rs.map((r) => r.wall)).m.toFixed(0)
       } |`,
     );
-    series.push(bandSeries(algo, rs.map((r) => r.curve.map((c) => [c.steps, c.win]))));
+    series.push(bandSeries(label(algo), rs.map((r) => r.curve.map((c) => [c.steps, c.win]))));
   }
   md.push("");
   await Deno.writeTextFile(
