@@ -250,7 +250,7 @@ export function mlpVars(m: MlpBase): tf.Variable[] {
 /**
  * Sum of tensors of one shape by pairwise `tf.add`. Use instead of `tf.addN`: tfjs-webgpu
  * 4.22's addN silently adds only the first 6 inputs (seen on Deno's llvmpipe adapter: ten
- * ones summed to 6; tested in tests/webgpu_test.ts).
+ * ones summed to 6; tested in tests/_webgpu_checks.ts).
  * @param ts the tensors (at least one)
  * @returns their sum
  */
