@@ -8,6 +8,7 @@ import { definePlugin, installPlugin, type Plugin } from "../plugins/plugin.ts";
 import { matrixEnvs } from "./matrix/matrix.ts";
 import { bridgeEnvs } from "./bridge/mod.ts";
 import { smaxEnvs } from "./smax/smax.ts";
+import { footballEnvs } from "./football/football.ts";
 import { mamujocoEnvs } from "./mamujoco/mamujoco.ts";
 
 export { MatrixEnv, type MatrixGame, permutationGame, tableGame } from "./matrix/matrix.ts";
@@ -16,7 +17,7 @@ export { MatrixEnv, type MatrixGame, permutationGame, tableGame } from "./matrix
 export const builtinPlugin: Plugin = definePlugin({
   name: "baton-builtin",
   version: "0.1.0",
-  envs: [...matrixEnvs, ...bridgeEnvs, ...smaxEnvs, ...mamujocoEnvs],
+  envs: [...matrixEnvs, ...bridgeEnvs, ...smaxEnvs, ...mamujocoEnvs, ...footballEnvs],
 });
 
 /** Returns a fresh registry holding the built-in envs. */

@@ -1,0 +1,175 @@
+// Native football academy (football/*): GRF's interface (spec, simple115v2 layout, rewards, end
+// rules) and scripted sanity episodes of the simplified physics.
+import assert from "node:assert/strict";
+import { checkVecEnv, defaultEnvRegistry } from "../mod.ts";
+import { END, FootballVecEnv, OBS_DIM } from "../envs/football/football.ts";
+import { A, BALL_ROLL_KEEP, DURATION, GOAL_Y } from "../envs/football/constants.ts";
+import { SCENARIOS } from "../envs/football/scenarios.ts";
+import { assertClose } from "./_helpers.ts";
+
+/** Steps one env with the same action for every agent until its episode ends (or `max` steps). */
+async function play(env: FootballVecEnv, action: (t: number) => number, max = 60) {
+  const n = env.spec.numAgents;
+  let ret = 0;
+  for (let t = 0; t < max; t++) {
+    const s = await env.step(new Int32Array(n).fill(action(t)));
+    ret += s.reward[0]!;
+    if (s.done[0]) return { ret, t, end: env.ended[0]!, won: s.episodes.wins[0] };
+  }
+  return { ret, t: max, end: END.none, won: undefined };
+}
+
+/** Puts player p (index in the env) at (x, y) facing (fx, fy), owning the ball. */
+function giveBall(env: FootballVecEnv, p: number, x: number, y: number, fx = 1, fy = 0) {
+  env.px[p] = x, env.py[p] = y, env.vx[p] = env.vy[p] = 0, env.fx[p] = fx, env.fy[p] = fy;
+  env.owner[0] = p;
+  env.bx[0] = x + fx * 0.008, env.by[0] = y + fy * 0.008, env.bz[0] = 0;
+}
+
+Deno.test("football: every academy scenario registers with GRF's spec and passes checkVecEnv", async () => {
+  const reg = defaultEnvRegistry();
+  for (const s of Object.values(SCENARIOS)) {
+    const entry = reg.get(`football/${s.name}`);
+    const make = () => entry.create(entry.options.parse({}), { numEnvs: 4, seed: 0 } as never);
+    const env = await make();
+    const n = s.controlled.length;
+    assert.equal(env.spec.numAgents, n);
+    assert.equal(env.spec.obsDim, OBS_DIM);
+    assert.equal(env.spec.stateDim, 115 + (n - 1) * 11, "HARL's state: 115 + (n - 1) 11");
+    assert.deepEqual(env.spec.actionSpace, { kind: "discrete", n: 19 });
+    assert.equal(env.spec.episodeLimit, DURATION);
+    await env.close();
+    await checkVecEnv(make, { steps: 120 });
+  }
+});
+
+Deno.test("football: simple115v2 layout on 3-vs-1 at kick-off", async () => {
+  const env = new FootballVecEnv("academy_3_vs_1_with_keeper", 1);
+  const s = await env.reset(0);
+  for (let i = 0; i < 3; i++) {
+    const o = s.obs.subarray(i * 115, (i + 1) * 115);
+    // left positions: GK, then the three midfielders, then -1 padding to 22
+    assert.deepEqual(
+      Array.from(o.subarray(0, 8)),
+      [-1, 0, 0.6, 0, 0.7, 0.2, 0.7, -0.2].map((v) => Math.fround(v)),
+    );
+    assert.ok(o.subarray(8, 22).every((v) => v === -1));
+    assert.ok(o.subarray(22, 30).every((v) => v === 0), "left directions: standing");
+    assert.ok(o.subarray(30, 44).every((v) => v === -1));
+    // right positions in our frame: keeper on the goal line at +1, the centre-back at 0.75
+    assertClose(o.subarray(44, 48), [1, 0, 0.75, 0]);
+    assert.ok(o.subarray(48, 66).every((v) => v === -1));
+    assert.ok(o.subarray(66, 70).every((v) => v === 0));
+    assert.ok(o.subarray(70, 88).every((v) => v === -1));
+    assertClose(o.subarray(88, 91), [0.608, 0, 0], { atol: 1e-6 }); // at the owner's feet
+    assert.deepEqual(Array.from(o.subarray(94, 97)), [0, 1, 0], "the left team owns the ball");
+    const active = Array.from(o.subarray(97, 108));
+    assert.equal(active.indexOf(1), i + 1, `agent ${i} plays midfielder ${i + 1}`);
+    assert.equal(active.reduce((a, b) => a + b), 1);
+    assert.deepEqual(Array.from(o.subarray(108, 115)), [1, 0, 0, 0, 0, 0, 0], "game mode normal");
+  }
+  // the state is agent 0's observation and the other agents' active one-hots
+  assert.deepEqual(Array.from(s.state.subarray(0, 115)), Array.from(s.obs.subarray(0, 115)));
+  assert.equal(s.state[115 + 2], 1);
+  assert.equal(s.state[126 + 3], 1);
+});
+
+Deno.test("football: a shot from the penalty spot into the empty goal scores; a shot wide is out", async () => {
+  const env = new FootballVecEnv("academy_empty_goal", 1, { rewards: "scoring" });
+  for (let seed = 0; seed < 5; seed++) {
+    await env.reset(seed);
+    giveBall(env, 1, 1 - 11 / 52.5, 0); // 11 m out
+    const r = await play(env, (t) => (t === 0 ? A.shot : A.idle));
+    assert.equal(r.end, END.goal, `seed ${seed}: goal`);
+    assert.equal(r.ret, 1);
+    assert.equal(r.won, 1);
+    assert.ok(r.t < 8, `a hard shot takes a few steps, took ${r.t}`);
+    assert.ok(Math.abs(env.by[0]!) <= 1 && Math.abs(env.bdy[0]!) < 0.07);
+  }
+  await env.reset(0);
+  giveBall(env, 1, 0.8, 0.3, 0, 1); // facing the touchline
+  const wide = await play(env, (t) => (t === 0 ? A.shot : A.idle));
+  assert.equal(wide.end, END.out, "out of play ends the episode");
+  assert.equal(wide.ret, 0);
+  assert.equal(wide.won, 0);
+});
+
+Deno.test("football: a rolling ball travels as the rolling resistance says, and a pass reaches its receiver", async () => {
+  const env = new FootballVecEnv("academy_empty_goal", 1);
+  await env.reset(0);
+  env.owner[0] = -1;
+  env.bx[0] = 0.5, env.by[0] = -0.3, env.bvx[0] = 0, env.bvy[0] = 0.02;
+  for (let k = 1; k <= 10; k++) {
+    await env.step(new Int32Array([A.idle]));
+    const want = -0.3 + 0.02 * (1 - BALL_ROLL_KEEP ** k) / (1 - BALL_ROLL_KEEP);
+    assertClose([env.by[0]!], [want], { atol: 1e-12 });
+    assert.equal(env.owner[0], -1);
+  }
+  // 3-vs-1: the midfielder at (0.6, 0) passes to the one at (0.7, 0.2), bottom-right of it
+  const three = new FootballVecEnv("academy_3_vs_1_with_keeper", 1);
+  await three.reset(0);
+  assert.equal(three.owner[0], 1, "kick-off: the midfielder next to the ball has it");
+  const s = await three.step(new Int32Array([A.bottom_right, A.idle, A.idle]));
+  assert.equal(s.done[0], 0);
+  let t = 0;
+  const passed = await three.step(new Int32Array([A.short_pass, A.idle, A.idle]));
+  assert.equal(passed.done[0], 0);
+  assert.equal(three.owner[0], -1, "the ball left the passer");
+  while (three.owner[0] === -1 && t++ < 30) await three.step(new Int32Array(3));
+  assert.equal(three.owner[0], 2, `the receiver took it after ${t} steps`);
+  assert.ok(t <= 12, `a short pass of ~0.2 arrives in about 8 steps, took ${t}`);
+});
+
+Deno.test("football: checkpoints pay 0.1 per band on the way and the rest on a goal (GRF's wrapper)", async () => {
+  const env = new FootballVecEnv("academy_empty_goal", 1);
+  await env.reset(0);
+  let ret = 0, checkpoints = 0;
+  for (let t = 0; t < 200; t++) {
+    const a = t === 0 ? A.right : env.bx[0]! > 0.76 ? A.shot : A.idle;
+    const s = await env.step(new Int32Array([a]));
+    ret += s.reward[0]!;
+    if (!s.done[0]) checkpoints = ret;
+    else {
+      assert.equal(env.ended[0], END.goal);
+      break;
+    }
+  }
+  assertClose([checkpoints], [0.9], { atol: 1e-6 }); // 9 bands (down to distance 0.28) before the shot
+  assertClose([ret], [2], { atol: 1e-6 }); // +1 goal, +0.1 for the one unclaimed band
+});
+
+Deno.test("football: losing the ball ends the episode; the ball has at most one owner, at its feet", async () => {
+  const env = new FootballVecEnv("academy_run_to_score_with_keeper", 8);
+  let s = await env.reset(3);
+  let lost = 0;
+  for (let t = 0; t < 300; t++) {
+    for (let e = 0; e < 8; e++) {
+      const o = env.owner[e]!;
+      assert.ok(o >= -1 && o < env.P);
+      if (o >= 0 && !s.done[e]) {
+        const g = e * env.P + o;
+        const d = Math.hypot(env.bx[e]! - env.px[g]!, env.by[e]! - env.py[g]!);
+        assert.ok(Math.abs(d - 0.008) < 1e-9, `env ${e}: the ball is at its owner's feet`);
+      }
+    }
+    s = await env.step(new Int32Array(8).fill(A.idle)); // standing still: the defenders come
+    for (let e = 0; e < 8; e++) if (s.done[e] && env.ended[e] === END.lost) lost++;
+  }
+  assert.ok(lost >= 8, `the pressing defenders win the ball (${lost} episodes)`);
+  assert.ok(GOAL_Y > 0);
+});
+
+Deno.test("football: the same seed gives the same episodes", async () => {
+  const run = async () => {
+    const env = new FootballVecEnv("academy_3_vs_1_with_keeper", 4);
+    await env.reset(9);
+    const trace: number[] = [];
+    for (let t = 0; t < 150; t++) {
+      const a = Int32Array.from({ length: 12 }, (_, k) => (t * 7 + k * 5) % 19);
+      const s = await env.step(a);
+      trace.push(...s.obs.subarray(0, 115), ...s.reward);
+    }
+    return trace;
+  };
+  assert.deepEqual(await run(), await run());
+});
