@@ -173,3 +173,19 @@ Deno.test("football: the same seed gives the same episodes", async () => {
   };
   assert.deepEqual(await run(), await run());
 });
+
+Deno.test("football: env 0 renders as a valid scene; the last frame of an episode shows its outcome", async () => {
+  const { sceneSchema } = await import("../core/scene.ts");
+  const env = new FootballVecEnv("academy_empty_goal", 2);
+  await env.reset(0);
+  const first = sceneSchema.parse(env.render());
+  assert.equal(first.shapes.filter((s) => s.kind === "circle").length, 4, "3 players and the ball");
+  giveBall(env, 1, 0.8, 0);
+  await env.step(new Int32Array([A.shot, A.idle]));
+  let scene = sceneSchema.parse(env.render());
+  for (let t = 0; t < 10 && !/goal/.test(scene.caption ?? ""); t++) {
+    await env.step(new Int32Array(2));
+    scene = sceneSchema.parse(env.render());
+  }
+  assert.equal(scene.caption, "goal");
+});

@@ -14,6 +14,7 @@ import { discrete } from "../../core/spaces.ts";
 import type { Rng } from "../../core/rng.ts";
 import { type EnvBuffers, type EnvSpec, VecEnvBase } from "../../core/vec_env.ts";
 import type { EnvEntry } from "../../core/registry.ts";
+import type { Scene } from "../../core/scene.ts";
 import {
   A,
   ACCEL,
@@ -538,6 +539,59 @@ export class FootballVecEnv extends VecEnvBase {
       if (d <= (keeper ? Math.max(radius, KEEPER_REACH) : radius) && d < bestD) bestD = d, best = p;
     }
     this.owner[e] = best;
+  }
+
+  /**
+   * Env 0 as a scene for `deno task replay`: the pitch (GRF's y grows downwards, the scene's
+   * upwards, so y is negated), both teams (agents labelled by index, keepers "GK"), the ball
+   * (larger when in the air) and the outcome.
+   */
+  protected override renderEnv0(): Scene {
+    const shapes: Scene["shapes"] = [
+      { kind: "rect", x: -PITCH_X, y: -PITCH_Y, w: 2 * PITCH_X, h: 2 * PITCH_Y, fill: "#3a8a3a" },
+      { kind: "line", x1: 0, y1: -PITCH_Y, x2: 0, y2: PITCH_Y, stroke: "white" },
+    ];
+    for (const gx of [-PITCH_X, PITCH_X]) {
+      shapes.push({
+        kind: "line",
+        x1: gx,
+        y1: -GOAL_Y,
+        x2: gx,
+        y2: GOAL_Y,
+        stroke: "white",
+        width: 4,
+      });
+    }
+    for (let p = 0; p < this.P; p++) {
+      const agent = this.#agentOf(p), left = this.isLeft(p);
+      shapes.push({
+        kind: "circle",
+        x: this.px[p]!,
+        y: -this.py[p]!,
+        r: 0.018,
+        fill: left ? "royalblue" : "crimson",
+        ...(agent >= 0 ? { label: String(agent) } : this.isKeeper(p) ? { label: "GK" } : {}),
+      });
+    }
+    shapes.push({
+      kind: "circle",
+      x: this.bx[0]!,
+      y: -this.by[0]!,
+      r: 0.008 + this.bz[0]! * 0.2,
+      fill: "white",
+    });
+    const what = ["", "goal", "conceded", "ball out of play", "possession lost"][this.ended[0]!];
+    const owner = this.owner[0]!;
+    return {
+      bounds: [-PITCH_X - 0.05, -PITCH_Y - 0.05, PITCH_X + 0.05, PITCH_Y + 0.05],
+      shapes,
+      caption: what ||
+        (owner < 0
+          ? "ball free"
+          : `ball: ${this.isLeft(owner) ? "ours" : "theirs"}${
+            this.#agentOf(owner) >= 0 ? ` (agent ${this.#agentOf(owner)})` : ""
+          }`),
+    };
   }
 
   protected observe(buf: EnvBuffers): void {
