@@ -15,7 +15,8 @@
  *   same networks and update, with 1 and all learner threads, and the update's GFLOP/s next to
  *   the backend's large-matmul GFLOP/s;
  * - `recurrent` (bench/recurrent.ts): GRU against MLP policies on smax/protoss_5_vs_5, and
- *   shared-parameter against per-agent MAPPO on smax/protoss_10_vs_10.
+ *   shared-parameter against per-agent MAPPO on smax/protoss_10_vs_10;
+ * - `football` (bench/football.ts): the native football academy's env steps/s at E = 1024.
  *
  * @module
  */
@@ -32,6 +33,7 @@ const BENCHES = [
   "estimators",
   "learner",
   "recurrent",
+  "football",
 ] as const;
 
 const flags = parseFlags(

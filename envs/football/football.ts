@@ -84,6 +84,10 @@ export class FootballVecEnv extends VecEnvBase {
   readonly nRight: number;
   /** Player index (in the env) of each agent. */
   readonly agentPlayer: Int32Array;
+  /** The agent controlling each player (index in the env), or -1. */
+  readonly playerAgent: Int32Array;
+  /** Milliseconds spent in decisions (actions, scripted players) and in physics and rules. */
+  readonly time = { decide: 0, physics: 0 };
   // players, index e * P + p
   readonly px: Float64Array;
   readonly py: Float64Array;
@@ -95,6 +99,9 @@ export class FootballVecEnv extends VecEnvBase {
   /** Velocity of the last step (GRF's `*_direction`: per-step deltas). */
   readonly dx: Float64Array;
   readonly dy: Float64Array;
+  /** Target velocity of this step. */
+  readonly tvx: Float64Array;
+  readonly tvy: Float64Array;
   readonly startX: Float64Array;
   readonly startY: Float64Array;
   // ball, index e
@@ -153,11 +160,14 @@ export class FootballVecEnv extends VecEnvBase {
     this.nRight = sc.right.length;
     this.P = this.nLeft + this.nRight;
     this.agentPlayer = Int32Array.from(sc.controlled);
+    this.playerAgent = new Int32Array(this.P).fill(-1);
+    sc.controlled.forEach((p, i) => this.playerAgent[p] = i);
     const NP = numEnvs * this.P;
-    [this.px, this.py, this.vx, this.vy, this.fx, this.fy, this.dx, this.dy] = Array.from(
-      { length: 8 },
-      () => new Float64Array(NP),
-    );
+    [this.px, this.py, this.vx, this.vy, this.fx, this.fy, this.dx, this.dy, this.tvx, this.tvy] =
+      Array.from(
+        { length: 10 },
+        () => new Float64Array(NP),
+      );
     [this.bx, this.by, this.bz, this.bvx, this.bvy, this.bvz, this.bdx, this.bdy, this.bdz] = Array
       .from({ length: 9 }, () => new Float64Array(numEnvs));
     this.startX = Float64Array.from(
@@ -224,9 +234,14 @@ export class FootballVecEnv extends VecEnvBase {
 
   protected stepEnvs(actions: Int32Array | Float32Array, buf: EnvBuffers): void {
     const n = this.spec.numAgents;
-    for (let e = 0; e < this.numEnvs; e++) {
+    const t0 = performance.now();
+    for (let e = 0; e < this.numEnvs; e++) { // decisions: the agents' actions, the scripted players
       this.#applyActions(e, actions, n);
-      this.#movePlayers(e);
+      this.#targets(e);
+    }
+    const t1 = performance.now();
+    for (let e = 0; e < this.numEnvs; e++) { // physics and rules
+      this.#integrate(e);
       const before = this.owner[e]!;
       this.#kicks(e);
       const end = this.#moveBall(e);
@@ -248,6 +263,8 @@ export class FootballVecEnv extends VecEnvBase {
       buf.done[e] = outcome === END.none ? 0 : 1;
       if (outcome !== END.none) buf.won[e] = outcome === END.goal ? 1 : 0;
     }
+    this.time.decide += t1 - t0;
+    this.time.physics += performance.now() - t1;
   }
 
   /** GRF's CheckpointRewardWrapper for agent i (0 with `rewards: scoring`). */
@@ -290,8 +307,8 @@ export class FootballVecEnv extends VecEnvBase {
     }
   }
 
-  /** Every player's target velocity (agents' sticky actions, the scripted policies), then motion. */
-  #movePlayers(e: number): void {
+  /** Every player's target velocity: the agents' sticky actions, the scripted policies. */
+  #targets(e: number): void {
     const { P, nLeft } = this, n = this.spec.numAgents;
     const base = e * P, bx = this.bx[e]!, by = this.by[e]!, owner = this.owner[e]!;
     // the opponent's presser: its field player nearest the ball
@@ -303,7 +320,7 @@ export class FootballVecEnv extends VecEnvBase {
     for (let p = 0; p < P; p++) {
       const g = base + p;
       let tx = 0, ty = 0, speed = 0; // target direction (unit or zero) and speed
-      const agent = this.#agentOf(p);
+      const agent = this.playerAgent[p]!;
       if (agent >= 0) {
         const s = (e * n + agent) * N_STICKY;
         for (let d = 0; d < 8; d++) {
@@ -331,8 +348,15 @@ export class FootballVecEnv extends VecEnvBase {
           if (!left) speed *= this.#speedScale;
         }
       }
-      // accelerate towards the target velocity by at most ACCEL
-      let ax = tx * speed - this.vx[g]!, ay = ty * speed - this.vy[g]!;
+      this.tvx[g] = tx * speed;
+      this.tvy[g] = ty * speed;
+    }
+  }
+
+  /** Players accelerate towards their target velocities (by at most ACCEL) and move. */
+  #integrate(e: number): void {
+    for (let g = e * this.P; g < (e + 1) * this.P; g++) {
+      let ax = this.tvx[g]! - this.vx[g]!, ay = this.tvy[g]! - this.vy[g]!;
       const am = Math.hypot(ax, ay);
       if (am > ACCEL) ax *= ACCEL / am, ay *= ACCEL / am;
       this.vx[g] += ax;
@@ -349,8 +373,7 @@ export class FootballVecEnv extends VecEnvBase {
 
   /** The agent controlling player p, or -1. */
   #agentOf(p: number): number {
-    for (let i = 0; i < this.agentPlayer.length; i++) if (this.agentPlayer[i] === p) return i;
-    return -1;
+    return this.playerAgent[p]!;
   }
 
   /**
@@ -479,12 +502,8 @@ export class FootballVecEnv extends VecEnvBase {
     const x = this.bx[e]!, y = this.by[e]!, z = this.bz[e]!;
     this.bdx[e] = x - ox, this.bdy[e] = y - oy, this.bdz[e] = z - oz;
     // a goal: the ball crosses a goal line between the posts and under the bar
-    for (const [line, side] of [[PITCH_X, END.goal], [-PITCH_X, END.conceded]] as const) {
-      if ((ox - line) * (x - line) < 0 || (x === line && ox !== line)) {
-        const f = (line - ox) / (x - ox);
-        if (Math.abs(oy + f * (y - oy)) < GOAL_Y && oz + f * (z - oz) < GOAL_Z) return side;
-      }
-    }
+    if (crossesGoal(PITCH_X, ox, oy, oz, x, y, z)) return END.goal;
+    if (crossesGoal(-PITCH_X, ox, oy, oz, x, y, z)) return END.conceded;
     return Math.abs(x) > PITCH_X || Math.abs(y) > PITCH_Y ? END.out : END.none;
   }
 
@@ -624,21 +643,11 @@ export class FootballVecEnv extends VecEnvBase {
     nRight: number,
     active: number,
   ): void {
-    const blocks = [[0, nLeft, this.px, this.py], [0, nLeft, this.dx, this.dy], [
-      nLeft,
-      nRight,
-      this.px,
-      this.py,
-    ], [nLeft, nRight, this.dx, this.dy]] as const;
-    for (const [first, count, X, Y] of blocks) {
-      for (let k = 0; k < 11; k++) {
-        if (k < count) {
-          obs[o + 2 * k] = X[base + first + k]!;
-          obs[o + 2 * k + 1] = Y[base + first + k]!;
-        } else obs[o + 2 * k] = obs[o + 2 * k + 1] = -1;
-      }
-      o += 22;
-    }
+    team22(obs, o, this.px, this.py, base, nLeft);
+    team22(obs, o + 22, this.dx, this.dy, base, nLeft);
+    team22(obs, o + 44, this.px, this.py, base + nLeft, nRight);
+    team22(obs, o + 66, this.dx, this.dy, base + nLeft, nRight);
+    o += 88;
     obs[o++] = this.bx[e]!, obs[o++] = this.by[e]!, obs[o++] = this.bz[e]!;
     obs[o++] = this.bdx[e]!, obs[o++] = this.bdy[e]!, obs[o++] = this.bdz[e]!;
     const owner = this.owner[e]!;
@@ -648,6 +657,38 @@ export class FootballVecEnv extends VecEnvBase {
     obs.fill(0, o, o + 11 + 7);
     obs[o + active] = 1;
     obs[o + 11] = 1; // game_mode: normal (academy episodes end before any restart)
+  }
+}
+
+/** Whether the ball's step from (ox, oy, oz) to (x, y, z) crosses the goal at `line`. */
+function crossesGoal(
+  line: number,
+  ox: number,
+  oy: number,
+  oz: number,
+  x: number,
+  y: number,
+  z: number,
+): boolean {
+  if (!((ox - line) * (x - line) < 0 || (x === line && ox !== line))) return false;
+  const f = (line - ox) / (x - ox);
+  return Math.abs(oy + f * (y - oy)) < GOAL_Y && oz + f * (z - oz) < GOAL_Z;
+}
+
+/** Writes 11 (x, y) pairs from `X`, `Y` at `first .. first + count - 1`, then -1 padding. */
+function team22(
+  obs: Float32Array,
+  o: number,
+  X: Float64Array,
+  Y: Float64Array,
+  first: number,
+  count: number,
+): void {
+  for (let k = 0; k < 11; k++) {
+    if (k < count) {
+      obs[o + 2 * k] = X[first + k]!;
+      obs[o + 2 * k + 1] = Y[first + k]!;
+    } else obs[o + 2 * k] = obs[o + 2 * k + 1] = -1;
   }
 }
 
