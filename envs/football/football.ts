@@ -229,7 +229,13 @@ export class FootballVecEnv extends VecEnvBase {
     // kick-off: the nearest player within reach of the ball starts with it
     this.owner[e] = -1;
     this.#takeFreeBall(e, 0.03);
-    if (this.owner[e] >= 0) this.#carry(e);
+    const o = this.owner[e]!;
+    if (o >= 0) { // facing the goal it attacks (a corner taker stands on the corner flag)
+      const g = e * P + o, tx = (this.isLeft(o) ? PITCH_X : -PITCH_X) - this.px[g]!;
+      const ty = -this.py[g]!, d = Math.hypot(tx, ty);
+      if (d > 0) this.fx[g] = tx / d, this.fy[g] = ty / d;
+      this.#carry(e);
+    }
   }
 
   protected stepEnvs(actions: Int32Array | Float32Array, buf: EnvBuffers): void {
@@ -337,7 +343,6 @@ export class FootballVecEnv extends VecEnvBase {
         let gx: number, gy: number;
         const left = p < nLeft;
         if (this.isKeeper(p)) [gx, gy] = this.#keeperTarget(e, left ? -PITCH_X : PITCH_X);
-        else if (!left && owner === p) gx = -PITCH_X, gy = 0; // carry it to our goal
         else if (p === presser) gx = bx, gy = by;
         else if (!left) [gx, gy] = this.#markTarget(e, g);
         else gx = this.startX[p]!, gy = this.startY[p]!;
@@ -405,6 +410,16 @@ export class FootballVecEnv extends VecEnvBase {
     const owner = this.owner[e]!;
     if (owner < 0) return;
     const g = e * this.P + owner, kick = this.#kick[g]!;
+    if (this.playerAgent[owner]! < 0) { // a scripted player clears the ball upfield at once
+      const dir = this.isLeft(owner) ? 1 : -1, rng = this.rngs[e]!;
+      this.owner[e] = -1;
+      this.kicker[e] = owner;
+      this.cooldown[e] = KICK_COOLDOWN;
+      const tx = dir * 0.5, ty = -this.by[e]! * 0.5 + 0.1 * rng.normal(), d = Math.hypot(tx, ty);
+      const v = d / ((2 * LONG_PASS_VZ) / GRAVITY);
+      this.#launch(e, (tx / d) * v, (ty / d) * v, LONG_PASS_VZ);
+      return;
+    }
     if (kick < 0) return;
     // direction: the held direction, else where the player faces
     const agent = this.#agentOf(owner), s = (e * this.spec.numAgents + agent) * N_STICKY;

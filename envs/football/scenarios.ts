@@ -6,8 +6,8 @@
  *
  * `controlled` lists the left players the agents play, in agent order. GRF picks controlled players
  * dynamically (the ones nearest the ball); the MARL papers' agent counts are fixed (3 on 3-vs-1,
- * 4 on the counter-attacks, 2 on pass-and-shoot): we fix the assignment to the field players those
- * counts name (never the goalkeeper). The other left players follow a simple built-in policy
+ * 4 on the counter-attacks, 2 on pass-and-shoot, 10 on the corner as on-policy MAPPO runs it):
+ * we fix the assignment to the field players those counts name (never the goalkeeper). The other left players follow a simple built-in policy
  * (football.ts).
  *
  * @module
@@ -112,6 +112,38 @@ export const SCENARIOS: Record<string, Scenario> = Object.fromEntries(
       right: [[-1.0, 0.0, "GK"], [-0.75, 0.1, "CB"]],
       controlled: [1, 2],
       endOnPossessionChange: true,
+    },
+    {
+      name: "academy_corner",
+      ball: [0.99, 0.41],
+      left: [
+        [-1.0, 0.0, "GK"],
+        [1.0, 0.42, "LB"],
+        [0.7, 0.15, "CB"],
+        [0.7, 0.05, "CB"],
+        [0.7, -0.05, "RB"],
+        [0.0, 0.0, "CM"],
+        [0.6, 0.35, "CM"],
+        [0.8, 0.07, "CM"],
+        [0.8, -0.03, "LM"],
+        [0.8, -0.13, "RM"],
+        [0.7, -0.3, "CF"],
+      ],
+      right: [
+        [-1.0, 0.0, "GK"],
+        [-0.75, -0.18, "LB"],
+        [-0.75, -0.08, "CB"],
+        [-0.75, 0.02, "CB"],
+        [-1.0, -0.1, "RB"],
+        [-0.8, -0.25, "CM"],
+        [-0.88, -0.07, "CM"],
+        [-0.88, 0.03, "CM"],
+        [-0.88, 0.13, "LM"],
+        [-0.75, 0.25, "RM"],
+        [-0.2, 0.0, "CF"],
+      ],
+      controlled: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      endOnPossessionChange: false,
     },
     {
       name: "academy_counterattack_easy",
