@@ -1,7 +1,8 @@
 // Native football academy (football/*): GRF's interface (spec, simple115v2 layout, rewards, end
 // rules) and scripted sanity episodes of the simplified physics.
 import assert from "node:assert/strict";
-import { checkVecEnv, defaultEnvRegistry } from "../mod.ts";
+import { checkVecEnv, defaultEnvRegistry, fromScalarEnv, Rng } from "../mod.ts";
+import { FootballReferenceEnv } from "../envs/football/reference.ts";
 import { END, FootballVecEnv, OBS_DIM } from "../envs/football/football.ts";
 import { A, BALL_ROLL_KEEP, DURATION, GOAL_Y } from "../envs/football/constants.ts";
 import { SCENARIOS } from "../envs/football/scenarios.ts";
@@ -189,3 +190,32 @@ Deno.test("football: env 0 renders as a valid scene; the last frame of an episod
   }
   assert.equal(scene.caption, "goal");
 });
+
+for (const name of Object.keys(SCENARIOS)) {
+  Deno.test(`football/${name}: batched env is bit-identical to the scalar reference`, async () => {
+    const E = 5, difficulty = 0.7;
+    const vec = new FootballVecEnv(name, E, { difficulty });
+    const ref = fromScalarEnv(
+      vec.spec,
+      E,
+      () => new FootballReferenceEnv(SCENARIOS[name]!, { checkpoints: true, difficulty }),
+    );
+    let a = await vec.reset(4), b = await ref.reset(4);
+    const rng = new Rng(8), n = vec.spec.numAgents;
+    let episodes = 0, freeBall = 0;
+    for (let t = 0; t < 400; t++) {
+      for (const k of ["obs", "state", "reward", "done", "truncated"] as const) {
+        assert.deepEqual(a[k], b[k], `${k} differs at step ${t}`);
+      }
+      assert.deepEqual(a.episodes, b.episodes);
+      // random actions, biased to moves and kicks so that passes, shots and tackles happen
+      const act = Int32Array.from({ length: E * n }, () => rng.int(19));
+      a = await vec.step(act);
+      b = await ref.step(act);
+      episodes += a.episodes.returns.length;
+      for (let e = 0; e < E; e++) if (vec.owner[e] === -1) freeBall++;
+    }
+    assert.ok(episodes > 10, `episodes ended: ${episodes}`);
+    assert.ok(freeBall > 50, `steps with a free ball: ${freeBall} (kicks were compared)`);
+  });
+}

@@ -127,6 +127,9 @@ export class FootballVecEnv extends VecEnvBase {
   /** Checkpoints collected, index e * n + i. */
   readonly collected: Int32Array;
   readonly #sliding: Uint8Array;
+  /** A scripted player's target point, written by the target helpers (no allocation). */
+  #gx = 0;
+  #gy = 0;
   readonly #kick: Int32Array;
   readonly #speedScale: number;
   readonly #tackleP: number;
@@ -248,17 +251,15 @@ export class FootballVecEnv extends VecEnvBase {
     const t1 = performance.now();
     for (let e = 0; e < this.numEnvs; e++) { // physics and rules
       this.#integrate(e);
-      const before = this.owner[e]!;
       this.#kicks(e);
       const end = this.#moveBall(e);
       if (end === END.none) this.#possession(e, this.rngs[e]!);
       let outcome: number = end;
       const owner = this.owner[e]!;
       if (
-        outcome === END.none && this.sc.endOnPossessionChange && owner >= 0 &&
-        !this.isLeft(owner) && (before < 0 || this.isLeft(before) || before !== owner)
+        outcome === END.none && this.sc.endOnPossessionChange && owner >= 0 && !this.isLeft(owner)
       ) {
-        outcome = END.lost;
+        outcome = END.lost; // (the episode would have ended when they first took it)
       }
       this.ended[e] = outcome;
       // GRF's per-agent rewards; the team reward is their mean over agents
@@ -340,13 +341,12 @@ export class FootballVecEnv extends VecEnvBase {
       } else {
         // scripted: keepers guard their goal, the opponent presses and marks, our other
         // players hold their start positions
-        let gx: number, gy: number;
         const left = p < nLeft;
-        if (this.isKeeper(p)) [gx, gy] = this.#keeperTarget(e, left ? -PITCH_X : PITCH_X);
-        else if (p === presser) gx = bx, gy = by;
-        else if (!left) [gx, gy] = this.#markTarget(e, g);
-        else gx = this.startX[p]!, gy = this.startY[p]!;
-        const ddx = gx - this.px[g]!, ddy = gy - this.py[g]!, d = Math.hypot(ddx, ddy);
+        if (this.isKeeper(p)) this.#keeperTarget(e, left ? -PITCH_X : PITCH_X);
+        else if (p === presser) this.#gx = bx, this.#gy = by;
+        else if (!left) this.#markTarget(e, g);
+        else this.#gx = this.startX[p]!, this.#gy = this.startY[p]!;
+        const ddx = this.#gx - this.px[g]!, ddy = this.#gy - this.py[g]!, d = Math.hypot(ddx, ddy);
         if (d > 1e-3) {
           tx = ddx / d, ty = ddy / d;
           speed = Math.min(d, d < 0.25 && !left ? SPRINT_SPEED : RUN_SPEED);
@@ -385,24 +385,26 @@ export class FootballVecEnv extends VecEnvBase {
    * Where a keeper stands: on the line from its goal's centre to the ball, further out the
    * closer the ball (narrowing the angle), rushing a free ball that comes near.
    */
-  #keeperTarget(e: number, goalX: number): [number, number] {
+  #keeperTarget(e: number, goalX: number): void {
     const bx = this.bx[e]!, by = this.by[e]!;
     const ux = bx - goalX, uy = by, d = Math.hypot(ux, uy);
-    if (d < 1e-6) return [goalX, 0];
-    if (this.owner[e]! < 0 && d < 0.12) return [bx, by];
-    const k = clamp(0.25 * d, 0.01, 0.08);
-    return [goalX + (ux / d) * k, (uy / d) * k];
+    if (d < 1e-6) this.#gx = goalX, this.#gy = 0;
+    else if (this.owner[e]! < 0 && d < 0.12) this.#gx = bx, this.#gy = by;
+    else {
+      const k = clamp(0.25 * d, 0.01, 0.08);
+      this.#gx = goalX + (ux / d) * k, this.#gy = (uy / d) * k;
+    }
   }
 
   /** An opponent's marking spot: goal-side of the nearest of our field players. */
-  #markTarget(e: number, g: number): [number, number] {
+  #markTarget(e: number, g: number): void {
     const base = e * this.P;
     let best = Infinity, mx = this.px[g]!, my = this.py[g]!;
     for (let p = 1; p < this.nLeft; p++) {
       const d = Math.hypot(this.px[base + p]! - this.px[g]!, this.py[base + p]! - this.py[g]!);
       if (d < best) best = d, mx = this.px[base + p]!, my = this.py[base + p]!;
     }
-    return [mx + (PITCH_X - mx) * 0.25, my * 0.75]; // between the attacker and the goal at +1
+    this.#gx = mx + (PITCH_X - mx) * 0.25, this.#gy = my * 0.75; // between it and the goal at +1
   }
 
   /** The ball owner's kick, if an agent asked for one. */
