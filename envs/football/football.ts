@@ -36,6 +36,7 @@ import {
   KEEPER_HEIGHT,
   KEEPER_REACH,
   KICK_COOLDOWN,
+  len,
   LONG_PASS_VZ,
   MAX_PASS_SPEED,
   N_STICKY,
@@ -235,7 +236,7 @@ export class FootballVecEnv extends VecEnvBase {
     const o = this.owner[e]!;
     if (o >= 0) { // facing the goal it attacks (a corner taker stands on the corner flag)
       const g = e * P + o, tx = (this.isLeft(o) ? PITCH_X : -PITCH_X) - this.px[g]!;
-      const ty = -this.py[g]!, d = Math.hypot(tx, ty);
+      const ty = -this.py[g]!, d = len(tx, ty);
       if (d > 0) this.fx[g] = tx / d, this.fy[g] = ty / d;
       this.#carry(e);
     }
@@ -284,7 +285,7 @@ export class FootballVecEnv extends VecEnvBase {
       return CHECKPOINT_REWARD * (N_CHECKPOINTS - have);
     }
     if (this.owner[e] !== this.agentPlayer[i]) return 0;
-    const d = Math.hypot(this.bx[e]! - 1, this.by[e]!);
+    const d = len(this.bx[e]! - 1, this.by[e]!);
     let c = have, r = 0;
     while (c < N_CHECKPOINTS && d <= 0.99 - (0.8 / (N_CHECKPOINTS - 1)) * c) {
       r += CHECKPOINT_REWARD;
@@ -321,7 +322,7 @@ export class FootballVecEnv extends VecEnvBase {
     // the opponent's presser: its field player nearest the ball
     let presser = -1, best = Infinity;
     for (let p = nLeft + 1; p < P; p++) {
-      const d = Math.hypot(this.px[base + p]! - bx, this.py[base + p]! - by);
+      const d = len(this.px[base + p]! - bx, this.py[base + p]! - by);
       if (d < best) best = d, presser = p;
     }
     for (let p = 0; p < P; p++) {
@@ -346,7 +347,7 @@ export class FootballVecEnv extends VecEnvBase {
         else if (p === presser) this.#gx = bx, this.#gy = by;
         else if (!left) this.#markTarget(e, g);
         else this.#gx = this.startX[p]!, this.#gy = this.startY[p]!;
-        const ddx = this.#gx - this.px[g]!, ddy = this.#gy - this.py[g]!, d = Math.hypot(ddx, ddy);
+        const ddx = this.#gx - this.px[g]!, ddy = this.#gy - this.py[g]!, d = len(ddx, ddy);
         if (d > 1e-3) {
           tx = ddx / d, ty = ddy / d;
           speed = Math.min(d, d < 0.25 && !left ? SPRINT_SPEED : RUN_SPEED);
@@ -362,7 +363,7 @@ export class FootballVecEnv extends VecEnvBase {
   #integrate(e: number): void {
     for (let g = e * this.P; g < (e + 1) * this.P; g++) {
       let ax = this.tvx[g]! - this.vx[g]!, ay = this.tvy[g]! - this.vy[g]!;
-      const am = Math.hypot(ax, ay);
+      const am = len(ax, ay);
       if (am > ACCEL) ax *= ACCEL / am, ay *= ACCEL / am;
       this.vx[g] += ax;
       this.vy[g] += ay;
@@ -371,7 +372,7 @@ export class FootballVecEnv extends VecEnvBase {
       this.py[g] = clamp(oy + this.vy[g]!, -PITCH_Y - 0.05, PITCH_Y + 0.05);
       this.dx[g] = this.px[g]! - ox;
       this.dy[g] = this.py[g]! - oy;
-      const m = Math.hypot(this.vx[g]!, this.vy[g]!);
+      const m = len(this.vx[g]!, this.vy[g]!);
       if (m > 1e-4) this.fx[g] = this.vx[g]! / m, this.fy[g] = this.vy[g]! / m;
     }
   }
@@ -387,7 +388,7 @@ export class FootballVecEnv extends VecEnvBase {
    */
   #keeperTarget(e: number, goalX: number): void {
     const bx = this.bx[e]!, by = this.by[e]!;
-    const ux = bx - goalX, uy = by, d = Math.hypot(ux, uy);
+    const ux = bx - goalX, uy = by, d = len(ux, uy);
     if (d < 1e-6) this.#gx = goalX, this.#gy = 0;
     else if (this.owner[e]! < 0 && d < 0.12) this.#gx = bx, this.#gy = by;
     else {
@@ -401,7 +402,7 @@ export class FootballVecEnv extends VecEnvBase {
     const base = e * this.P;
     let best = Infinity, mx = this.px[g]!, my = this.py[g]!;
     for (let p = 1; p < this.nLeft; p++) {
-      const d = Math.hypot(this.px[base + p]! - this.px[g]!, this.py[base + p]! - this.py[g]!);
+      const d = len(this.px[base + p]! - this.px[g]!, this.py[base + p]! - this.py[g]!);
       if (d < best) best = d, mx = this.px[base + p]!, my = this.py[base + p]!;
     }
     this.#gx = mx + (PITCH_X - mx) * 0.25, this.#gy = my * 0.75; // between it and the goal at +1
@@ -417,7 +418,7 @@ export class FootballVecEnv extends VecEnvBase {
       this.owner[e] = -1;
       this.kicker[e] = owner;
       this.cooldown[e] = KICK_COOLDOWN;
-      const tx = dir * 0.5, ty = -this.by[e]! * 0.5 + 0.1 * rng.normal(), d = Math.hypot(tx, ty);
+      const tx = dir * 0.5, ty = -this.by[e]! * 0.5 + 0.1 * rng.normal(), d = len(tx, ty);
       const v = d / ((2 * LONG_PASS_VZ) / GRAVITY);
       this.#launch(e, (tx / d) * v, (ty / d) * v, LONG_PASS_VZ);
       return;
@@ -432,13 +433,13 @@ export class FootballVecEnv extends VecEnvBase {
     this.kicker[e] = owner;
     this.cooldown[e] = KICK_COOLDOWN;
     if (kick === A.shot) {
-      const dist = Math.hypot(PITCH_X - bx, by);
+      const dist = len(PITCH_X - bx, by);
       const aim = clamp(by * 0.3 + dirY * 0.02, -GOAL_Y * 0.8, GOAL_Y * 0.8) +
         this.rngs[e]!.normal() * (SHOT_SPREAD[0] + SHOT_SPREAD[1] * dist);
       // towards the goal when facing it at all, else along the facing direction
       let sx = PITCH_X - bx, sy = aim - by;
       if (dirX <= 0) sx = dirX, sy = dirY;
-      const m = Math.hypot(sx, sy);
+      const m = len(sx, sy);
       this.#launch(e, (sx / m) * SHOT_SPEED, (sy / m) * SHOT_SPEED, SHOT_VZ);
       return;
     }
@@ -450,7 +451,7 @@ export class FootballVecEnv extends VecEnvBase {
       tx = this.px[r]! + this.vx[r]! * PASS_STEPS - bx;
       ty = this.py[r]! + this.vy[r]! * PASS_STEPS - by;
     } else tx = dirX * 0.3, ty = dirY * 0.3;
-    const d = Math.hypot(tx, ty) || 1e-6;
+    const d = len(tx, ty) || 1e-6;
     if (kick === A.short_pass) {
       // ground pass reaching the target in about PASS_STEPS steps under rolling resistance
       const v = Math.min(
@@ -484,7 +485,7 @@ export class FootballVecEnv extends VecEnvBase {
       if (p === from) continue;
       const rx = this.px[base + p]! - this.px[base + from]!;
       const ry = this.py[base + p]! - this.py[base + from]!;
-      const d = Math.hypot(rx, ry);
+      const d = len(rx, ry);
       if (d < 1e-6) continue;
       const cos = (rx * dirX + ry * dirY) / d;
       if (cos <= 0) continue;
@@ -546,7 +547,7 @@ export class FootballVecEnv extends VecEnvBase {
       const lo = left ? this.nLeft : 0, hi = left ? this.P : this.nLeft;
       for (let p = lo; p < hi; p++) {
         const g = base + p, slide = this.#sliding[g] === 1;
-        const d = Math.hypot(this.px[g]! - this.bx[e]!, this.py[g]! - this.by[e]!);
+        const d = len(this.px[g]! - this.bx[e]!, this.py[g]! - this.by[e]!);
         if (d > (slide ? SLIDE_RADIUS : TACKLE_RADIUS)) continue;
         const chance = (left ? this.#tackleP : 0.3) * (slide ? 1.5 : 1) * (dribbling ? 0.5 : 1);
         if (rng.uniform() < chance) {
@@ -564,14 +565,14 @@ export class FootballVecEnv extends VecEnvBase {
   /** The nearest player able to take the free ball within `radius` (keepers reach further). */
   #takeFreeBall(e: number, radius: number): void {
     const base = e * this.P, bz = this.bz[e]!;
-    const speed = Math.hypot(this.bvx[e]!, this.bvy[e]!);
+    const speed = len(this.bvx[e]!, this.bvy[e]!);
     let best = -1, bestD = Infinity;
     for (let p = 0; p < this.P; p++) {
       if (p === this.kicker[e] && this.cooldown[e]! > 0) continue;
       const keeper = this.isKeeper(p);
       if (bz > (keeper ? KEEPER_HEIGHT : CONTROL_HEIGHT)) continue;
       if (!keeper && speed > TRAP_SPEED) continue;
-      const d = Math.hypot(this.px[base + p]! - this.bx[e]!, this.py[base + p]! - this.by[e]!);
+      const d = len(this.px[base + p]! - this.bx[e]!, this.py[base + p]! - this.by[e]!);
       if (d <= (keeper ? Math.max(radius, KEEPER_REACH) : radius) && d < bestD) bestD = d, best = p;
     }
     this.owner[e] = best;

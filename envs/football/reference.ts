@@ -27,6 +27,7 @@ import {
   KEEPER_HEIGHT,
   KEEPER_REACH,
   KICK_COOLDOWN,
+  len,
   LONG_PASS_VZ,
   MAX_PASS_SPEED,
   PASS_STEPS,
@@ -146,7 +147,7 @@ export class FootballReferenceEnv implements ScalarEnv {
     this.owner = this.#freeBallTaker(0.03);
     if (this.owner) {
       const o = this.owner, tx = (o.left ? PITCH_X : -PITCH_X) - o.x, ty = -o.y;
-      const d = Math.hypot(tx, ty);
+      const d = len(tx, ty);
       if (d > 0) o.fx = tx / d, o.fy = ty / d;
       this.#carry();
     }
@@ -190,7 +191,7 @@ export class FootballReferenceEnv implements ScalarEnv {
       return 0.1 * (10 - have);
     }
     if (this.owner !== this.players[this.sc.controlled[i]!]) return 0;
-    const d = Math.hypot(this.ball.x - 1, this.ball.y);
+    const d = len(this.ball.x - 1, this.ball.y);
     let c = have, r = 0;
     while (c < 10 && d <= 0.99 - (0.8 / (10 - 1)) * c) {
       r += 0.1;
@@ -205,7 +206,7 @@ export class FootballReferenceEnv implements ScalarEnv {
     let presser: Player | null = null, best = Infinity;
     for (const p of this.players) {
       if (p.left || p.keeper) continue;
-      const d = Math.hypot(p.x - b.x, p.y - b.y);
+      const d = len(p.x - b.x, p.y - b.y);
       if (d < best) best = d, presser = p;
     }
     for (const p of this.players) {
@@ -220,7 +221,7 @@ export class FootballReferenceEnv implements ScalarEnv {
         else if (p === presser) gx = b.x, gy = b.y;
         else if (!p.left) [gx, gy] = this.#markTarget(p);
         else gx = p.sx, gy = p.sy;
-        const ddx = gx - p.x, ddy = gy - p.y, d = Math.hypot(ddx, ddy);
+        const ddx = gx - p.x, ddy = gy - p.y, d = len(ddx, ddy);
         if (d > 1e-3) {
           tx = ddx / d, ty = ddy / d;
           speed = Math.min(d, d < 0.25 && !p.left ? SPRINT_SPEED : RUN_SPEED);
@@ -234,7 +235,7 @@ export class FootballReferenceEnv implements ScalarEnv {
 
   #integrate(p: Player): void {
     let ax = p.tvx - p.vx, ay = p.tvy - p.vy;
-    const am = Math.hypot(ax, ay);
+    const am = len(ax, ay);
     if (am > ACCEL) ax *= ACCEL / am, ay *= ACCEL / am;
     p.vx += ax;
     p.vy += ay;
@@ -243,12 +244,12 @@ export class FootballReferenceEnv implements ScalarEnv {
     p.y = Math.min(Math.max(oy + p.vy, -PITCH_Y - 0.05), PITCH_Y + 0.05);
     p.dx = p.x - ox;
     p.dy = p.y - oy;
-    const m = Math.hypot(p.vx, p.vy);
+    const m = len(p.vx, p.vy);
     if (m > 1e-4) p.fx = p.vx / m, p.fy = p.vy / m;
   }
 
   #keeperTarget(goalX: number): [number, number] {
-    const b = this.ball, ux = b.x - goalX, uy = b.y, d = Math.hypot(ux, uy);
+    const b = this.ball, ux = b.x - goalX, uy = b.y, d = len(ux, uy);
     if (d < 1e-6) return [goalX, 0];
     if (!this.owner && d < 0.12) return [b.x, b.y];
     const k = Math.min(Math.max(0.25 * d, 0.01), 0.08);
@@ -259,7 +260,7 @@ export class FootballReferenceEnv implements ScalarEnv {
     let best = Infinity, mx = p.x, my = p.y;
     for (const q of this.players) {
       if (!q.left || q.keeper) continue;
-      const d = Math.hypot(q.x - p.x, q.y - p.y);
+      const d = len(q.x - p.x, q.y - p.y);
       if (d < best) best = d, mx = q.x, my = q.y;
     }
     return [mx + (PITCH_X - mx) * 0.25, my * 0.75];
@@ -271,7 +272,7 @@ export class FootballReferenceEnv implements ScalarEnv {
     if (o.agent < 0) {
       const dir = o.left ? 1 : -1;
       this.#release(o);
-      const tx = dir * 0.5, ty = -b.y * 0.5 + 0.1 * this.#rng!.normal(), d = Math.hypot(tx, ty);
+      const tx = dir * 0.5, ty = -b.y * 0.5 + 0.1 * this.#rng!.normal(), d = len(tx, ty);
       const v = d / ((2 * LONG_PASS_VZ) / GRAVITY);
       b.vx = (tx / d) * v, b.vy = (ty / d) * v, b.vz = LONG_PASS_VZ;
       return;
@@ -283,12 +284,12 @@ export class FootballReferenceEnv implements ScalarEnv {
     const bx = b.x, by = b.y;
     this.#release(o);
     if (o.kick === A.shot) {
-      const dist = Math.hypot(PITCH_X - bx, by);
+      const dist = len(PITCH_X - bx, by);
       const aim = Math.min(Math.max(by * 0.3 + dirY * 0.02, -GOAL_Y * 0.8), GOAL_Y * 0.8) +
         this.#rng!.normal() * (SHOT_SPREAD[0] + SHOT_SPREAD[1] * dist);
       let sx = PITCH_X - bx, sy = aim - by;
       if (dirX <= 0) sx = dirX, sy = dirY;
-      const m = Math.hypot(sx, sy);
+      const m = len(sx, sy);
       b.vx = (sx / m) * SHOT_SPEED, b.vy = (sy / m) * SHOT_SPEED, b.vz = SHOT_VZ;
       return;
     }
@@ -296,7 +297,7 @@ export class FootballReferenceEnv implements ScalarEnv {
     let receiver: Player | null = null, bestScore = -Infinity;
     for (const q of this.players) {
       if (q === o || q.left !== o.left || q.keeper) continue;
-      const rx = q.x - o.x, ry = q.y - o.y, d = Math.hypot(rx, ry);
+      const rx = q.x - o.x, ry = q.y - o.y, d = len(rx, ry);
       if (d < 1e-6) continue;
       const cos = (rx * dirX + ry * dirY) / d;
       if (cos <= 0) continue;
@@ -308,7 +309,7 @@ export class FootballReferenceEnv implements ScalarEnv {
       tx = receiver.x + receiver.vx * PASS_STEPS - bx;
       ty = receiver.y + receiver.vy * PASS_STEPS - by;
     } else tx = dirX * 0.3, ty = dirY * 0.3;
-    const d = Math.hypot(tx, ty) || 1e-6;
+    const d = len(tx, ty) || 1e-6;
     if (o.kick === A.short_pass) {
       const v = Math.min(
         MAX_PASS_SPEED,
@@ -377,7 +378,7 @@ export class FootballReferenceEnv implements ScalarEnv {
       const dribbling = o.left && o.agent >= 0 && this.agents[o.agent]!.dribble;
       for (const p of this.players) {
         if (p.left === o.left) continue;
-        const d = Math.hypot(p.x - b.x, p.y - b.y);
+        const d = len(p.x - b.x, p.y - b.y);
         if (d > (p.sliding ? SLIDE_RADIUS : TACKLE_RADIUS)) continue;
         const chance = (o.left ? this.#tackleP : 0.3) * (p.sliding ? 1.5 : 1) *
           (dribbling ? 0.5 : 1);
@@ -394,13 +395,13 @@ export class FootballReferenceEnv implements ScalarEnv {
   }
 
   #freeBallTaker(radius: number): Player | null {
-    const b = this.ball, speed = Math.hypot(b.vx, b.vy);
+    const b = this.ball, speed = len(b.vx, b.vy);
     let best: Player | null = null, bestD = Infinity;
     for (const p of this.players) {
       if (p === this.kicker && this.cooldown > 0) continue;
       if (b.z > (p.keeper ? KEEPER_HEIGHT : CONTROL_HEIGHT)) continue;
       if (!p.keeper && speed > TRAP_SPEED) continue;
-      const d = Math.hypot(p.x - b.x, p.y - b.y);
+      const d = len(p.x - b.x, p.y - b.y);
       if (d <= (p.keeper ? Math.max(radius, KEEPER_REACH) : radius) && d < bestD) {
         bestD = d, best = p;
       }
