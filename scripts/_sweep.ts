@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { z } from "../core/deps.ts";
 import { formatZodError } from "../core/errors.ts";
 import { Rng } from "../core/rng.ts";
+import { derived, trainConfig } from "../core/config.ts";
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
@@ -184,4 +185,26 @@ export function bootstrapCi(
   ).sort((a, b) => a - b);
   const at = (p: number) => stats[Math.min(B - 1, Math.max(0, Math.floor(p * B)))]!;
   return [at((1 - level) / 2), at(1 - (1 - level) / 2)];
+}
+
+/**
+ * Whether a run trained its whole budget: its summary reports the env steps its config asks for
+ * (a run stopped by a signal also writes a summary, at the step it stopped).
+ * @param dir the run directory
+ * @returns true when finished
+ */
+export async function finished(dir: string): Promise<boolean> {
+  try {
+    const s = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
+    const c = trainConfig.parse(
+      Object.fromEntries(
+        Object.entries(JSON.parse(await Deno.readTextFile(join(dir, "config.json"))))
+          .filter(([k]) => k !== "meta" && k !== "backendUsed"),
+      ),
+    );
+    const { iterations, stepsPerIter } = derived(c);
+    return s.env_steps >= iterations * stepsPerIter;
+  } catch {
+    return false;
+  }
 }

@@ -19,7 +19,17 @@ import { join } from "node:path";
 import { z } from "../core/deps.ts";
 import { lineChart, type Series } from "./_plot.ts";
 import { bandSeries, pool, trainRun } from "./_repro.ts";
-import { algoArgs, bootstrapCi, grid, iqm, type Job, list, parseFlags, readRun } from "./_sweep.ts";
+import {
+  algoArgs,
+  bootstrapCi,
+  finished,
+  grid,
+  iqm,
+  type Job,
+  list,
+  parseFlags,
+  readRun,
+} from "./_sweep.ts";
 
 const flags = parseFlags(
   z.strictObject({
@@ -249,7 +259,7 @@ const jobs: Job<string, EnvCase>[] = cases.flatMap((c) =>
 );
 
 async function runJob(job: Job<string, EnvCase>): Promise<void> {
-  if ((await readRun(job.dir))?.summary) return; // finished earlier: keep it
+  if (await finished(job.dir)) return; // finished earlier: keep it (a stopped one resumes)
   const c = job.env;
   const iters = Math.ceil(c.steps / (c.numEnvs * c.rolloutLength));
   const checkpoint = join(job.dir, "checkpoint.json");
@@ -332,7 +342,9 @@ function outcome(job: Job<string, EnvCase>, rows: Record<string, number | null>[
 const outcomes: Outcome[] = [];
 for (const job of jobs) {
   const run = await readRun(job.dir);
-  if (run && run.rows.length) outcomes.push({ ...outcome(job, run.rows), finished: !!run.summary });
+  if (run && run.rows.length) {
+    outcomes.push({ ...outcome(job, run.rows), finished: await finished(job.dir) });
+  }
 }
 const fmt = (x: number | null, d = 2) => (x === null || !Number.isFinite(x) ? "-" : x.toFixed(d));
 const ci = (xs: number[]) => {

@@ -17,8 +17,7 @@
 import { join } from "node:path";
 import { z } from "../core/deps.ts";
 import { parseSeeds } from "../core/config_file.ts";
-import { derived, trainConfig } from "../core/config.ts";
-import { algoArgs, grid, list, parseFlags } from "./_sweep.ts";
+import { algoArgs, finished, grid, list, parseFlags } from "./_sweep.ts";
 import { pool, trainRun } from "./_repro.ts";
 import { aggregate } from "./_aggregate.ts";
 
@@ -71,23 +70,6 @@ const common = [
   ...(flags.totalSteps ? ["--total-steps", String(flags.totalSteps)] : []),
 ];
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
-/** A run is done when its summary says it trained its whole budget (an interrupted run also
- * writes a summary, at the step it stopped). */
-async function finished(dir: string): Promise<boolean> {
-  try {
-    const s = JSON.parse(await Deno.readTextFile(join(dir, "summary.json")));
-    const c = trainConfig.parse(
-      Object.fromEntries(
-        Object.entries(JSON.parse(await Deno.readTextFile(join(dir, "config.json"))))
-          .filter(([k]) => k !== "meta" && k !== "backendUsed"),
-      ),
-    );
-    const { iterations, stepsPerIter } = derived(c);
-    return s.env_steps >= iterations * stepsPerIter;
-  } catch {
-    return false;
-  }
-}
 let done = 0, resumed = 0;
 const failed: string[] = [];
 await Deno.mkdir(flags.out, { recursive: true });
