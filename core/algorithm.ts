@@ -133,6 +133,11 @@ export interface Algorithm {
   setState(s: AlgoState): Promise<void>;
   /** Frees tensors. */
   dispose(): void;
+  /**
+   * Optional: stops what must be waited for before the process may exit (worker threads), ahead
+   * of {@link dispose}. The trainer awaits it at the end of a run.
+   */
+  close?(): Promise<void>;
 }
 
 /** One registered algorithm. */

@@ -453,6 +453,7 @@ async function trainWith(
       });
     }
   } catch (err) {
+    await algo.close?.().catch(() => {});
     algo.dispose();
     throw err;
   } finally {
@@ -494,6 +495,7 @@ async function trainWith(
     algo: given ? `${cfg.algo}:${given}` : cfg.algo,
     seed: cfg.seed,
   });
+  await algo.close?.(); // worker threads end before the caller's process may exit
   algo.dispose();
   return summary;
 }

@@ -66,6 +66,11 @@ export abstract class PpoAlgorithm implements Algorithm {
     return Promise.resolve();
   }
 
+  /** Ends the critic workers and waits for them (see {@link CriticPool.close}). */
+  close(): Promise<void> {
+    return this.critics.close();
+  }
+
   dispose(): void {
     this.critics.dispose();
     this.agents.dispose();

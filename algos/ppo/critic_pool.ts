@@ -37,6 +37,7 @@ export type CriticSlots = z.infer<typeof criticSlotsSchema>;
 
 /** A message to a critic worker. */
 export const criticRequestSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("close") }),
   z.object({
     type: z.literal("init"),
     backend: z.enum(["wasm", "cpu"]),
@@ -73,6 +74,7 @@ export const criticReplySchema = z.discriminatedUnion("type", [
     seconds: z.number(),
   }),
   z.object({ type: z.literal("error"), message: z.string() }),
+  z.object({ type: z.literal("closed") }),
 ]);
 type CriticReply = z.infer<typeof criticReplySchema>;
 
@@ -162,6 +164,25 @@ class CriticWorker {
         : [];
       this.#w.postMessage(msg, transfer as ArrayBuffer[]);
     });
+  }
+
+  /**
+   * Asks the worker to free its backend and end its event loop, waits for its answer (at most
+   * `timeoutMs`), then gives its thread a moment to tear its isolate down. A process that exits
+   * while a worker thread is still being torn down (what `terminate()` alone leaves behind for up
+   * to 2 s) has aborted here in glibc ("double free or corruption") after all its work was done.
+   */
+  async close(timeoutMs = 2000): Promise<void> {
+    if (!this.#dead && !this.#pending) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.request({ type: "close" }).catch(() => {}),
+        new Promise<void>((r) => timer = setTimeout(r, timeoutMs)),
+      ]);
+      clearTimeout(timer);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.terminate();
   }
 
   terminate(): void {
@@ -306,7 +327,15 @@ export class CriticPool {
     if (W > 0 && !this.#workers) this.#start(W).catch(() => {}); // a failure shows at start()
   }
 
-  /** Stops the workers. */
+  /** Ends the workers and waits for them (see `CriticWorker.close`). */
+  async close(): Promise<void> {
+    const ws = this.#workers ?? [];
+    this.#workers = null;
+    this.#ready = null;
+    await Promise.all(ws.map((w) => w.close()));
+  }
+
+  /** Stops the workers without waiting (prefer {@link close}). */
   dispose(): void {
     for (const w of this.#workers ?? []) w.terminate();
     this.#workers = null;

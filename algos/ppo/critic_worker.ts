@@ -20,6 +20,14 @@ let ag: PpoAgents | null = null;
 self.onmessage = async (e: MessageEvent) => {
   try {
     const msg = criticRequestSchema.parse(e.data);
+    if (msg.type === "close") { // free the backend's memory, answer, and end this thread
+      ag?.dispose();
+      ag = null;
+      tf.disposeVariables();
+      self.postMessage({ type: "closed" });
+      self.close();
+      return;
+    }
     if (msg.type === "init") {
       await initBackend(msg.backend);
       ag?.dispose();
