@@ -201,9 +201,15 @@ export class PluginSandbox {
     this.#open++;
   }
 
-  /** Counts an env as closed. */
-  closed(): void {
-    if (--this.#open <= 0) this.terminate();
+  /**
+   * Counts an env as closed; after the last one, the worker has ended its event loop (it closes
+   * itself after answering that close), and its thread gets a moment to tear down before
+   * `terminate()`: a process that exits while a worker thread is still being torn down can abort.
+   */
+  async closed(): Promise<void> {
+    if (--this.#open > 0) return;
+    if (!this.#dead) await new Promise((r) => setTimeout(r, 100));
+    this.terminate();
   }
 
   /** Stops the worker. */
@@ -256,7 +262,7 @@ class SandboxedVecEnv implements VecEnv {
     try {
       await this.box.request({ type: "close", handle: this.handle });
     } catch { /* a dead sandbox has nothing left to close */ }
-    this.box.closed();
+    await this.box.closed();
   }
 }
 

@@ -18,6 +18,7 @@ import { definePlugin, installPlugin, type Plugin } from "./plugin.ts";
 const scope = self as unknown as {
   onmessage: ((e: MessageEvent) => void) | null;
   postMessage(msg: unknown, transfer?: Transferable[]): void;
+  close(): void;
 };
 
 let registry: EnvRegistry | null = null;
@@ -44,7 +45,7 @@ function env(handle: number): VecEnv {
 
 async function handle(
   msg: any,
-): Promise<{ reply: Record<string, unknown>; transfer?: Transferable[] }> {
+): Promise<{ reply: Record<string, unknown>; transfer?: Transferable[]; exit?: boolean }> {
   switch (msg.type) {
     case "load": {
       const mod = await import(msg.url);
@@ -90,7 +91,7 @@ async function handle(
     case "close": {
       await env(msg.handle).close();
       envs.delete(msg.handle);
-      return { reply: {} };
+      return { reply: { last: envs.size === 0 }, exit: envs.size === 0 };
     }
     default:
       throw new Error(`Unknown sandbox message type ${JSON.stringify(msg.type)}`);
@@ -100,9 +101,10 @@ async function handle(
 scope.onmessage = async (e: MessageEvent) => {
   const msg = e.data;
   try {
-    const { reply, transfer } = await handle(msg);
+    const { reply, transfer, exit } = await handle(msg);
     const heapMb = Deno.memoryUsage().heapUsed / 2 ** 20; // this worker's heap: the host checks it
     scope.postMessage({ id: msg.id, ok: true, ...reply, heapMb }, transfer ?? []);
+    if (exit) scope.close(); // the last env is closed: end this thread (the host waits for it)
   } catch (err) {
     const x = err as Error;
     scope.postMessage({
