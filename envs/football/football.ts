@@ -377,11 +377,6 @@ export class FootballVecEnv extends VecEnvBase {
     }
   }
 
-  /** The agent controlling player p, or -1. */
-  #agentOf(p: number): number {
-    return this.playerAgent[p]!;
-  }
-
   /**
    * Where a keeper stands: on the line from its goal's centre to the ball, further out the
    * closer the ball (narrowing the angle), rushing a free ball that comes near.
@@ -425,7 +420,7 @@ export class FootballVecEnv extends VecEnvBase {
     }
     if (kick < 0) return;
     // direction: the held direction, else where the player faces
-    const agent = this.#agentOf(owner), s = (e * this.spec.numAgents + agent) * N_STICKY;
+    const agent = this.playerAgent[owner]!, s = (e * this.spec.numAgents + agent) * N_STICKY;
     let dirX = this.fx[g]!, dirY = this.fy[g]!;
     for (let d = 0; d < 8; d++) if (this.sticky[s + d]) dirX = DIRS[d]![0], dirY = DIRS[d]![1];
     const bx = this.bx[e]!, by = this.by[e]!;
@@ -542,8 +537,9 @@ export class FootballVecEnv extends VecEnvBase {
     const owner = this.owner[e]!, base = e * this.P;
     if (owner >= 0) {
       const left = this.isLeft(owner), n = this.spec.numAgents;
-      const dribbling = left && this.#agentOf(owner) >= 0 &&
-        this.sticky[(e * n + this.#agentOf(owner)) * N_STICKY + STICKY_DRIBBLE] === 1;
+      const agent = this.playerAgent[owner]!;
+      const dribbling = left && agent >= 0 &&
+        this.sticky[(e * n + agent) * N_STICKY + STICKY_DRIBBLE] === 1;
       const lo = left ? this.nLeft : 0, hi = left ? this.P : this.nLeft;
       for (let p = lo; p < hi; p++) {
         const g = base + p, slide = this.#sliding[g] === 1;
@@ -600,7 +596,7 @@ export class FootballVecEnv extends VecEnvBase {
       });
     }
     for (let p = 0; p < this.P; p++) {
-      const agent = this.#agentOf(p), left = this.isLeft(p);
+      const agent = this.playerAgent[p]!, left = this.isLeft(p);
       shapes.push({
         kind: "circle",
         x: this.px[p]!,
@@ -626,7 +622,7 @@ export class FootballVecEnv extends VecEnvBase {
         (owner < 0
           ? "ball free"
           : `ball: ${this.isLeft(owner) ? "ours" : "theirs"}${
-            this.#agentOf(owner) >= 0 ? ` (agent ${this.#agentOf(owner)})` : ""
+            this.playerAgent[owner]! >= 0 ? ` (agent ${this.playerAgent[owner]})` : ""
           }`),
     };
   }
