@@ -61,6 +61,30 @@ export const trainConfig = z.strictObject({
     "megabytes of memory a sandboxed plugin may use (its JS heap, and growth in one request)",
   ),
   quiet: z.boolean().default(false).describe("no progress line"),
+  rollout: z.string().regex(
+    /^rediss?:\/\/[^\s]+$/,
+    "expected redis://host:port or rediss://host:port",
+  )
+    .optional().describe(
+      "collect rollouts on workers through Redis (redis://host:port, rediss:// for TLS); start workers with deno task worker",
+    ),
+  rolloutRun: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "letters, digits, . _ - (1-64)")
+    .default("baton").describe("Redis key namespace of this run (workers pass the same --run)"),
+  rolloutChunks: z.int().positive().default(1).describe(
+    "chunks per iteration: num-envs split into this many worker tasks",
+  ),
+  rolloutQuorum: z.number().gt(0).max(1).default(1).describe(
+    "fraction of chunks that lets an iteration proceed once rollout-timeout has passed",
+  ),
+  rolloutTimeout: z.number().positive().default(600).describe(
+    "seconds to wait for all chunks of an iteration before settling for the quorum (else fail)",
+  ),
+  rolloutClaim: z.number().positive().default(30).describe(
+    "seconds a task may stay unfinished before an idle worker takes it over",
+  ),
+  rolloutTlsCa: z.string().optional().describe(
+    "CA certificate file (PEM) that the Redis server's TLS certificate must chain to",
+  ),
 });
 
 /**
@@ -92,6 +116,16 @@ export function derived(c: TrainConfig): { stepsPerIter: number; iterations: num
  */
 export function evalSeed(seed: number): number {
   return seed + 1_000_003;
+}
+
+/**
+ * A Redis URL without its credentials, for what a run writes to disk (config.json,
+ * checkpoints): a password belongs in `BATON_REDIS_PASSWORD` or the command line, not in files.
+ * @param url the URL
+ * @returns the URL with user and password removed
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/^(rediss?:\/\/)[^@/]*@/, "$1");
 }
 
 /** @returns the default run directory of a config */

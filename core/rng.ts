@@ -122,4 +122,27 @@ export class Rng {
     [this.#a, this.#b, this.#c, this.#d] = s;
     this.#spare = null;
   }
+
+  /**
+   * The whole stream position, the cached second normal draw included: a stream handed to
+   * another process and back with it continues exactly as if it had never left (unlike
+   * {@link getState}, which drops the cached draw).
+   */
+  getStreamState(): RngStreamState {
+    return { state: [this.#a, this.#b, this.#c, this.#d], spare: this.#spare };
+  }
+
+  /** Restores a position from {@link getStreamState}. */
+  setStreamState(s: RngStreamState): void {
+    [this.#a, this.#b, this.#c, this.#d] = s.state;
+    this.#spare = s.spare;
+  }
+}
+
+/** An {@link Rng}'s exact stream position (see {@link Rng.getStreamState}). */
+export interface RngStreamState {
+  /** The generator's four words. */
+  state: RngState;
+  /** The cached normal draw, or null. */
+  spare: number | null;
 }

@@ -5,13 +5,20 @@
  * @module
  */
 import { join } from "node:path";
-import { type AlgoEntry, MemoryCarry, type Metrics, type Rollout } from "./algorithm.ts";
+import type { AlgoEntry, Algorithm, Metrics } from "./algorithm.ts";
+import { LocalRollouts, RolloutBuffers, type RolloutSource } from "./rollout.ts";
 import type { VecEnv } from "./vec_env.ts";
 import { type EnvEntry, makeEnv, parseOptions } from "./registry.ts";
 import { Rng } from "./rng.ts";
 import { gae } from "./gae.ts";
-import { actionVecDim } from "./spaces.ts";
-import { defaultOut, derived, evalSeed, learnerThreads, type TrainConfig } from "./config.ts";
+import {
+  defaultOut,
+  derived,
+  evalSeed,
+  learnerThreads,
+  redactUrl,
+  type TrainConfig,
+} from "./config.ts";
 import { type Checkpoint, saveCheckpoint } from "./checkpoint.ts";
 import {
   CheckpointHook,
@@ -24,7 +31,6 @@ import {
 } from "./sinks.ts";
 import { type EvalPair, type EvalResult, evaluateBoth } from "./evaluate.ts";
 import { appendEvaluation, writeMarlEval } from "./marl_eval.ts";
-import { checkStep } from "./testing.ts";
 import { VERSION } from "./version.ts";
 import { tf } from "./deps.ts";
 import { type BackendInfo, initBackend } from "./backend.ts";
@@ -137,47 +143,6 @@ export interface Summary {
   out: string;
 }
 
-/** Buffers of one rollout, allocated once per run. */
-class RolloutBuffers implements Rollout {
-  readonly obs: Float32Array;
-  readonly state: Float32Array;
-  readonly avail: Uint8Array | null;
-  readonly actions: Int32Array | Float32Array;
-  readonly actionVecs: Float32Array;
-  readonly logp: Float32Array;
-  readonly values: Float32Array;
-  readonly rewards: Float32Array;
-  readonly dones: Uint8Array;
-  advantages: Float32Array;
-  returns: Float32Array;
-  noise: Float32Array | null = null;
-  readonly memory: Float32Array | null;
-  readonly starts: Uint8Array | null;
-
-  constructor(readonly T: number, readonly E: number, env: VecEnv, memorySize: number) {
-    const { numAgents: n, obsDim, stateDim, actionSpace } = env.spec;
-    this.n = n;
-    const A = actionVecDim(actionSpace);
-    const TE = T * E;
-    this.obs = new Float32Array(TE * n * obsDim);
-    this.state = new Float32Array(TE * stateDim);
-    this.avail = actionSpace.kind === "discrete" ? new Uint8Array(TE * n * A) : null;
-    this.actions = actionSpace.kind === "discrete"
-      ? new Int32Array(TE * n)
-      : new Float32Array(TE * n * A);
-    this.actionVecs = new Float32Array(TE * n * A);
-    this.logp = new Float32Array(TE * n);
-    this.values = new Float32Array(TE * n);
-    this.rewards = new Float32Array(TE);
-    this.dones = new Uint8Array(TE);
-    this.advantages = new Float32Array(TE * n);
-    this.returns = new Float32Array(TE * n);
-    this.memory = memorySize ? new Float32Array(TE * memorySize) : null;
-    this.starts = memorySize ? new Uint8Array(TE) : null;
-  }
-  readonly n: number;
-}
-
 /** What the trainer needs besides the config. */
 export interface TrainDeps {
   /** The env to train on (`registry.get(cfg.env)`, or an entry of your own). */
@@ -192,6 +157,32 @@ export interface TrainDeps {
   readonly signal?: AbortSignal;
   /** Backend already initialised by the caller (skips initBackend). */
   readonly backend?: BackendInfo;
+  /**
+   * Where rollouts come from (default: the trainer's own envs, or rollout workers through
+   * Redis when `cfg.rollout` is set).
+   */
+  readonly rollouts?: RolloutFactory;
+}
+
+/** Makes a run's {@link RolloutSource} once its env and algorithm exist. */
+export type RolloutFactory = (x: {
+  cfg: TrainConfig;
+  env: VecEnv;
+  algo: Algorithm;
+  out: string;
+}) => Promise<RolloutSource>;
+
+async function rolloutSource(
+  cfg: TrainConfig,
+  deps: TrainDeps,
+  x: { env: VecEnv; algo: Algorithm; out: string },
+): Promise<RolloutSource> {
+  if (deps.rollouts) return deps.rollouts({ cfg, ...x });
+  if (cfg.rollout) { // loaded only when asked for: the Redis client stays out of local runs
+    const { redisRollouts } = await import("../distributed/learner.ts");
+    return redisRollouts({ cfg, ...x });
+  }
+  return new LocalRollouts(x.env, x.algo, cfg.env);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -221,6 +212,11 @@ async function freshRunDir(cfg: TrainConfig): Promise<string> {
   let out = base;
   for (let k = 2; await holdsRun(out); k++) out = `${base}-${k}`;
   return out;
+}
+
+/** The config as a run writes it to disk: no credentials. */
+function onDisk(cfg: TrainConfig): TrainConfig {
+  return cfg.rollout ? { ...cfg, rollout: redactUrl(cfg.rollout) } : cfg;
 }
 
 function mean(xs: number[]): number | null {
@@ -257,7 +253,9 @@ async function trainIn(
 ): Promise<Summary> {
   const algoEntry = deps.algo;
   const algoOptions = parseOptions(algoEntry.options, cfg.algoOptions, `algorithm ${cfg.algo}`);
-  const env = await makeEnv(deps.env, { options: cfg.envOptions, numEnvs: cfg.numEnvs });
+  // with rollout workers the learner's own env only tells the spec: one env is enough
+  const numEnvs = cfg.rollout && !deps.rollouts ? 1 : cfg.numEnvs;
+  const env = await makeEnv(deps.env, { options: cfg.envOptions, numEnvs });
   let evalEnv: VecEnv;
   try {
     evalEnv = await makeEnv(deps.env, {
@@ -310,7 +308,8 @@ async function trainWith(
   const meta = await runMetadata(backend.name);
   await Deno.writeTextFile(
     join(out, "config.json"),
-    JSON.stringify({ ...cfg, out, algoOptions, backendUsed: backend.name, meta }, null, 2) + "\n",
+    JSON.stringify({ ...onDisk(cfg), out, algoOptions, backendUsed: backend.name, meta }, null, 2) +
+      "\n",
   );
   const hooks: Hook[] = [
     finiteGuard,
@@ -320,27 +319,24 @@ async function trainWith(
     ...(deps.hooks ?? []),
     new CheckpointHook(cfg.checkpointEvery),
   ];
-  const buf = new RolloutBuffers(cfg.rolloutLength, cfg.numEnvs, env, algo.memorySize ?? 0);
-  const { numAgents: n, obsDim, stateDim, actionSpace } = env.spec;
-  const A = actionVecDim(actionSpace);
-  const E = cfg.numEnvs;
-  // Each iteration's env seed derives from (seed, iteration): a resumed run restarts its
-  // episodes from that seed, so it continues exactly like an uninterrupted one where episodes end
-  // with iterations and env resets draw no random numbers (else it differs only in which
-  // episodes it sees).
-  let step = await env.reset(cfg.seed * 100_003 + iteration);
-  checkStep(env, step, `Env ${cfg.env} at reset`); // env data is checked at the boundary
-  // a recurrent policy's per-env memory, from zero at the reset: a resumed run restarts its
-  // episodes (the envs are reset), so its memory starts at zero too, as in the uninterrupted run
-  // whenever episodes do not straddle iterations
-  const carry = new MemoryCarry(algo, E);
+  const buf = new RolloutBuffers(cfg.rolloutLength, cfg.numEnvs, env.spec, algo.memorySize ?? 0);
+  const n = env.spec.numAgents;
+  let source: RolloutSource;
+  try {
+    source = await rolloutSource(cfg, deps, { env, algo, out });
+  } catch (err) {
+    for (const h of hooks) await h.close?.();
+    await algo.close?.().catch(() => {});
+    algo.dispose();
+    throw err;
+  }
   const t0 = performance.now();
   let lastEval: EvalPair | null = null;
   let lastTrainReturn: number | null = null;
   const save = async () => {
     const ck: Checkpoint = {
       format: "baton-checkpoint/1",
-      config: { ...cfg, out },
+      config: { ...onDisk(cfg), out },
       iteration,
       envSteps,
       wallSeconds: wallBefore + (performance.now() - t0) / 1000,
@@ -350,69 +346,39 @@ async function trainWith(
     await saveCheckpoint(join(out, "checkpoint.json"), ck);
   };
   try {
+    // Each iteration's env seed derives from (seed, iteration): a resumed run restarts its
+    // episodes from that seed, so it continues exactly like an uninterrupted one where episodes
+    // end with iterations and env resets draw no random numbers (else it differs only in which
+    // episodes it sees). A recurrent policy's memory starts at zero with the reset, as in the
+    // uninterrupted run whenever episodes do not straddle iterations.
+    await source.start(cfg.seed * 100_003 + iteration);
     while (iteration < iterations && !deps.signal?.aborted) {
       const itStart = performance.now();
+      const before = rng.getStreamState(); // no side effect: a worker's stream starts here
       algo.beginIteration?.(rng);
-      const episodeReturns: number[] = [], wins: number[] = [];
-      let batchValues = false;
-      for (let t = 0; t < cfg.rolloutLength; t++) {
-        const x = carry.input({ obs: step.obs, state: step.state, avail: step.availActions, E });
-        const a = await algo.act(x, { rng, greedy: false });
-        const k = t * E;
-        if (buf.memory) {
-          buf.memory.set(carry.memory, k * carry.M);
-          buf.starts!.set(carry.starts, k);
-        }
-        buf.obs.set(step.obs, k * n * obsDim);
-        buf.state.set(step.state, k * stateDim);
-        if (buf.avail && step.availActions) buf.avail.set(step.availActions, k * n * A);
-        buf.actions.set(a.actions as any, k * n * (a.actions instanceof Int32Array ? 1 : A));
-        buf.actionVecs.set(a.actionVecs, k * n * A);
-        buf.logp.set(a.logp, k * n);
-        if (a.values) buf.values.set(a.values, k * n);
-        else batchValues = true;
-        if (a.noise) {
-          (buf.noise ??= new Float32Array(buf.actionVecs.length)).set(a.noise, k * n * A);
-        }
-        step = await env.step(a.actions);
-        checkStep(env, step, `Env ${cfg.env} at iteration ${iteration + 1}, step ${t + 1}`);
-        carry.advance(a, step.done, step.truncated);
-        buf.rewards.set(step.reward, k);
-        for (let e = 0; e < E; e++) buf.dones[k + e] = step.done[e]! | step.truncated[e]!;
-        episodeReturns.push(...step.episodes.returns);
-        wins.push(...step.episodes.wins);
-      }
-      if (batchValues) { // one pass over the rollout's T x E states (critics are fixed meanwhile)
-        buf.values.set(
-          await algo.values({
-            obs: buf.obs,
-            state: buf.state,
-            avail: buf.avail,
-            E: E * cfg.rolloutLength,
-          }),
-        );
-      }
-      const lastValues = await algo.values(
-        carry.input({ obs: step.obs, state: step.state, avail: step.availActions, E }),
-      );
+      const got = await source.collect({ algo, buf, rng, iteration: iteration + 1, before });
+      const { lastValues, episodeReturns, wins, buf: batch } = got;
       const g = gae({
-        rewards: buf.rewards,
-        values: buf.values,
+        rewards: batch.rewards,
+        values: batch.values,
         lastValues,
-        dones: buf.dones,
+        dones: batch.dones,
         T: cfg.rolloutLength,
-        E,
+        E: batch.E,
         n,
       }, { gamma: cfg.gamma, lambda: cfg.gaeLambda });
-      buf.advantages = g.advantages;
-      buf.returns = g.returns;
+      batch.advantages = g.advantages;
+      batch.returns = g.returns;
       const rollSec = (performance.now() - itStart) / 1000;
       const upStart = performance.now();
-      const m: Metrics = await algo.update(buf, { rng, progress: iteration / iterations });
+      const m: Metrics = {
+        ...(await algo.update(batch, { rng, progress: iteration / iterations })),
+        ...got.metrics,
+      };
       const updSec = (performance.now() - upStart) / 1000;
       for (const h of hooks) h.onUpdate?.(m, { iteration: iteration + 1, out });
       iteration++;
-      envSteps += stepsPerIter;
+      envSteps += batch.T * batch.E; // fewer than stepsPerIter when a quorum of chunks sufficed
       lastTrainReturn = mean(episodeReturns) ?? lastTrainReturn;
       const doEval = (cfg.evalEvery > 0 && iteration % cfg.evalEvery === 0) ||
         iteration === iterations;
@@ -429,7 +395,7 @@ async function trainWith(
         iteration,
         env_steps: envSteps,
         wall_s: wall,
-        sps: stepsPerIter / (rollSec + updSec),
+        sps: (batch.T * batch.E) / (rollSec + updSec),
         rollout_s: rollSec,
         update_s: updSec,
         train_return: mean(episodeReturns),
@@ -458,6 +424,7 @@ async function trainWith(
     throw err;
   } finally {
     for (const h of hooks) await h.close?.();
+    await source.close();
   }
   const summary: Summary = {
     env: cfg.env,

@@ -1,0 +1,244 @@
+/**
+ * The learner's side of distributed rollouts (`--rollout redis://...`): each iteration it
+ * publishes the parameters under a fresh version, appends one task per chunk, and takes the
+ * workers' chunks from the chunk stream through its consumer group. Only chunks of the current
+ * version train (the update is on-policy); duplicates (a task redone after a take-over) and
+ * malformed chunks are dropped and counted. When Redis comes back empty after a restart the
+ * learner recreates its groups and republishes what is still missing.
+ *
+ * @module
+ */
+import type { Algorithm, Metrics } from "../core/algorithm.ts";
+import type { TrainConfig } from "../core/config.ts";
+import type { VecEnv } from "../core/vec_env.ts";
+import { RolloutBuffers, type RolloutSource, type SourceBatch } from "../core/rollout.ts";
+import type { Rng, RngStreamState } from "../core/rng.ts";
+import {
+  type Chunk,
+  decodeChunk,
+  encodeParams,
+  FORMAT,
+  GROUPS,
+  keys,
+  type RunInfo,
+  scatterChunk,
+  specOf,
+  type Task,
+} from "./protocol.ts";
+import { bytesOf, type Client, connect, ensureGroups, isNoGroup } from "./redis.ts";
+
+/** A stream entry as ioredis returns it with binary values. */
+type Entry = [Uint8Array, Uint8Array[]];
+
+/** Chunks kept in the task stream at most (older entries are trimmed). */
+const STREAM_MAX = 10_000;
+
+/**
+ * The rollout source of a `--rollout redis://...` run.
+ * @param x the config, the learner's env (for its spec) and algorithm
+ * @returns the source; its `start` connects
+ */
+export function redisRollouts(
+  x: { cfg: TrainConfig; env: VecEnv; algo: Algorithm; out: string },
+): Promise<RolloutSource> {
+  const { cfg } = x;
+  if (cfg.numEnvs % cfg.rolloutChunks !== 0) {
+    throw new Error(
+      `Invalid flag --rollout-chunks ${cfg.rolloutChunks}: it must divide --num-envs ${cfg.numEnvs} (each chunk is num-envs / rollout-chunks envs)`,
+    );
+  }
+  return Promise.resolve(new RedisRollouts(cfg, x.env, x.algo));
+}
+
+class RedisRollouts implements RolloutSource {
+  readonly #cfg: TrainConfig;
+  readonly #info: RunInfo;
+  readonly #spec: VecEnv["spec"];
+  readonly #k: ReturnType<typeof keys>;
+  readonly #K: number;
+  readonly #nonce: string;
+  readonly #consumer: string;
+  #r: Client | null = null;
+  #lastParams: string | null = null;
+  #quiet: boolean;
+
+  constructor(cfg: TrainConfig, env: VecEnv, _algo: Algorithm) {
+    this.#cfg = cfg;
+    this.#spec = env.spec;
+    this.#K = cfg.rolloutChunks;
+    this.#k = keys(cfg.rolloutRun);
+    this.#quiet = cfg.quiet;
+    const bytes = crypto.getRandomValues(new Uint8Array(8));
+    // a learner's incarnation: versions of a restarted learner never match an earlier one's
+    this.#nonce = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+    this.#consumer = `learner-${this.#nonce}`;
+    this.#info = {
+      format: FORMAT,
+      env: cfg.env,
+      envOptions: cfg.envOptions,
+      algo: cfg.algo,
+      algoOptions: cfg.algoOptions,
+      seed: cfg.seed,
+      rolloutLength: cfg.rolloutLength,
+      chunkEnvs: cfg.numEnvs / cfg.rolloutChunks,
+      chunks: cfg.rolloutChunks,
+      claimSeconds: cfg.rolloutClaim,
+      plugins: cfg.plugins,
+      spec: specOf(env.spec),
+    };
+  }
+
+  #log(line: string): void {
+    if (!this.#quiet) console.error(line);
+  }
+
+  async start(_seed: number): Promise<void> {
+    this.#r = await connect(
+      { url: this.#cfg.rollout!, tlsCa: this.#cfg.rolloutTlsCa, name: this.#consumer },
+      10,
+      (l) => this.#log(l),
+    );
+    await ensureGroups(this.#r, this.#cfg.rolloutRun);
+    await this.#r.set(this.#k.config, JSON.stringify(this.#info));
+  }
+
+  /** Publishes the version's parameters, makes it current and appends the missing tasks. */
+  async #publish(
+    v: string,
+    params: Uint8Array,
+    iteration: number,
+    before: RngStreamState,
+    missing: number[],
+  ): Promise<void> {
+    const r = this.#r!;
+    await ensureGroups(r, this.#cfg.rolloutRun);
+    await r.set(this.#k.config, JSON.stringify(this.#info));
+    await r.set(this.#k.params(v), Buffer.from(params), "EX", 86_400);
+    await r.set(this.#k.current, v);
+    for (const chunk of missing) {
+      const t: Task = { version: v, iteration, chunk, before };
+      await r.xadd(this.#k.tasks, "MAXLEN", "~", STREAM_MAX, "*", "task", JSON.stringify(t));
+    }
+  }
+
+  async collect(
+    x: {
+      algo: Algorithm;
+      buf: RolloutBuffers;
+      rng: Rng;
+      iteration: number;
+      before: RngStreamState;
+    },
+  ): Promise<SourceBatch> {
+    const r = this.#r!;
+    const cfg = this.#cfg;
+    const v = `${this.#nonce}.${x.iteration}`;
+    const params = encodeParams(v, await x.algo.getState());
+    const got = new Map<number, Chunk>();
+    const missing = () => [...Array(this.#K).keys()].filter((c) => !got.has(c));
+    await this.#publish(v, params, x.iteration, x.before, missing());
+    if (this.#lastParams) await r.del(this.#k.params(this.#lastParams));
+    this.#lastParams = v;
+    let stale = 0, dropped = 0;
+    const t0 = performance.now();
+    const timeoutMs = cfg.rolloutTimeout * 1000;
+    while (got.size < this.#K) {
+      const waited = performance.now() - t0;
+      if (waited > timeoutMs) {
+        if (got.size >= Math.ceil(cfg.rolloutQuorum * this.#K)) break;
+        throw new Error(
+          `Only ${got.size} of ${this.#K} rollout chunks of iteration ${x.iteration} arrived within --rollout-timeout ${cfg.rolloutTimeout}s (quorum ${cfg.rolloutQuorum}): start workers with \`deno task worker --redis <url> --run ${cfg.rolloutRun}\`, or raise --rollout-timeout`,
+        );
+      }
+      let res: [Uint8Array, Entry[]][] | null;
+      try {
+        res = await r.xreadgroupBuffer(
+          "GROUP",
+          GROUPS.chunks,
+          this.#consumer,
+          "COUNT",
+          16,
+          "BLOCK",
+          Math.max(1, Math.min(500, Math.ceil(timeoutMs - waited))),
+          "STREAMS",
+          this.#k.chunks,
+          ">",
+        ) as any;
+      } catch (err) {
+        if (!isNoGroup(err)) throw err;
+        // Redis came back without our streams: recreate them and ask again for what is missing
+        this.#log(`[learner] Redis lost the run's streams; republishing iteration ${x.iteration}`);
+        await this.#publish(v, params, x.iteration, x.before, missing());
+        continue;
+      }
+      if (!res) {
+        // nothing arrived: a Redis that restarted empty has no current version; republish
+        if ((await r.get(this.#k.current)) !== v) {
+          await this.#publish(v, params, x.iteration, x.before, missing());
+        }
+        continue;
+      }
+      for (const [, entries] of res) {
+        for (const [idBytes, fields] of entries) {
+          const id = new TextDecoder().decode(idBytes);
+          let c: Chunk | null = null;
+          try {
+            c = decodeChunk(fields.map(bytesOf), this.#info.spec);
+          } catch (err) {
+            dropped++;
+            this.#log(`[learner] dropped malformed chunk ${id}: ${(err as Error).message}`);
+          }
+          if (c) {
+            const h = c.head;
+            const fits = h.T === cfg.rolloutLength && h.E === this.#info.chunkEnvs &&
+              h.chunk < this.#K && h.memory === memoryOf(x.buf);
+            if (h.version !== v || !fits) stale++; // an older version's, or a wrong shape
+            else if (got.has(h.chunk)) stale++; // a redone task's second answer
+            else got.set(h.chunk, c);
+          }
+          await r.xack(this.#k.chunks, GROUPS.chunks, id);
+          await r.xdel(this.#k.chunks, id);
+        }
+      }
+    }
+    const chunks = [...got.keys()].sort((a, b) => a - b);
+    const Ew = this.#info.chunkEnvs;
+    const buf = chunks.length === this.#K
+      ? x.buf
+      : new RolloutBuffers(cfg.rolloutLength, Ew * chunks.length, this.#spec, memoryOf(x.buf));
+    const lastValues = new Float32Array(buf.E * this.#info.spec.numAgents);
+    const episodeReturns: number[] = [], wins: number[] = [];
+    chunks.forEach((c, slot) => {
+      const ch = got.get(c)!;
+      scatterChunk(ch, buf, slot * Ew, this.#info.spec);
+      lastValues.set(ch.fields.lastValues as Float32Array, slot * Ew * this.#info.spec.numAgents);
+      episodeReturns.push(...ch.head.episodeReturns);
+      wins.push(...ch.head.wins);
+    });
+    // chunk 0 acted with the learner's own stream: continue from where it left it
+    const first = got.get(0);
+    if (first) x.rng.setStreamState(first.head.rng);
+    // nobody should work on this version any more
+    await r.set(this.#k.current, `${this.#nonce}.0`);
+    const metrics: Metrics = {
+      rollout_chunks: chunks.length,
+      rollout_wait_s: (performance.now() - t0) / 1000,
+      rollout_stale: stale,
+      rollout_dropped: dropped,
+    };
+    return { buf, lastValues, episodeReturns, wins, metrics };
+  }
+
+  async close(): Promise<void> {
+    if (!this.#r) return;
+    try {
+      if (this.#lastParams) await this.#r.del(this.#k.params(this.#lastParams));
+      this.#r.disconnect();
+    } catch { /* closing anyway */ }
+    this.#r = null;
+  }
+}
+
+function memoryOf(buf: RolloutBuffers): number {
+  return buf.memory ? buf.memory.length / (buf.T * buf.E) : 0;
+}

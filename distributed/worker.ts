@@ -1,0 +1,307 @@
+/**
+ * A rollout worker: takes chunk tasks from a run's task stream (consumer group `workers`),
+ * acts with the task's parameter version in its own envs, and appends the trajectory chunk to
+ * the chunk stream. A task left unfinished by a dead or stalled worker is taken over
+ * (`XAUTOCLAIM`) after the run's claim time; the learner keeps the first answer per chunk.
+ *
+ * What a worker takes from Redis is checked before use: the run description, tasks and
+ * parameters are validated with zod, the env must match the learner's spec, and env options
+ * that name programs (`python`, `pythonPath`, `factory`) or plugins are never taken from the
+ * wire: they come from the worker's own command line.
+ *
+ * @module
+ */
+import type { Algorithm } from "../core/algorithm.ts";
+import { type AlgoRegistry, type EnvRegistry, makeEnv, parseOptions } from "../core/registry.ts";
+import { collect, EnvCursor, RolloutBuffers } from "../core/rollout.ts";
+import { Rng } from "../core/rng.ts";
+import {
+  chunkSeed,
+  decodeParams,
+  encodeChunk,
+  envSeed,
+  GROUPS,
+  keys,
+  type RunInfo,
+  runInfo,
+  specOf,
+  task as taskSchema,
+} from "./protocol.ts";
+import { bytesOf, type Client, connect, ensureGroups, isNoGroup, sleep } from "./redis.ts";
+
+/** Env options a worker never takes from the learner: they name programs or code to run. */
+export const LOCAL_ONLY_ENV_OPTIONS = ["python", "pythonPath", "factory"] as const;
+
+/** How a worker runs. */
+export interface WorkerOptions {
+  /** `redis://host:port` or `rediss://` (password: URL or `BATON_REDIS_PASSWORD`). */
+  readonly redis: string;
+  /** The run's namespace (the learner's `--rollout-run`). */
+  readonly run: string;
+  /** This worker's consumer name (unique among the run's workers). */
+  readonly id: string;
+  /** CA file for TLS. */
+  readonly tlsCa?: string;
+  /** Threads the algorithm may use for acting. */
+  readonly threads: number;
+  /** Env options set on this host (interpreter paths, factories), over the learner's. */
+  readonly envOptions: Record<string, unknown>;
+  /** Envs this worker can make (its own plugins loaded). */
+  readonly envs: EnvRegistry;
+  /** Algorithms. */
+  readonly algos: AlgoRegistry;
+  /** Exit after this many seconds without a task (0: never). */
+  readonly idleExit?: number;
+  /** Exit after this many chunks (0: never). */
+  readonly maxTasks?: number;
+  /** Stops after the current task. */
+  readonly signal?: AbortSignal;
+  /** Log lines (default: stderr). */
+  readonly log?: (line: string) => void;
+}
+
+/** What a worker did. */
+export interface WorkerReport {
+  /** Chunks sent. */
+  chunks: number;
+  /** Tasks skipped because their version was no longer current. */
+  stale: number;
+  /** Tasks refused as malformed. */
+  refused: number;
+}
+
+interface Built {
+  json: string;
+  info: RunInfo;
+  algo: Algorithm;
+  cur: EnvCursor;
+  buf: RolloutBuffers;
+  params: string | null;
+}
+
+/** A failure no retry fixes (wrong env, mismatched spec): the worker exits with it. */
+class Fatal extends Error {}
+
+/**
+ * Runs a worker until aborted, idle for `idleExit` seconds, or `maxTasks` chunks are sent.
+ * @param o options
+ * @returns counts
+ */
+export async function runWorker(o: WorkerOptions): Promise<WorkerReport> {
+  const log = o.log ?? ((l: string) => console.error(l));
+  const k = keys(o.run);
+  const r = await connect({ url: o.redis, tlsCa: o.tlsCa, name: o.id }, Infinity, log);
+  const rep: WorkerReport = { chunks: 0, stale: 0, refused: 0 };
+  let built: Built | null = null;
+  let lastWork = performance.now();
+  let claimMs = 30_000;
+  try {
+    await ensureGroups(r, o.run);
+    while (!o.signal?.aborted) {
+      if (o.idleExit && performance.now() - lastWork > o.idleExit * 1000) break;
+      if (o.maxTasks && rep.chunks >= o.maxTasks) break;
+      try {
+        const entry = (await claimOne(r, k.tasks, o.id, claimMs)) ??
+          (await readOne(r, k.tasks, o.id));
+        if (!entry) continue;
+        const [id, fields] = entry;
+        built = await handle(r, o, k, id, fields, built, rep, log);
+        if (built) claimMs = built.info.claimSeconds * 1000;
+        lastWork = performance.now();
+      } catch (err) {
+        if (err instanceof Fatal) throw err;
+        if (isNoGroup(err)) {
+          await ensureGroups(r, o.run);
+          continue;
+        }
+        log(`[${o.id}] ${(err as Error).message}; retrying`);
+        await sleep(1_000);
+      }
+    }
+  } finally {
+    if (built) await closeBuilt(built);
+    r.disconnect();
+  }
+  return rep;
+}
+
+async function closeBuilt(b: Built): Promise<void> {
+  await b.algo.close?.().catch(() => {});
+  b.algo.dispose();
+  await b.cur.env.close();
+}
+
+type Raw = [string, Uint8Array[]];
+
+async function claimOne(r: Client, stream: string, me: string, idleMs: number) {
+  const res = await (r as any).xautoclaimBuffer(
+    stream,
+    GROUPS.tasks,
+    me,
+    idleMs,
+    "0-0",
+    "COUNT",
+    1,
+  ) as any;
+  const e = res?.[1]?.[0];
+  return e ? [new TextDecoder().decode(e[0]), e[1]] as Raw : null;
+}
+
+async function readOne(r: Client, stream: string, me: string) {
+  const res = await r.xreadgroupBuffer(
+    "GROUP",
+    GROUPS.tasks,
+    me,
+    "COUNT",
+    1,
+    "BLOCK",
+    1_000,
+    "STREAMS",
+    stream,
+    ">",
+  ) as any;
+  const e = res?.[0]?.[1]?.[0];
+  return e ? [new TextDecoder().decode(e[0]), e[1]] as Raw : null;
+}
+
+async function handle(
+  r: Client,
+  o: WorkerOptions,
+  k: ReturnType<typeof keys>,
+  id: string,
+  fields: Uint8Array[],
+  built: Built | null,
+  rep: WorkerReport,
+  log: (l: string) => void,
+): Promise<Built | null> {
+  const ack = () => r.xack(k.tasks, GROUPS.tasks, id);
+  const f = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    f.set(
+      new TextDecoder().decode(bytesOf(fields[i])),
+      new TextDecoder().decode(bytesOf(fields[i + 1])),
+    );
+  }
+  let t;
+  try {
+    t = taskSchema.parse(JSON.parse(f.get("task") ?? ""));
+  } catch (err) {
+    rep.refused++;
+    log(`[${o.id}] refused task ${id}: ${(err as Error).message.split("\n")[0]}`);
+    await ack();
+    return built;
+  }
+  if ((await r.get(k.current)) !== t.version) { // the learner has moved on (or restarted)
+    rep.stale++;
+    await ack();
+    return built;
+  }
+  const json = await r.get(k.config);
+  if (!json) return built; // Redis restarted empty: the learner will republish
+  if (!built || built.json !== json) {
+    if (built) await closeBuilt(built);
+    built = null;
+    built = await build(o, json);
+  }
+  if (built.params !== t.version) {
+    const bytes = await r.getBuffer(k.params(t.version));
+    if (!bytes) return built; // gone already: the learner moved on; the task will be stale
+    try {
+      await built.algo.setState(decodeParams(new Uint8Array(bytes), t.version));
+    } catch (err) {
+      rep.refused++;
+      log(`[${o.id}] refused parameters ${t.version}: ${(err as Error).message.split("\n")[0]}`);
+      await ack();
+      return built;
+    }
+    built.params = t.version;
+  }
+  const { info, algo, cur, buf } = built;
+  if (!cur.step) await cur.reset(envSeed(info.seed, t.iteration, t.chunk));
+  // every chunk draws the learner's agent order from the learner's stream; chunk 0 then acts
+  // with that stream (one worker reproduces the in-process run), the others with their own
+  let rng = new Rng(0);
+  rng.setStreamState(t.before);
+  algo.beginIteration?.(rng);
+  if (t.chunk > 0) rng = new Rng(chunkSeed(info.seed, t.iteration, t.chunk));
+  const got = await collect(algo, cur, buf, rng, t.iteration);
+  const entry = encodeChunk(
+    {
+      version: t.version,
+      iteration: t.iteration,
+      chunk: t.chunk,
+      worker: o.id,
+      T: buf.T,
+      E: buf.E,
+      episodeReturns: got.episodeReturns,
+      wins: got.wins as (0 | 1)[],
+      rng: rng.getStreamState(),
+      memory: cur.carry.M,
+    },
+    buf,
+    got.lastValues,
+    info.spec,
+  );
+  await r.xadd(
+    k.chunks,
+    "MAXLEN",
+    "~",
+    10_000,
+    "*",
+    ...entry.map((x) =>
+      typeof x === "string" ? x : Buffer.from(x.buffer, x.byteOffset, x.byteLength)
+    ),
+  );
+  await ack();
+  rep.chunks++;
+  return built;
+}
+
+async function build(o: WorkerOptions, json: string): Promise<Built> {
+  let info: RunInfo;
+  try {
+    info = runInfo.parse(JSON.parse(json));
+  } catch (err) {
+    throw new Fatal(
+      `the run description in Redis is not valid: ${(err as Error).message.split("\n")[0]}`,
+    );
+  }
+  if (!o.envs.has(info.env)) {
+    throw new Fatal(
+      `env ${info.env} is not registered on this worker${
+        info.plugins.length
+          ? `: load the learner's plugins with --plugin (${info.plugins.join(", ")})`
+          : ""
+      }`,
+    );
+  }
+  const envOptions = { ...info.envOptions };
+  for (const key of LOCAL_ONLY_ENV_OPTIONS) delete envOptions[key];
+  Object.assign(envOptions, o.envOptions);
+  const env = await makeEnv(o.envs.get(info.env), { options: envOptions, numEnvs: info.chunkEnvs })
+    .catch((err) => {
+      throw new Fatal(`cannot make env ${info.env}: ${(err as Error).message}`);
+    });
+  const mine = JSON.stringify(specOf(env.spec)), theirs = JSON.stringify(info.spec);
+  if (mine !== theirs) {
+    await env.close();
+    throw new Fatal(
+      `env ${info.env} here has spec ${mine}, the learner's has ${theirs}: run the same Baton version and env options on both`,
+    );
+  }
+  const entry = o.algos.get(info.algo);
+  const algo = entry.create(env.spec, {
+    options: parseOptions(entry.options, info.algoOptions, `algorithm ${info.algo}`),
+    rng: new Rng(info.seed).fork(),
+    threads: o.threads,
+    rolloutLength: info.rolloutLength,
+  });
+  const cur = new EnvCursor(env, algo, info.env);
+  const buf = new RolloutBuffers(
+    info.rolloutLength,
+    info.chunkEnvs,
+    env.spec,
+    algo.memorySize ?? 0,
+  );
+  return { json, info, algo, cur, buf, params: null };
+}
