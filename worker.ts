@@ -158,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
       log,
     });
     log(
-      `[${id}] done: ${rep.chunks} chunks sent, ${rep.stale} stale tasks skipped, ${rep.refused} refused`,
+      `[${id}] done: ${rep.chunks} chunks sent, ${rep.stale} stale tasks skipped, ${rep.abandoned} abandoned, ${rep.refused} refused`,
     );
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);

@@ -111,7 +111,9 @@ export interface Collected {
  * @param buf the buffers (`buf.E` equals the env count)
  * @param rng the acting stream
  * @param iteration for error messages (1-based iteration being collected)
- * @returns the bootstrap values and the finished episodes
+ * @param cancelled checked before each step: when it says so, collection stops (the envs stay
+ *   mid-episode, ready for the next collection) and null is returned
+ * @returns the bootstrap values and the finished episodes, or null when cancelled
  */
 export async function collect(
   algo: Algorithm,
@@ -119,7 +121,8 @@ export async function collect(
   buf: RolloutBuffers,
   rng: Rng,
   iteration: number,
-): Promise<Collected> {
+  cancelled?: () => boolean,
+): Promise<Collected | null> {
   const { env, carry } = cur;
   const { numAgents: n, obsDim, stateDim, actionSpace } = env.spec;
   const A = actionVecDim(actionSpace);
@@ -129,6 +132,7 @@ export async function collect(
   const episodeReturns: number[] = [], wins: number[] = [];
   let batchValues = false;
   for (let t = 0; t < buf.T; t++) {
+    if (cancelled?.()) return null;
     const x = carry.input({ obs: step.obs, state: step.state, avail: step.availActions, E });
     const a = await algo.act(x, { rng, greedy: false });
     const k = t * E;
@@ -222,7 +226,7 @@ export class LocalRollouts implements RolloutSource {
   async collect(
     x: { algo: Algorithm; buf: RolloutBuffers; rng: Rng; iteration: number },
   ): Promise<SourceBatch> {
-    return { buf: x.buf, ...(await collect(x.algo, this.#cur, x.buf, x.rng, x.iteration)) };
+    return { buf: x.buf, ...(await collect(x.algo, this.#cur, x.buf, x.rng, x.iteration))! };
   }
 
   /** @inheritdoc */

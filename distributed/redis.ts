@@ -73,10 +73,12 @@ export async function connect(
       return r;
     } catch (err) {
       const msg = (err as Error).message;
-      if (/NOAUTH|WRONGPASS|invalid password|AUTH/i.test(msg)) {
+      if (/NOAUTH|WRONGPASS|invalid password|AUTH/i.test(`${msg} ${lastError}`)) {
         r.disconnect();
         throw new Error(
-          `Redis at ${where} refused authentication (${msg}): set BATON_REDIS_PASSWORD or put the password in the URL (redis://:password@host:port)`,
+          `Redis at ${where} refused authentication (${
+            /AUTH|PASS/i.test(msg) ? msg : lastError
+          }): set BATON_REDIS_PASSWORD or put the password in the URL (redis://:password@host:port)`,
         );
       }
       if (performance.now() > deadline) {

@@ -68,6 +68,8 @@ export interface WorkerReport {
   stale: number;
   /** Tasks refused as malformed. */
   refused: number;
+  /** Tasks given up midway because the learner moved on. */
+  abandoned: number;
 }
 
 interface Built {
@@ -91,7 +93,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerReport> {
   const log = o.log ?? ((l: string) => console.error(l));
   const k = keys(o.run);
   const r = await connect({ url: o.redis, tlsCa: o.tlsCa, name: o.id }, Infinity, log);
-  const rep: WorkerReport = { chunks: 0, stale: 0, refused: 0 };
+  const rep: WorkerReport = { chunks: 0, stale: 0, refused: 0, abandoned: 0 };
   let built: Built | null = null;
   let lastWork = performance.now();
   let claimMs = 30_000;
@@ -224,7 +226,25 @@ async function handle(
   rng.setStreamState(t.before);
   algo.beginIteration?.(rng);
   if (t.chunk > 0) rng = new Rng(chunkSeed(info.seed, t.iteration, t.chunk));
-  const got = await collect(algo, cur, buf, rng, t.iteration);
+  // a task whose version stops being current meanwhile (the learner settled for a quorum, or
+  // restarted) is abandoned: polling `current` a few times a second costs the envs nothing
+  let moved = false, polling = true;
+  const poll = (async () => {
+    while (polling && !moved) {
+      await sleep(250);
+      if (polling) moved = (await r.get(k.current).catch(() => t.version)) !== t.version;
+    }
+  })();
+  const got = await collect(algo, cur, buf, rng, t.iteration, () => moved).finally(() => {
+    polling = false;
+  });
+  await poll;
+  if (!got) {
+    rep.abandoned++;
+    log(`[${o.id}] abandoned chunk ${t.chunk} of iteration ${t.iteration}: the learner moved on`);
+    await ack();
+    return built;
+  }
   const entry = encodeChunk(
     {
       version: t.version,

@@ -1,0 +1,477 @@
+// Distributed rollouts through a real redis-server on loopback (started and stopped here):
+// one worker reproduces the in-process run; a worker killed mid-chunk, a late one, a slow one,
+// a Redis restart and a learner restart are all survived with every chunk counted once;
+// malformed chunks and tasks never train; a password-protected Redis refuses a learner without it.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import {
+  defaultAlgoRegistry,
+  defaultEnvRegistry,
+  initBackend,
+  installPlugin,
+  type TrainConfig,
+} from "../mod.ts";
+import { train } from "../core/trainer.ts";
+import { keys } from "../distributed/protocol.ts";
+import { runWorker } from "../distributed/worker.ts";
+import slowPlugin from "./fixtures/slow_plugin.ts";
+import { smallConfig } from "./_helpers.ts";
+import { REDIS, RedisServer } from "./_redis.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const envs = defaultEnvRegistry();
+installPlugin(envs, slowPlugin);
+const algos = defaultAlgoRegistry();
+const deps = (cfg: TrainConfig) => ({ env: envs.get(cfg.env), algo: algos.get(cfg.algo) });
+const opts = { ignore: !REDIS, sanitizeResources: false, sanitizeOps: false };
+
+/** A rollout worker in its own process (killable), with the slow test env loaded. */
+class WorkerProcess {
+  readonly child: Deno.ChildProcess;
+  readonly log: Promise<string>;
+  constructor(url: string, run: string, extra: string[] = []) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "worker.ts",
+        "--redis",
+        url,
+        "--run",
+        run,
+        "--plugin",
+        "tests/fixtures/slow_plugin.ts",
+        "--trust-plugin",
+        "--idle-exit",
+        "60",
+        ...extra,
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.log = new Response(this.child.stderr).text();
+  }
+  async kill(): Promise<string> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await this.child.status;
+    return await this.log;
+  }
+}
+
+async function lines(dir: string): Promise<Record<string, number>[]> {
+  return (await Deno.readTextFile(join(dir, "metrics.jsonl"))).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+}
+
+const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+/** Waits until `cond` holds (polling), or fails after `ms`. */
+async function until(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await cond())) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function config(url: string, run: string, over: Record<string, unknown> = {}) {
+  return smallConfig({
+    env: "slow/coin",
+    envOptions: { delayMs: 0 },
+    algo: "mappo",
+    numEnvs: 8,
+    rolloutLength: 20,
+    totalSteps: 8 * 20 * 4,
+    evalEvery: 0,
+    rollout: url,
+    rolloutRun: run,
+    backend: "wasm",
+    threads: 1,
+    ...over,
+  });
+}
+
+const TIMING = /(^time\/|_s$|^sps$|^rollout_)/;
+
+Deno.test("one worker reproduces the in-process run for the same seed", opts, async () => {
+  await initBackend("wasm");
+  const redis = await RedisServer.start();
+  const w = new WorkerProcess(redis.url, "same");
+  try {
+    for (const algo of ["mappo", "bppo"]) {
+      const d = await config(redis.url, "same", {
+        algo,
+        env: "matrix/climbing",
+        envOptions: {},
+        seed: 4,
+      });
+      const { rollout: _r, out: _o, ...rest } = d;
+      const local = await smallConfig(rest);
+      const a = await train(local, deps(local));
+      const b = await train(d, deps(d));
+      assert.equal(b.env_steps, a.env_steps);
+      const [la, lb] = [await lines(a.out), await lines(b.out)];
+      assert.equal(lb.length, la.length);
+      for (let i = 0; i < la.length; i++) {
+        assert.equal(lb[i]!.rollout_chunks, 1);
+        for (const [k, v] of Object.entries(la[i]!)) {
+          if (!TIMING.test(k)) assert.equal(lb[i]![k], v, `${algo}, iteration ${i + 1}: ${k}`);
+        }
+      }
+      assert.equal(b.final_eval_return, a.final_eval_return);
+    }
+  } finally {
+    await w.kill();
+    await redis.stop();
+  }
+});
+
+Deno.test(
+  "a worker killed mid-chunk is taken over by a late one; nothing counted twice",
+  opts,
+  async () => {
+    await initBackend("wasm");
+    const redis = await RedisServer.start();
+    const r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const run = "kill";
+    // 20 steps x 60 ms: a chunk takes 1.2 s; a task left unfinished for 1 s is taken over
+    const cfg = await config(redis.url, run, {
+      envOptions: { delayMs: 60 },
+      rolloutChunks: 2,
+      rolloutClaim: 1,
+      totalSteps: 8 * 20 * 3,
+      rolloutTimeout: 60,
+    });
+    const a = new WorkerProcess(redis.url, run, ["--id", "doomed"]);
+    let b: WorkerProcess | null = null;
+    try {
+      const learner = train(cfg, deps(cfg));
+      // once "doomed" holds a task (pending in the workers group), kill it mid-chunk
+      await until(
+        async () => {
+          const p = await r.xpending(keys(run).tasks, "workers").catch(() => null) as any;
+          return Array.isArray(p) && (p[3] ?? []).some((x: any) => x[0] === "doomed");
+        },
+        30_000,
+        "the first worker to take a task",
+      );
+      await sleep(300);
+      await a.kill();
+      b = new WorkerProcess(redis.url, run, ["--id", "late"]); // joins after the run started
+      const s = await learner;
+      assert.equal(s.iterations, 3);
+      assert.equal(s.env_steps, 8 * 20 * 3);
+      for (const m of await lines(cfg.out!)) assert.equal(m.rollout_chunks, 2);
+      const log = await b.kill();
+      assert.match(log, /done|waiting/);
+    } finally {
+      await a.kill();
+      await b?.kill();
+      r.disconnect();
+      await redis.stop();
+    }
+  },
+);
+
+Deno.test(
+  "a slow worker: the learner settles for the quorum after the time-out, and never waits forever",
+  opts,
+  async () => {
+    await initBackend("wasm");
+    const redis = await RedisServer.start();
+    const run = "slow";
+    try {
+      // no worker at all: the learner gives up after the time-out with a line that says what to do
+      const none = await config(redis.url, run, { rolloutTimeout: 1, totalSteps: 160 });
+      await assert.rejects(
+        () => train(none, deps(none)),
+        /Only 0 of 1 rollout chunks .* within --rollout-timeout 1s .*deno task worker --redis/,
+      );
+      // one worker doing two chunks of 2 s each in turn; the learner waits 3 s for both, then
+      // proceeds with the half it has (quorum 0.5): fewer env steps; the worker gives up the
+      // other half as soon as it sees the learner has moved on
+      const cfg = await config(redis.url, run, {
+        envOptions: { delayMs: 100 },
+        rolloutChunks: 2,
+        rolloutQuorum: 0.5,
+        rolloutTimeout: 3,
+        rolloutClaim: 30,
+        totalSteps: 8 * 20 * 3,
+      });
+      const w = new WorkerProcess(redis.url, run);
+      const r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+      try {
+        // the clock starts once the worker listens (its process takes seconds to start)
+        await until(
+          async () => {
+            const c = await r.xinfo("CONSUMERS", keys(run).tasks, "workers").catch(() => []);
+            return (c as unknown[]).length > 0;
+          },
+          60_000,
+          "the worker to listen",
+        );
+        const s = await train(cfg, deps(cfg));
+        const ms = await lines(cfg.out!);
+        assert.equal(ms.length, 3);
+        const chunks = ms.map((m) => m.rollout_chunks!);
+        assert.ok(chunks.some((c) => c === 1), `chunks per iteration ${chunks}`);
+        assert.equal(s.env_steps, chunks.reduce((a, c) => a + c * 4 * 20, 0));
+        const log = await w.kill();
+        assert.match(log, /abandoned chunk 1 of iteration 1: the learner moved on/);
+      } finally {
+        r.disconnect();
+        await w.kill();
+      }
+    } finally {
+      await redis.stop();
+    }
+  },
+);
+
+Deno.test(
+  "Redis restarts empty mid-run: learner and worker reconnect and the run completes",
+  opts,
+  async () => {
+    await initBackend("wasm");
+    const redis = await RedisServer.start();
+    const run = "restart";
+    const cfg = await config(redis.url, run, {
+      envOptions: { delayMs: 30 },
+      totalSteps: 8 * 20 * 6,
+      rolloutClaim: 2,
+    });
+    const w = new WorkerProcess(redis.url, run);
+    try {
+      const learner = train(cfg, deps(cfg));
+      await until(
+        async () => {
+          try {
+            return (await lines(cfg.out!)).length >= 2;
+          } catch {
+            return false;
+          }
+        },
+        60_000,
+        "two iterations",
+      );
+      await redis.stop();
+      await sleep(1_000);
+      await redis.restart(); // empty: no persistence
+      const s = await learner;
+      assert.equal(s.iterations, 6);
+      assert.equal(s.env_steps, 8 * 20 * 6);
+      for (const m of await lines(cfg.out!)) assert.equal(m.rollout_chunks, 1);
+    } finally {
+      await w.kill();
+      await redis.stop();
+    }
+  },
+);
+
+Deno.test(
+  "a learner killed and resumed from its checkpoint: workers act with its new version",
+  opts,
+  async () => {
+    const redis = await RedisServer.start();
+    const run = "resume";
+    const out = await Deno.makeTempDir({ prefix: "baton_dist_" });
+    const w = new WorkerProcess(redis.url, run);
+    const flags = [
+      "--env",
+      "matrix/climbing",
+      "--algo",
+      "mappo",
+      "--num-envs",
+      "8",
+      "--rollout-length",
+      "20",
+      "--total-steps",
+      String(8 * 20 * 40),
+      "--eval-every",
+      "0",
+      "--eval-episodes",
+      "10",
+      "--checkpoint-every",
+      "1",
+      "--threads",
+      "1",
+      "--quiet",
+      "--rollout",
+      redis.url,
+      "--rollout-run",
+      run,
+    ];
+    try {
+      const first = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "train.ts", ...flags, "--out", join(out, "run")],
+        cwd: ROOT,
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      await until(
+        async () => {
+          try {
+            return (await lines(join(out, "run"))).length >= 3;
+          } catch {
+            return false;
+          }
+        },
+        60_000,
+        "three iterations",
+      );
+      first.kill("SIGKILL"); // a crash: no goodbye
+      await first.status;
+      const resumed = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "train.ts", "--resume", join(out, "run"), "--rollout", redis.url],
+        cwd: ROOT,
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(resumed.stderr);
+      assert.equal(resumed.code, 0, err);
+      const s = JSON.parse(await Deno.readTextFile(join(out, "run", "summary.json")));
+      assert.equal(s.iterations, 40);
+      assert.equal(s.env_steps, 8 * 20 * 40);
+      const ms = await lines(join(out, "run"));
+      assert.deepEqual(ms.map((m) => m.iteration), Array.from({ length: 40 }, (_, i) => i + 1));
+    } finally {
+      await w.kill();
+      await redis.stop();
+    }
+  },
+);
+
+Deno.test("malformed chunks and tasks never train: dropped, logged, counted", opts, async () => {
+  await initBackend("wasm");
+  const redis = await RedisServer.start();
+  const r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  const run = "evil";
+  const k = keys(run);
+  const cfg = await config(redis.url, run, { envOptions: { delayMs: 40 }, totalSteps: 8 * 20 * 3 });
+  const log: string[] = [];
+  const stop = new AbortController();
+  const worker = runWorker({
+    redis: redis.url,
+    run,
+    id: "in-process",
+    threads: 1,
+    envOptions: {},
+    envs,
+    algos,
+    signal: stop.signal,
+    log: (l) => log.push(l),
+  });
+  try {
+    const learner = train(cfg, deps(cfg));
+    await until(async () => ((await r.get(k.current)) ?? "").endsWith(".1"), 30_000, "iteration 1");
+    const v = (await r.get(k.current))!;
+    const head = (over: object) =>
+      JSON.stringify({
+        format: "baton-rollout/1",
+        version: v,
+        iteration: 1,
+        chunk: 0,
+        worker: "evil",
+        T: 20,
+        E: 8,
+        episodeReturns: [],
+        wins: [],
+        rng: { state: [1, 2, 3, 4], spare: null },
+        noise: false,
+        memory: 0,
+        ...over,
+      });
+    const f32 = (n: number, x = 0) => Buffer.from(new Float32Array(n).fill(x).buffer);
+    // a chunk of the current version with a NaN reward, one with short arrays, one not JSON
+    const full = (rewards: Buffer) => [
+      "h",
+      head({}),
+      "obs",
+      f32(160 * 4),
+      "state",
+      f32(160 * 2),
+      "actions",
+      Buffer.from(new Int32Array(320).buffer),
+      "actionVecs",
+      f32(160 * 4),
+      "logp",
+      f32(320),
+      "values",
+      f32(320),
+      "rewards",
+      rewards,
+      "dones",
+      Buffer.alloc(160),
+      "avail",
+      Buffer.alloc(640, 1),
+      "lastValues",
+      f32(16),
+    ];
+    await r.xadd(k.chunks, "*", ...full(f32(160, NaN)));
+    await r.xadd(k.chunks, "*", ...full(f32(10)));
+    await r.xadd(k.chunks, "*", "h", "{not json");
+    await r.xadd(k.tasks, "*", "task", JSON.stringify({ version: v, iteration: "one" }));
+    const s = await learner;
+    assert.equal(s.iterations, 3);
+    const ms = await lines(cfg.out!);
+    assert.equal(ms.reduce((a, m) => a + m.rollout_dropped!, 0), 3);
+    for (const m of ms) assert.equal(m.rollout_chunks, 1);
+    stop.abort();
+    const rep = await worker;
+    assert.equal(rep.refused, 1);
+    assert.ok(log.some((l) => /refused task/.test(l)), log.join("\n"));
+  } finally {
+    stop.abort();
+    await worker.catch(() => {});
+    r.disconnect();
+    await redis.stop();
+  }
+});
+
+Deno.test(
+  "a password-protected Redis: refused without the password, used with it, never written to disk",
+  opts,
+  async () => {
+    await initBackend("wasm");
+    const redis = await RedisServer.start({ password: "s3cret-pw" });
+    const run = "auth";
+    const stop = new AbortController();
+    const withPw = redis.url.replace("redis://", "redis://:s3cret-pw@");
+    const worker = runWorker({
+      redis: withPw,
+      run,
+      id: "w",
+      threads: 1,
+      envOptions: {},
+      envs,
+      algos,
+      signal: stop.signal,
+      log: () => {},
+    });
+    try {
+      const bad = await config(redis.url, run, { totalSteps: 160 });
+      await assert.rejects(
+        () => train(bad, deps(bad)),
+        /refused authentication.*BATON_REDIS_PASSWORD/,
+      );
+      const good = await config(withPw, run, { totalSteps: 160 });
+      const s = await train(good, deps(good));
+      assert.equal(s.env_steps, 160);
+      for (const f of ["config.json", "checkpoint.json"]) {
+        const text = await Deno.readTextFile(join(good.out!, f));
+        assert.ok(!text.includes("s3cret-pw"), `${f} holds the password`);
+      }
+    } finally {
+      stop.abort();
+      await worker.catch(() => {});
+      await redis.stop();
+    }
+  },
+);
