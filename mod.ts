@@ -34,7 +34,16 @@ export {
   type ZodType,
 } from "./core/deps.ts";
 export { VERSION } from "./core/version.ts";
-export { Rng, type RngState } from "./core/rng.ts";
+export { Rng, type RngState, type RngStreamState } from "./core/rng.ts";
+export {
+  collect,
+  type Collected,
+  EnvCursor,
+  LocalRollouts,
+  RolloutBuffers,
+  type RolloutSource,
+  type SourceBatch,
+} from "./core/rollout.ts";
 export { actionVecDim, type Box, box, type Discrete, discrete, type Space } from "./core/spaces.ts";
 export {
   type EnvBuffers,
@@ -101,6 +110,7 @@ export { type BackendChoice, type BackendInfo, initBackend } from "./core/backen
 export { derived, evalSeed, learnerThreads, type TrainConfig, trainConfig } from "./core/config.ts";
 export {
   type EvalSummary,
+  type RolloutFactory,
   type RunMetadata,
   runMetadata,
   type Summary,

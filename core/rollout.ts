@@ -217,19 +217,26 @@ export class LocalRollouts implements RolloutSource {
     this.#cur = new EnvCursor(env, algo, label);
   }
 
-  /** @inheritdoc */
+  /**
+   * Resets the envs.
+   * @param seed the env seed
+   */
   start(seed: number): Promise<void> {
     return this.#cur.reset(seed);
   }
 
-  /** @inheritdoc */
+  /**
+   * Runs the envs for one rollout.
+   * @param x the algorithm, buffers, acting stream and iteration
+   * @returns the trainer's buffers, filled
+   */
   async collect(
     x: { algo: Algorithm; buf: RolloutBuffers; rng: Rng; iteration: number },
   ): Promise<SourceBatch> {
     return { buf: x.buf, ...(await collect(x.algo, this.#cur, x.buf, x.rng, x.iteration))! };
   }
 
-  /** @inheritdoc */
+  /** Nothing to release: the trainer closes its envs. */
   close(): Promise<void> {
     return Promise.resolve();
   }

@@ -21,8 +21,26 @@ import type { RolloutBuffers } from "../core/rollout.ts";
 /** The protocol's name and version, checked on both sides. */
 export const FORMAT = "baton-rollout/1";
 
-/** The Redis keys of one run. */
-export function keys(run: string) {
+/** The Redis keys of one run (see the module's list). */
+export interface RunKeys {
+  /** The run description. */
+  readonly config: string;
+  /** The current parameter version. */
+  readonly current: string;
+  /** A version's parameters. */
+  readonly params: (version: string) => string;
+  /** The task stream. */
+  readonly tasks: string;
+  /** The chunk stream. */
+  readonly chunks: string;
+}
+
+/**
+ * The Redis keys of one run.
+ * @param run the run's namespace
+ * @returns its keys
+ */
+export function keys(run: string): RunKeys {
   const p = `baton:${run}:`;
   return {
     config: p + "config",
