@@ -28,9 +28,11 @@ function freePort(): number {
   return port;
 }
 
-async function ping(port: number, password?: string): Promise<boolean> {
+async function ping(port: number, password?: string, caCert?: string): Promise<boolean> {
   try {
-    const c = await Deno.connect({ hostname: "127.0.0.1", port });
+    const c = caCert
+      ? await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [caCert] })
+      : await Deno.connect({ hostname: "127.0.0.1", port });
     try {
       const cmd = (password ? `AUTH ${password}\r\n` : "") + "PING\r\n";
       await c.write(new TextEncoder().encode(cmd));
@@ -51,25 +53,42 @@ async function ping(port: number, password?: string): Promise<boolean> {
   }
 }
 
+/** PEM files of a TLS-only server: its certificate and key, and the CA that signed it. */
+export interface ServerTls {
+  /** Server certificate (PEM file). */
+  readonly cert: string;
+  /** Its private key (PEM file). */
+  readonly key: string;
+  /** The CA certificate (PEM file). */
+  readonly ca: string;
+}
+
 /** One redis-server child process on 127.0.0.1. */
 export class RedisServer {
   #child: Deno.ChildProcess | null = null;
-  private constructor(readonly port: number, readonly args: string[], readonly password?: string) {}
+  private constructor(
+    readonly port: number,
+    readonly args: string[],
+    readonly password?: string,
+    readonly tls?: ServerTls,
+  ) {}
 
   /**
    * Starts one and waits until it answers PING.
-   * @param opts a password (requirepass) and extra arguments
+   * @param opts a password (requirepass), TLS only (no plain port), extra arguments
    * @returns the running server
    */
-  static async start(opts: { password?: string; args?: string[] } = {}): Promise<RedisServer> {
-    const s = new RedisServer(freePort(), opts.args ?? [], opts.password);
+  static async start(
+    opts: { password?: string; tls?: ServerTls; args?: string[] } = {},
+  ): Promise<RedisServer> {
+    const s = new RedisServer(freePort(), opts.args ?? [], opts.password, opts.tls);
     await s.restart();
     return s;
   }
 
-  /** `redis://127.0.0.1:port` (without the password). */
+  /** `redis://127.0.0.1:port` (`rediss://` with TLS; without the password). */
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.tls ? "rediss" : "redis"}://127.0.0.1:${this.port}`;
   }
 
   /** Starts the server again on the same port (empty: no persistence). */
@@ -77,8 +96,22 @@ export class RedisServer {
     await this.stop();
     this.#child = new Deno.Command("redis-server", {
       args: [
-        "--port",
-        String(this.port),
+        ...(this.tls
+          ? [
+            "--port",
+            "0",
+            "--tls-port",
+            String(this.port),
+            "--tls-cert-file",
+            this.tls.cert,
+            "--tls-key-file",
+            this.tls.key,
+            "--tls-ca-cert-file",
+            this.tls.ca,
+            "--tls-auth-clients",
+            "no",
+          ]
+          : ["--port", String(this.port)]),
         "--bind",
         "127.0.0.1",
         "--save",
@@ -92,7 +125,8 @@ export class RedisServer {
       stderr: "null",
     }).spawn();
     const until = performance.now() + 10_000;
-    while (!(await ping(this.port, this.password))) {
+    const ca = this.tls ? await Deno.readTextFile(this.tls.ca) : undefined;
+    while (!(await ping(this.port, this.password, ca))) {
       if (performance.now() > until) throw new Error(`redis-server on ${this.port} did not start`);
       await new Promise((ok) => setTimeout(ok, 50));
     }

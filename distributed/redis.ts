@@ -39,7 +39,11 @@ export async function connect(
   const password = decodeURIComponent(url.password) || Deno.env.get("BATON_REDIS_PASSWORD") ||
     undefined;
   const tls = url.protocol === "rediss:"
-    ? { ...(t.tlsCa ? { ca: await Deno.readTextFile(t.tlsCa) } : {}), servername: url.hostname }
+    ? {
+      ...(t.tlsCa ? { ca: await Deno.readTextFile(t.tlsCa) } : {}),
+      // SNI carries host names only; an IP address is checked against the certificate's IP SAN
+      ...(/^[\d.]+$|:/.test(url.hostname) ? {} : { servername: url.hostname }),
+    }
     : undefined;
   const where = redactUrl(t.url);
   let down = false, lastError = "";

@@ -475,3 +475,59 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "TLS: a rediss:// server is used with the CA given, and refused without it",
+  opts,
+  async () => {
+    await initBackend("wasm");
+    const dir = await Deno.makeTempDir({ prefix: "baton_tls_" });
+    const ssl = (...args: string[]) =>
+      new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "null" }).output();
+    await ssl(
+      ..."req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=baton-test-ca"
+        .split(" "),
+    );
+    await ssl(
+      ..."req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=127.0.0.1".split(" "),
+    );
+    await Deno.writeTextFile(join(dir, "ext"), "subjectAltName=IP:127.0.0.1\n");
+    await ssl(
+      ..."x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 1 -extfile ext"
+        .split(" "),
+    );
+    const ca = join(dir, "ca.pem");
+    const redis = await RedisServer.start({
+      tls: { cert: join(dir, "srv.pem"), key: join(dir, "srv.key"), ca },
+    });
+    const run = "tls";
+    const stop = new AbortController();
+    const worker = runWorker({
+      redis: redis.url,
+      tlsCa: ca,
+      run,
+      id: "w",
+      threads: 1,
+      envOptions: {},
+      envs,
+      algos,
+      signal: stop.signal,
+      log: () => {},
+    });
+    try {
+      assert.match(redis.url, /^rediss:/);
+      const good = await config(redis.url, run, { totalSteps: 160, rolloutTlsCa: ca });
+      assert.equal((await train(good, deps(good))).env_steps, 160);
+      // without the CA the self-signed server is not trusted: no connection, one clear line
+      const bad = await config(redis.url, run, { totalSteps: 160 });
+      await assert.rejects(
+        () => train(bad, deps(bad)),
+        /Cannot reach Redis at rediss:.*(certificate|self)/i,
+      );
+    } finally {
+      stop.abort();
+      await worker.catch(() => {});
+      await redis.stop();
+    }
+  },
+);
