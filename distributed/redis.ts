@@ -28,12 +28,14 @@ export type Client = Redis;
  * @param t where and how
  * @param waitSeconds how long the first connection may take (Infinity: forever)
  * @param log where reconnection news goes
+ * @param signal gives up waiting (an aborted worker stops even before Redis is up)
  * @returns the client
  */
 export async function connect(
   t: RedisTarget,
   waitSeconds: number,
   log: (line: string) => void = (l) => console.error(l),
+  signal?: AbortSignal,
 ): Promise<Client> {
   const url = new URL(t.url);
   const password = decodeURIComponent(url.password) || Deno.env.get("BATON_REDIS_PASSWORD") ||
@@ -85,7 +87,13 @@ export async function connect(
           }): set BATON_REDIS_PASSWORD or put the password in the URL (redis://:password@host:port)`,
         );
       }
-      if (performance.now() > deadline) {
+      if (/DENIED|protected mode/i.test(`${msg} ${lastError}`)) {
+        r.disconnect();
+        throw new Error(
+          `Redis at ${where} accepts only loopback clients (protected mode, no password): give it a password (requirepass) and set BATON_REDIS_PASSWORD here`,
+        );
+      }
+      if (performance.now() > deadline || signal?.aborted) {
         r.disconnect();
         throw new Error(
           `Cannot reach Redis at ${where} (${

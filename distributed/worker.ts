@@ -92,7 +92,7 @@ class Fatal extends Error {}
 export async function runWorker(o: WorkerOptions): Promise<WorkerReport> {
   const log = o.log ?? ((l: string) => console.error(l));
   const k = keys(o.run);
-  const r = await connect({ url: o.redis, tlsCa: o.tlsCa, name: o.id }, Infinity, log);
+  const r = await connect({ url: o.redis, tlsCa: o.tlsCa, name: o.id }, Infinity, log, o.signal);
   const rep: WorkerReport = { chunks: 0, stale: 0, refused: 0, abandoned: 0 };
   let built: Built | null = null;
   let lastWork = performance.now();
