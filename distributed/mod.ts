@@ -36,4 +36,4 @@ export {
 } from "./worker.ts";
 export { type Client, connect, type RedisTarget } from "./redis.ts";
 export { FORMAT, keys, type RunInfo, runInfo, type RunKeys } from "./protocol.ts";
-export { hasRedisServer, RedisServer } from "./local_redis.ts";
+export { hasRedisServer, RedisServer, type ServerTls } from "./local_redis.ts";

@@ -193,14 +193,14 @@ Deno.test(
         () => train(none, deps(none)),
         /Only 0 of 1 rollout chunks .* within --rollout-timeout 1s .*deno task worker --redis/,
       );
-      // one worker doing two chunks of 2 s each in turn; the learner waits 3 s for both, then
+      // one worker doing two chunks of 3 s each in turn; the learner waits 5 s for both, then
       // proceeds with the half it has (quorum 0.5): fewer env steps; the worker gives up the
       // other half as soon as it sees the learner has moved on
       const cfg = await config(redis.url, run, {
-        envOptions: { delayMs: 100 },
+        envOptions: { delayMs: 150 },
         rolloutChunks: 2,
         rolloutQuorum: 0.5,
-        rolloutTimeout: 3,
+        rolloutTimeout: 5,
         rolloutClaim: 30,
         totalSteps: 8 * 20 * 3,
       });
