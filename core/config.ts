@@ -82,6 +82,9 @@ export const trainConfig = z.strictObject({
   rolloutClaim: z.number().positive().default(30).describe(
     "seconds a task may stay unfinished before an idle worker takes it over",
   ),
+  rolloutEnv: z.enum(["local", "workers"]).default("local").describe(
+    "where the learner's env spec and evaluations come from: its own env, or env sessions on rollout workers (the learner never makes the env)",
+  ),
   rolloutTlsCa: z.string().optional().describe(
     "CA certificate file (PEM) that the Redis server's TLS certificate must chain to",
   ),

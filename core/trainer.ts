@@ -253,12 +253,16 @@ async function trainIn(
 ): Promise<Summary> {
   const algoEntry = deps.algo;
   const algoOptions = parseOptions(algoEntry.options, cfg.algoOptions, `algorithm ${cfg.algo}`);
-  // with rollout workers the learner's own env only tells the spec: one env is enough
-  const numEnvs = cfg.rollout && !deps.rollouts ? 1 : cfg.numEnvs;
-  const env = await makeEnv(deps.env, { options: cfg.envOptions, numEnvs });
+  // with rollout workers the learner's own env only tells the spec: one env is enough; with
+  // --rollout-env workers even that env and the evaluation envs live on workers
+  const remote = cfg.rollout && !deps.rollouts;
+  const entry = remote && cfg.rolloutEnv === "workers"
+    ? (await import("../distributed/remote_env.ts")).remoteEnvEntry(cfg, deps.env)
+    : deps.env;
+  const env = await makeEnv(entry, { options: cfg.envOptions, numEnvs: remote ? 1 : cfg.numEnvs });
   let evalEnv: VecEnv;
   try {
-    evalEnv = await makeEnv(deps.env, {
+    evalEnv = await makeEnv(entry, {
       options: cfg.envOptions,
       numEnvs: Math.min(cfg.evalEpisodes, 100),
     });

@@ -15,6 +15,16 @@ import type { Algorithm } from "../core/algorithm.ts";
 import { type AlgoRegistry, type EnvRegistry, makeEnv, parseOptions } from "../core/registry.ts";
 import { collect, EnvCursor, RolloutBuffers } from "../core/rollout.ts";
 import { Rng } from "../core/rng.ts";
+import type { VecEnv } from "../core/vec_env.ts";
+import { actionVecDim } from "../core/spaces.ts";
+import {
+  decodeRequest,
+  encodeStep,
+  SESSION_IDLE_S,
+  sessionKeys,
+  type SessionTask,
+  sessionTask,
+} from "./remote_env.ts";
 import {
   chunkSeed,
   decodeParams,
@@ -157,7 +167,7 @@ async function readOne(r: Client, stream: string, me: string) {
     "COUNT",
     1,
     "BLOCK",
-    1_000,
+    250, // short: an env session waits on this; XAUTOCLAIM runs between reads
     "STREAMS",
     stream,
     ">",
@@ -183,6 +193,11 @@ async function handle(
       new TextDecoder().decode(bytesOf(fields[i])),
       new TextDecoder().decode(bytesOf(fields[i + 1])),
     );
+  }
+  if (f.has("session")) { // serve an env session (the learner's spec or an evaluation)
+    await ack();
+    await serveSession(r, o, f.get("session")!, log);
+    return built;
   }
   let t;
   try {
@@ -277,6 +292,75 @@ async function handle(
   return built;
 }
 
+/** The learner's env options with the ones that name programs or code replaced by this host's. */
+function hostOptions(o: WorkerOptions, given: Record<string, unknown>): Record<string, unknown> {
+  const envOptions = { ...given };
+  for (const key of LOCAL_ONLY_ENV_OPTIONS) delete envOptions[key];
+  return Object.assign(envOptions, o.envOptions);
+}
+
+/** Makes a session's envs and answers its requests until close, a new task, or idleness. */
+async function serveSession(
+  r: Client,
+  o: WorkerOptions,
+  json: string,
+  log: (l: string) => void,
+): Promise<void> {
+  let t: SessionTask;
+  try {
+    t = sessionTask.parse(JSON.parse(json));
+  } catch (err) {
+    log(`[${o.id}] refused env session: ${(err as Error).message.split("\n")[0]}`);
+    return;
+  }
+  const s = sessionKeys(o.run, t.sid);
+  const reply = async (x: Uint8Array | string) => {
+    await r.rpush(
+      s.rep,
+      typeof x === "string" ? x : Buffer.from(x.buffer, x.byteOffset, x.byteLength),
+    );
+    await r.expire(s.rep, 600);
+  };
+  let env: VecEnv;
+  try {
+    if (!o.envs.has(t.env)) throw new Error(`env ${t.env} is not registered on worker ${o.id}`);
+    env = await makeEnv(o.envs.get(t.env), {
+      options: hostOptions(o, t.envOptions),
+      numEnvs: t.numEnvs,
+    });
+  } catch (err) {
+    await reply(JSON.stringify({ error: (err as Error).message }));
+    return;
+  }
+  try {
+    await reply(JSON.stringify({ spec: env.spec }));
+    const { numAgents: n, actionSpace } = env.spec;
+    const width = actionSpace.kind === "discrete" ? n : n * actionVecDim(actionSpace);
+    while (!o.signal?.aborted) {
+      const got = await r.blpopBuffer(s.req, SESSION_IDLE_S);
+      if (!got) break; // the learner has gone quiet: free this worker for rollouts
+      const { r: q, body } = decodeRequest(new Uint8Array(got[1]));
+      if (q.op === "close") break;
+      if (q.op === "reset") await reply(encodeStep(await env.reset(q.seed)));
+      else {
+        const count = body.byteLength / 4;
+        if (count !== env.numEnvs * width) {
+          throw new Error(`session ${t.sid}: ${count} actions, expected ${env.numEnvs * width}`);
+        }
+        const actions = actionSpace.kind === "discrete"
+          ? new Int32Array(body.buffer, body.byteOffset, count)
+          : new Float32Array(body.buffer, body.byteOffset, count);
+        await reply(encodeStep(await env.step(actions)));
+      }
+    }
+  } catch (err) {
+    log(`[${o.id}] env session ${t.sid} ended: ${(err as Error).message.split("\n")[0]}`);
+  } finally {
+    await env.close();
+    await r.del(s.req).catch(() => {});
+  }
+}
+
 async function build(o: WorkerOptions, json: string): Promise<Built> {
   let info: RunInfo;
   try {
@@ -295,10 +379,10 @@ async function build(o: WorkerOptions, json: string): Promise<Built> {
       }`,
     );
   }
-  const envOptions = { ...info.envOptions };
-  for (const key of LOCAL_ONLY_ENV_OPTIONS) delete envOptions[key];
-  Object.assign(envOptions, o.envOptions);
-  const env = await makeEnv(o.envs.get(info.env), { options: envOptions, numEnvs: info.chunkEnvs })
+  const env = await makeEnv(o.envs.get(info.env), {
+    options: hostOptions(o, info.envOptions),
+    numEnvs: info.chunkEnvs,
+  })
     .catch((err) => {
       throw new Fatal(`cannot make env ${info.env}: ${(err as Error).message}`);
     });

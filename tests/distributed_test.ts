@@ -133,6 +133,46 @@ Deno.test("one worker reproduces the in-process run for the same seed", opts, as
 });
 
 Deno.test(
+  "--rollout-env workers: the learner never makes the env; evaluations on a worker equal local ones",
+  opts,
+  async () => {
+    await initBackend("wasm");
+    const redis = await RedisServer.start();
+    const w = new WorkerProcess(redis.url, "remote");
+    try {
+      const d = await config(redis.url, "remote", {
+        env: "matrix/climbing",
+        envOptions: {},
+        seed: 2,
+        evalEvery: 1,
+        rolloutEnv: "workers",
+      });
+      const { rollout: _r, out: _o, rolloutEnv: _e, ...rest } = d;
+      const local = await smallConfig(rest);
+      const a = await train(local, deps(local));
+      const refuse = {
+        ...envs.get("matrix/climbing"),
+        create: () => Promise.reject(new Error("the learner must not make this env")),
+      };
+      const b = await train(d, { env: refuse, algo: algos.get(d.algo) });
+      const [la, lb] = [await lines(a.out), await lines(b.out)];
+      assert.equal(lb.length, la.length);
+      for (let i = 0; i < la.length; i++) {
+        for (
+          const k of ["eval_return", "eval_stochastic_return", "train_return", "losses/policy"]
+        ) {
+          assert.equal(lb[i]![k], la[i]![k], `iteration ${i + 1}: ${k}`);
+        }
+      }
+      assert.deepEqual(b.eval, a.eval);
+    } finally {
+      await w.kill();
+      await redis.stop();
+    }
+  },
+);
+
+Deno.test(
   "a worker killed mid-chunk is taken over by a late one; nothing counted twice",
   opts,
   async () => {
