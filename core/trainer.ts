@@ -391,6 +391,7 @@ async function trainWith(
           episodes: cfg.evalEpisodes,
           seed: evalSeed(cfg.seed),
         });
+        await evalEnv.pause?.(); // e.g. a worker's env session goes back to rollouts
         await appendEvaluation(out, iteration, envSteps, lastEval);
       }
       const ge = doEval ? lastEval!.greedy : null, se = doEval ? lastEval!.stochastic : null;

@@ -83,6 +83,11 @@ export interface VecEnv {
   /** Releases resources (processes, wasm memory, workers). */
   close(): Promise<void>;
   /**
+   * Optional: the caller will not step this env until its next `reset` (the trainer says so after
+   * each evaluation), so an env may free what it holds meanwhile (a session on a rollout worker).
+   */
+  pause?(): Promise<void>;
+  /**
    * Optional: a picture of env slot 0 as it stands after the last reset or step, for
    * `deno task replay` (core/scene.ts). Envs without it have no generic replay.
    */

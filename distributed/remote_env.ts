@@ -241,6 +241,11 @@ export class RemoteVecEnv implements VecEnv {
     return decodeStep(await this.#request({ op: "step" }, "step", actions), this, "remote step");
   }
 
+  /** Closes the session (the worker goes back to rollouts); the next reset opens another. */
+  pause(): Promise<void> {
+    return this.#drop();
+  }
+
   async #drop(): Promise<void> {
     if (!this.#keys) return;
     await this.#r.rpush(this.#keys.req, Buffer.from(encodeRequest({ op: "close" })))
