@@ -191,14 +191,20 @@ Deno.test("football: env 0 renders as a valid scene; the last frame of an episod
   assert.equal(scene.caption, "goal");
 });
 
-for (const name of Object.keys(SCENARIOS)) {
-  Deno.test(`football/${name}: batched env is bit-identical to the scalar reference`, async () => {
+const CASES = [
+  ...Object.keys(SCENARIOS).map((name) => [name, "hold"] as const),
+  ["academy_counterattack_hard", "support"] as const,
+  ["academy_corner", "support"] as const,
+];
+for (const [name, teammates] of CASES) {
+  Deno.test(`football/${name}, teammates ${teammates}: batched env is bit-identical to the scalar reference`, async () => {
     const E = 5, difficulty = 0.7;
-    const vec = new FootballVecEnv(name, E, { difficulty });
+    const vec = new FootballVecEnv(name, E, { difficulty, teammates });
     const ref = fromScalarEnv(
       vec.spec,
       E,
-      () => new FootballReferenceEnv(SCENARIOS[name]!, { checkpoints: true, difficulty }),
+      () =>
+        new FootballReferenceEnv(SCENARIOS[name]!, { checkpoints: true, difficulty, teammates }),
     );
     let a = await vec.reset(4), b = await ref.reset(4);
     const rng = new Rng(8), n = vec.spec.numAgents;
@@ -219,3 +225,32 @@ for (const name of Object.keys(SCENARIOS)) {
     assert.ok(freeBall > 50, `steps with a free ball: ${freeBall} (kicks were compared)`);
   });
 }
+
+Deno.test("football: supporting teammates run ahead while we have the ball; holding ones stay", async () => {
+  // counterattack_hard: four agents, six scripted field teammates; agents stand idle
+  const moved = async (teammates: "hold" | "support") => {
+    const env = new FootballVecEnv("academy_counterattack_hard", 1, { teammates });
+    await env.reset(3);
+    const scripted = [...Array(env.nLeft).keys()].filter((p) =>
+      !env.isKeeper(p) && env.playerAgent[p]! < 0
+    );
+    const n = env.spec.numAgents;
+    let ours = 0;
+    for (let t = 0; t < 20; t++) {
+      await env.step(new Int32Array(n)); // idle
+      if (env.owner[0]! >= 0 && env.owner[0]! < env.nLeft) ours++;
+    }
+    const dist = scripted.map((p) =>
+      Math.hypot(env.px[p]! - env.startX[p]!, env.py[p]! - env.startY[p]!)
+    );
+    return { dist, ours, scripted };
+  };
+  const hold = await moved("hold"), support = await moved("support");
+  assert.ok(hold.scripted.length >= 4, `scripted teammates: ${hold.scripted.length}`);
+  assert.ok(support.ours > 0, "we had the ball");
+  assert.ok(hold.dist.every((d) => d < 1e-9), `holding teammates moved: ${hold.dist}`);
+  assert.ok(
+    support.dist.filter((d) => d > 0.05).length >= 3,
+    `supporting teammates: ${support.dist}`,
+  );
+});

@@ -71,6 +71,9 @@ export const footballOptions = z.strictObject({
   difficulty: z.number().min(0).max(1).default(0.6).describe(
     "opponent strength in [0, 1]: its speed and tackling (GRF's right_team_difficulty)",
   ),
+  teammates: z.enum(["hold", "support"]).default("hold").describe(
+    "our players no agent controls: hold their start positions, or support (run ahead in their lane while we have the ball, the nearest presses when we do not, pass to the most advanced agent)",
+  ),
 });
 
 /** Parsed {@link footballOptions}. */
@@ -135,6 +138,7 @@ export class FootballVecEnv extends VecEnvBase {
   readonly #speedScale: number;
   readonly #tackleP: number;
   readonly #checkpoints: boolean;
+  readonly #support: boolean;
 
   /**
    * Creates it.
@@ -191,6 +195,7 @@ export class FootballVecEnv extends VecEnvBase {
     this.#speedScale = 0.85 + 0.25 * o.difficulty;
     this.#tackleP = 0.15 + 0.35 * o.difficulty;
     this.#checkpoints = o.rewards === "scoring,checkpoints";
+    this.#support = o.teammates === "support";
   }
 
   /** Whether player p (index within an env) is on the left team. */
@@ -325,6 +330,17 @@ export class FootballVecEnv extends VecEnvBase {
       const d = len(this.px[base + p]! - bx, this.py[base + p]! - by);
       if (d < best) best = d, presser = p;
     }
+    // supporting teammates: ours has the ball, or our scripted field player nearest it presses
+    const ours = owner >= 0 && owner < nLeft;
+    let ourPresser = -1;
+    if (this.#support && !ours) {
+      best = Infinity;
+      for (let p = 0; p < nLeft; p++) {
+        if (this.isKeeper(p) || this.playerAgent[p]! >= 0) continue;
+        const d = len(this.px[base + p]! - bx, this.py[base + p]! - by);
+        if (d < best) best = d, ourPresser = p;
+      }
+    }
     for (let p = 0; p < P; p++) {
       const g = base + p;
       let tx = 0, ty = 0, speed = 0; // target direction (unit or zero) and speed
@@ -346,6 +362,9 @@ export class FootballVecEnv extends VecEnvBase {
         if (this.isKeeper(p)) this.#keeperTarget(e, left ? -PITCH_X : PITCH_X);
         else if (p === presser) this.#gx = bx, this.#gy = by;
         else if (!left) this.#markTarget(e, g);
+        else if (this.#support && ours) {
+          this.#gx = Math.min(bx + 0.2, 0.8), this.#gy = this.startY[p]! * 0.7;
+        } else if (p === ourPresser) this.#gx = bx, this.#gy = by;
         else this.#gx = this.startX[p]!, this.#gy = this.startY[p]!;
         const ddx = this.#gx - this.px[g]!, ddy = this.#gy - this.py[g]!, d = len(ddx, ddy);
         if (d > 1e-3) {
@@ -403,17 +422,35 @@ export class FootballVecEnv extends VecEnvBase {
     this.#gx = mx + (PITCH_X - mx) * 0.25, this.#gy = my * 0.75; // between it and the goal at +1
   }
 
+  /** Our controlled player furthest up the pitch (the first of equals), or -1. */
+  #mostAdvancedAgent(e: number): number {
+    let to = -1, bestX = -Infinity;
+    for (let i = 0; i < this.agentPlayer.length; i++) {
+      const p = this.agentPlayer[i]!, x = this.px[e * this.P + p]!;
+      if (x > bestX) bestX = x, to = p;
+    }
+    return to;
+  }
+
   /** The ball owner's kick, if an agent asked for one. */
   #kicks(e: number): void {
     const owner = this.owner[e]!;
     if (owner < 0) return;
     const g = e * this.P + owner, kick = this.#kick[g]!;
-    if (this.playerAgent[owner]! < 0) { // a scripted player clears the ball upfield at once
+    if (this.playerAgent[owner]! < 0) { // a scripted player clears (or passes) the ball at once
       const dir = this.isLeft(owner) ? 1 : -1, rng = this.rngs[e]!;
       this.owner[e] = -1;
       this.kicker[e] = owner;
       this.cooldown[e] = KICK_COOLDOWN;
-      const tx = dir * 0.5, ty = -this.by[e]! * 0.5 + 0.1 * rng.normal(), d = len(tx, ty);
+      const noise = 0.1 * rng.normal();
+      let tx = dir * 0.5, ty = -this.by[e]! * 0.5 + noise;
+      const to = this.#support && dir > 0 ? this.#mostAdvancedAgent(e) : -1;
+      if (to >= 0) { // a lofted pass to our most advanced agent (landing at its feet)
+        const qx = this.px[e * this.P + to]! - this.bx[e]!,
+          qy = this.py[e * this.P + to]! - this.by[e]!;
+        if (len(qx, qy) > 1e-6) tx = qx, ty = qy + noise;
+      }
+      const d = len(tx, ty);
       const v = d / ((2 * LONG_PASS_VZ) / GRAVITY);
       this.#launch(e, (tx / d) * v, (ty / d) * v, LONG_PASS_VZ);
       return;

@@ -94,7 +94,7 @@ export class FootballReferenceEnv implements ScalarEnv {
    */
   constructor(
     readonly sc: Scenario,
-    readonly opts: { checkpoints: boolean; difficulty: number },
+    readonly opts: { checkpoints: boolean; difficulty: number; teammates?: "hold" | "support" },
   ) {
     this.#speedScale = 0.85 + 0.25 * opts.difficulty;
     this.#tackleP = 0.15 + 0.35 * opts.difficulty;
@@ -209,6 +209,17 @@ export class FootballReferenceEnv implements ScalarEnv {
       const d = len(p.x - b.x, p.y - b.y);
       if (d < best) best = d, presser = p;
     }
+    const support = this.opts.teammates === "support";
+    const ours = owner !== null && owner.left;
+    let ourPresser: Player | null = null;
+    if (support && !ours) {
+      best = Infinity;
+      for (const p of this.players) {
+        if (!p.left || p.keeper || p.agent >= 0) continue;
+        const d = len(p.x - b.x, p.y - b.y);
+        if (d < best) best = d, ourPresser = p;
+      }
+    }
     for (const p of this.players) {
       let tx = 0, ty = 0, speed = 0;
       if (p.agent >= 0) {
@@ -220,6 +231,8 @@ export class FootballReferenceEnv implements ScalarEnv {
         if (p.keeper) [gx, gy] = this.#keeperTarget(p.left ? -PITCH_X : PITCH_X);
         else if (p === presser) gx = b.x, gy = b.y;
         else if (!p.left) [gx, gy] = this.#markTarget(p);
+        else if (support && ours) gx = Math.min(b.x + 0.2, 0.8), gy = p.sy * 0.7;
+        else if (p === ourPresser) gx = b.x, gy = b.y;
         else gx = p.sx, gy = p.sy;
         const ddx = gx - p.x, ddy = gy - p.y, d = len(ddx, ddy);
         if (d > 1e-3) {
@@ -266,13 +279,32 @@ export class FootballReferenceEnv implements ScalarEnv {
     return [mx + (PITCH_X - mx) * 0.25, my * 0.75];
   }
 
+  /** Our controlled player furthest up the pitch, in agent order (the first of equals). */
+  #mostAdvancedAgent(): Player | null {
+    let to: Player | null = null, bestX = -Infinity;
+    for (const k of this.sc.controlled) {
+      const q = this.players[k]!;
+      if (q.x > bestX) bestX = q.x, to = q;
+    }
+    return to;
+  }
+
   #kicks(): void {
     const o = this.owner, b = this.ball;
     if (!o) return;
     if (o.agent < 0) {
       const dir = o.left ? 1 : -1;
       this.#release(o);
-      const tx = dir * 0.5, ty = -b.y * 0.5 + 0.1 * this.#rng!.normal(), d = len(tx, ty);
+      const noise = 0.1 * this.#rng!.normal();
+      let tx = dir * 0.5, ty = -b.y * 0.5 + noise;
+      if (this.opts.teammates === "support" && dir > 0) {
+        const to = this.#mostAdvancedAgent();
+        if (to) {
+          const qx = to.x - b.x, qy = to.y - b.y;
+          if (len(qx, qy) > 1e-6) tx = qx, ty = qy + noise;
+        }
+      }
+      const d = len(tx, ty);
       const v = d / ((2 * LONG_PASS_VZ) / GRAVITY);
       b.vx = (tx / d) * v, b.vy = (ty / d) * v, b.vz = LONG_PASS_VZ;
       return;
