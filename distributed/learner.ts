@@ -30,6 +30,9 @@ import { bytesOf, type Client, connect, ensureGroups, isNoGroup } from "./redis.
 /** A stream entry as ioredis returns it with binary values. */
 type Entry = [Uint8Array, Uint8Array[]];
 
+/** How long a learner's lease on its run lasts unless renewed (it renews every LEASE_MS / 5). */
+export const LEASE_MS = 10_000;
+
 /** Chunks kept in the task stream at most (older entries are trimmed). */
 const STREAM_MAX = 10_000;
 
@@ -61,6 +64,8 @@ class RedisRollouts implements RolloutSource {
   #r: Client | null = null;
   #lastParams: string | null = null;
   #quiet: boolean;
+  #renew: ReturnType<typeof setInterval> | null = null;
+  #lost: string | null = null;
 
   constructor(cfg: TrainConfig, env: VecEnv, _algo: Algorithm) {
     this.#cfg = cfg;
@@ -98,8 +103,46 @@ class RedisRollouts implements RolloutSource {
       10,
       (l) => this.#log(l),
     );
+    await this.#takeLease();
     await ensureGroups(this.#r, this.#cfg.rolloutRun);
     await this.#r.set(this.#k.config, JSON.stringify(this.#info));
+  }
+
+  /**
+   * One learner per run: take the run's lease (waiting out a dead learner's), then renew it in
+   * the background, updates included. Two live learners on one run would overwrite each other's
+   * parameters and tasks.
+   */
+  async #takeLease(): Promise<void> {
+    const r = this.#r!, key = this.#k.learner, me = this.#nonce;
+    const until = performance.now() + LEASE_MS + 2_000;
+    let said = false;
+    while ((await r.set(key, me, "PX", LEASE_MS, "NX")) !== "OK") {
+      if (performance.now() > until) {
+        throw new Error(
+          `Another learner is using --rollout-run ${this.#cfg.rolloutRun} on this Redis (its lease keeps being renewed): choose another --rollout-run, or stop that learner`,
+        );
+      }
+      if (!said) {
+        this.#log(
+          `[learner] run ${this.#cfg.rolloutRun} is leased by another learner; waiting up to ${
+            (LEASE_MS + 2_000) / 1000
+          }s for the lease to expire (a learner that died leaves one behind)`,
+        );
+        said = true;
+      }
+      await new Promise((ok) => setTimeout(ok, 500));
+    }
+    const renew = setInterval(async () => {
+      try {
+        const owner = await r.get(key);
+        if (owner === null) await r.set(key, me, "PX", LEASE_MS, "NX"); // Redis restarted empty
+        else if (owner === me) await r.pexpire(key, LEASE_MS);
+        else this.#lost = owner;
+      } catch { /* Redis is down: the next renewal tries again */ }
+    }, LEASE_MS / 5);
+    Deno.unrefTimer(renew as unknown as number); // the lease never keeps the process alive
+    this.#renew = renew;
   }
 
   /** Publishes the version's parameters, makes it current and appends the missing tasks. */
@@ -132,6 +175,11 @@ class RedisRollouts implements RolloutSource {
   ): Promise<SourceBatch> {
     const r = this.#r!;
     const cfg = this.#cfg;
+    if (this.#lost) {
+      throw new Error(
+        `Another learner (${this.#lost}) took over --rollout-run ${cfg.rolloutRun} while this one was not renewing its lease`,
+      );
+    }
     const v = `${this.#nonce}.${x.iteration}`;
     const params = encodeParams(v, await x.algo.getState());
     const got = new Map<number, Chunk>();
@@ -230,9 +278,12 @@ class RedisRollouts implements RolloutSource {
   }
 
   async close(): Promise<void> {
+    if (this.#renew !== null) clearInterval(this.#renew);
+    this.#renew = null;
     if (!this.#r) return;
     try {
       if (this.#lastParams) await this.#r.del(this.#k.params(this.#lastParams));
+      if ((await this.#r.get(this.#k.learner)) === this.#nonce) await this.#r.del(this.#k.learner);
       this.#r.disconnect();
     } catch { /* closing anyway */ }
     this.#r = null;

@@ -33,6 +33,8 @@ export interface RunKeys {
   readonly tasks: string;
   /** The chunk stream. */
   readonly chunks: string;
+  /** The learner's lease: its nonce, expiring unless renewed (one learner per run). */
+  readonly learner: string;
 }
 
 /**
@@ -48,6 +50,7 @@ export function keys(run: string): RunKeys {
     params: (version: string) => p + "params:" + version,
     tasks: p + "tasks",
     chunks: p + "chunks",
+    learner: p + "learner",
   };
 }
 

@@ -564,3 +564,31 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "one learner per run: a second learner on the same run name is refused while the first trains on",
+  opts,
+  async () => {
+    await initBackend("wasm");
+    const redis = await RedisServer.start();
+    const w = new WorkerProcess(redis.url, "lease");
+    try {
+      const first = await config(redis.url, "lease", {
+        envOptions: { delayMs: 100 },
+        totalSteps: 8 * 20 * 8, // about 16 s of rollouts
+      });
+      const running = train(first, deps(first));
+      await sleep(1_000);
+      const second = await config(redis.url, "lease", { totalSteps: 160 });
+      await assert.rejects(
+        () => train(second, deps(second)),
+        /Another learner is using --rollout-run lease .*choose another --rollout-run/,
+      );
+      const s = await running;
+      assert.equal(s.env_steps, 8 * 20 * 8);
+    } finally {
+      await w.kill();
+      await redis.stop();
+    }
+  },
+);
