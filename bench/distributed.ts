@@ -57,7 +57,12 @@ function startWorker(url: string, id: string): Deno.ChildProcess {
 }
 
 /** Env steps and seconds (rollout + update) of a short run with K chunks, first iteration dropped. */
-async function side(url: string, K: number, iters: number): Promise<[number, number, number]> {
+async function side(
+  url: string,
+  K: number,
+  iters: number,
+  lag = 0,
+): Promise<[number, number, number]> {
   const out = await Deno.makeTempDir({ prefix: "baton_bench_dist_" });
   let steps = 0, roll = 0, upd = 0, seen = 0;
   const cfg = trainConfig.parse({
@@ -77,6 +82,7 @@ async function side(url: string, K: number, iters: number): Promise<[number, num
     rolloutRun: "bench",
     rolloutChunks: K,
     rolloutClaim: 60,
+    rolloutLag: lag,
   });
   await train(cfg, {
     env: defaultEnvRegistry().get(cfg.env),
@@ -178,18 +184,23 @@ export async function run(o: BenchOptions): Promise<void> {
   const redis = await RedisServer.start();
   const workers = [0, 1, 2, 3].map((i) => startWorker(redis.url, `bench-${i}`));
   try {
-    const Ks = [1, 2, 4], rounds = o.quick ? 1 : 3, iters = o.quick ? 2 : 4;
-    const sum = new Map(Ks.map((K) => [K, [0, 0, 0]]));
+    // sides: busy workers (chunks per iteration) and lag; the last collects during the update
+    const sides: [number, number][] = [[1, 0], [2, 0], [4, 0], [4, 1]];
+    const rounds = o.quick ? 1 : 3, iters = o.quick ? 2 : 4;
+    const sum = new Map(sides.map((x) => [x.join(), [0, 0, 0]]));
     for (let round = 0; round < rounds; round++) {
-      for (const K of Ks) {
-        const [s, ro, up] = await side(redis.url, K, iters);
-        const acc = sum.get(K)!;
+      for (const [K, lag] of sides) {
+        const [s, ro, up] = await side(redis.url, K, iters, lag);
+        const acc = sum.get(`${K},${lag}`)!;
         acc[0]! += s;
         acc[1]! += ro;
         acc[2]! += up;
       }
     }
-    const sps = (K: number) => sum.get(K)![0]! / (sum.get(K)![1]! + sum.get(K)![2]!);
+    const sps = (K: number, lag = 0) => {
+      const [s, ro, up] = sum.get(`${K},${lag}`)!;
+      return s! / (ro! + up!);
+    };
     console.log(
       `${rounds} alternating rounds of ${iters} timed iterations per side; four workers run throughout (a side with K chunks keeps K busy)\n`,
     );
@@ -197,12 +208,14 @@ export async function run(o: BenchOptions): Promise<void> {
       "| workers busy | env steps/s | vs 1 worker | of linear | rollout s/iter | update s/iter |",
     );
     console.log("|---:|---:|---:|---:|---:|---:|");
-    for (const K of Ks) {
-      const [, ro, up] = sum.get(K)!, n = rounds * iters;
+    for (const [K, lag] of sides) {
+      const [, ro, up] = sum.get(`${K},${lag}`)!, n = rounds * iters;
       console.log(
-        `| ${K} | ${Math.round(sps(K))} | ${(sps(K) / sps(1)).toFixed(2)}x | ${
-          (sps(K) / sps(1) / K).toFixed(2)
-        } | ${(ro! / n).toFixed(3)} | ${(up! / n).toFixed(3)} |`,
+        `| ${K}${lag ? " (--rollout-lag 1)" : ""} | ${Math.round(sps(K, lag))} | ${
+          (sps(K, lag) / sps(1)).toFixed(2)
+        }x | ${(sps(K, lag) / sps(1) / K).toFixed(2)} | ${(ro! / n).toFixed(3)} | ${
+          (up! / n).toFixed(3)
+        } |`,
       );
     }
     console.log(

@@ -82,6 +82,9 @@ export const trainConfig = z.strictObject({
   rolloutClaim: z.number().positive().default(30).describe(
     "seconds a task may stay unfinished before an idle worker takes it over",
   ),
+  rolloutLag: z.int().min(0).max(1).default(0).describe(
+    "1: workers collect the next batch while the learner updates (one update behind, corrected by the PPO ratio against the behaviour policy)",
+  ),
   rolloutEnv: z.enum(["local", "workers"]).default("local").describe(
     "where the learner's env spec and evaluations come from: its own env, or env sessions on rollout workers (the learner never makes the env)",
   ),

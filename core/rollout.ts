@@ -199,6 +199,12 @@ export interface RolloutSource {
     iteration: number;
     before: RngStreamState;
   }): Promise<SourceBatch>;
+  /**
+   * Optional: the stream the algorithm's `beginIteration` draws from for `iteration` (e.g. the
+   * agent order), when the source must know it before the trainer gets there (a batch collected
+   * ahead of time); absent: the trainer's own stream.
+   */
+  orderStream?(iteration: number): Rng | null;
   /** Releases the source (not the trainer's envs, which the trainer closes). */
   close(): Promise<void>;
 }

@@ -358,8 +358,9 @@ async function trainWith(
     await source.start(cfg.seed * 100_003 + iteration);
     while (iteration < iterations && !deps.signal?.aborted) {
       const itStart = performance.now();
-      const before = rng.getStreamState(); // no side effect: a worker's stream starts here
-      algo.beginIteration?.(rng);
+      const order = source.orderStream?.(iteration + 1) ?? rng;
+      const before = order.getStreamState(); // no side effect: a worker's stream starts here
+      algo.beginIteration?.(order);
       const got = await source.collect({ algo, buf, rng, iteration: iteration + 1, before });
       const { lastValues, episodeReturns, wins, buf: batch } = got;
       const g = gae({

@@ -12,7 +12,7 @@ import type { Algorithm, Metrics } from "../core/algorithm.ts";
 import type { TrainConfig } from "../core/config.ts";
 import type { VecEnv } from "../core/vec_env.ts";
 import { RolloutBuffers, type RolloutSource, type SourceBatch } from "../core/rollout.ts";
-import type { Rng, RngStreamState } from "../core/rng.ts";
+import { type Rng, Rng as RngClass, type RngStreamState } from "../core/rng.ts";
 import {
   type Chunk,
   decodeChunk,
@@ -20,6 +20,7 @@ import {
   FORMAT,
   GROUPS,
   keys,
+  orderSeed,
   type RunInfo,
   scatterChunk,
   specOf,
@@ -62,9 +63,11 @@ class RedisRollouts implements RolloutSource {
   readonly #nonce: string;
   readonly #consumer: string;
   #r: Client | null = null;
-  #lastParams: string | null = null;
   #quiet: boolean;
   #renew: ReturnType<typeof setInterval> | null = null;
+  #ahead: { iteration: number; v: string; params: Uint8Array; before: RngStreamState } | null =
+    null;
+  #kept: string[] = [];
   #lost: string | null = null;
 
   constructor(cfg: TrainConfig, env: VecEnv, _algo: Algorithm) {
@@ -158,8 +161,9 @@ class RedisRollouts implements RolloutSource {
     await r.set(this.#k.config, JSON.stringify(this.#info));
     await r.set(this.#k.params(v), Buffer.from(params), "EX", 86_400);
     await r.set(this.#k.current, v);
+    const ahead = this.#cfg.rolloutLag === 1;
     for (const chunk of missing) {
-      const t: Task = { version: v, iteration, chunk, before };
+      const t: Task = { version: v, iteration, chunk, before, ahead };
       await r.xadd(this.#k.tasks, "MAXLEN", "~", STREAM_MAX, "*", "task", JSON.stringify(t));
     }
   }
@@ -180,13 +184,18 @@ class RedisRollouts implements RolloutSource {
         `Another learner (${this.#lost}) took over --rollout-run ${cfg.rolloutRun} while this one was not renewing its lease`,
       );
     }
-    const v = `${this.#nonce}.${x.iteration}`;
-    const params = encodeParams(v, await x.algo.getState());
     const got = new Map<number, Chunk>();
     const missing = () => [...Array(this.#K).keys()].filter((c) => !got.has(c));
-    await this.#publish(v, params, x.iteration, x.before, missing());
-    if (this.#lastParams) await r.del(this.#k.params(this.#lastParams));
-    this.#lastParams = v;
+    // with --rollout-lag 1 this batch was published ahead, with the parameters before the last
+    // update; otherwise it is published now with the current ones
+    const ahead = this.#ahead?.iteration === x.iteration ? this.#ahead : null;
+    this.#ahead = null;
+    const v = ahead ? ahead.v : `${this.#nonce}.${x.iteration}`;
+    const params = ahead ? ahead.params : encodeParams(v, await x.algo.getState());
+    if (!ahead) {
+      await this.#publish(v, params, x.iteration, x.before, missing());
+      await this.#forget(v);
+    }
     let stale = 0, dropped = 0;
     const t0 = performance.now();
     const timeoutMs = cfg.rolloutTimeout * 1000;
@@ -216,13 +225,13 @@ class RedisRollouts implements RolloutSource {
         if (!isNoGroup(err)) throw err;
         // Redis came back without our streams: recreate them and ask again for what is missing
         this.#log(`[learner] Redis lost the run's streams; republishing iteration ${x.iteration}`);
-        await this.#publish(v, params, x.iteration, x.before, missing());
+        await this.#publish(v, params, x.iteration, ahead?.before ?? x.before, missing());
         continue;
       }
       if (!res) {
         // nothing arrived: a Redis that restarted empty has no current version; republish
         if ((await r.get(this.#k.current)) !== v) {
-          await this.#publish(v, params, x.iteration, x.before, missing());
+          await this.#publish(v, params, x.iteration, ahead?.before ?? x.before, missing());
         }
         continue;
       }
@@ -263,12 +272,25 @@ class RedisRollouts implements RolloutSource {
       episodeReturns.push(...ch.head.episodeReturns);
       wins.push(...ch.head.wins);
     });
-    // chunk 0 acted with the learner's own stream: continue from where it left it
-    const first = got.get(0);
-    if (first) x.rng.setStreamState(first.head.rng);
-    // nobody should work on this version any more
-    await r.set(this.#k.current, `${this.#nonce}.0`);
+    if (cfg.rolloutLag === 1) {
+      // the next batch starts now, with the parameters this one was collected with: workers
+      // step their envs while the learner updates (the update's PPO ratio is taken against the
+      // behaviour policy's stored log-probabilities, which corrects the one version of lag)
+      const nv = `${this.#nonce}.${x.iteration + 1}`;
+      const np = encodeParams(nv, await x.algo.getState());
+      const nb = this.orderStream(x.iteration + 1)!.getStreamState();
+      await this.#publish(nv, np, x.iteration + 1, nb, [...Array(this.#K).keys()]);
+      await this.#forget(nv);
+      this.#ahead = { iteration: x.iteration + 1, v: nv, params: np, before: nb };
+    } else {
+      // chunk 0 acted with the learner's own stream: continue from where it left it
+      const first = got.get(0);
+      if (first) x.rng.setStreamState(first.head.rng);
+      // nobody should work on this version any more
+      await r.set(this.#k.current, `${this.#nonce}.0`);
+    }
     const metrics: Metrics = {
+      rollout_lag: ahead ? 1 : 0,
       rollout_chunks: chunks.length,
       rollout_wait_s: (performance.now() - t0) / 1000,
       rollout_stale: stale,
@@ -277,12 +299,32 @@ class RedisRollouts implements RolloutSource {
     return { buf, lastValues, episodeReturns, wins, metrics };
   }
 
+  /** Drops the parameters of versions before `v` (keeps `v` and, ahead, the one in use). */
+  async #forget(v: string): Promise<void> {
+    const keep = this.#kept.filter((k) => k !== v).slice(-1); // the batch being waited for
+    for (const old of this.#kept) {
+      if (old !== v && !keep.includes(old)) await this.#r!.del(this.#k.params(old));
+    }
+    this.#kept = [...keep, v];
+  }
+
+  /**
+   * With `--rollout-lag 1`, `beginIteration` draws from a stream of (seed, iteration): the
+   * workers need it before the learner gets to that iteration.
+   * @param iteration the iteration (1-based)
+   * @returns the stream, or null (the trainer's own)
+   */
+  orderStream(iteration: number): Rng | null {
+    return this.#cfg.rolloutLag === 1 ? new RngClass(orderSeed(this.#cfg.seed, iteration)) : null;
+  }
+
   async close(): Promise<void> {
     if (this.#renew !== null) clearInterval(this.#renew);
     this.#renew = null;
     if (!this.#r) return;
     try {
-      if (this.#lastParams) await this.#r.del(this.#k.params(this.#lastParams));
+      for (const v of this.#kept) await this.#r.del(this.#k.params(v));
+      await this.#r.set(this.#k.current, `${this.#nonce}.0`); // workers drop what is ahead
       if ((await this.#r.get(this.#k.learner)) === this.#nonce) await this.#r.del(this.#k.learner);
       this.#r.disconnect();
     } catch { /* closing anyway */ }

@@ -113,6 +113,8 @@ export const task = z.strictObject({
   chunk: z.int().min(0),
   /** The learner's acting stream before `beginIteration` (every chunk draws the same order). */
   before: rngStream,
+  /** Collected ahead (`--rollout-lag 1`): chunk 0 acts with its own stream too. */
+  ahead: z.boolean().default(false),
 });
 /** See {@link task}. */
 export type Task = z.infer<typeof task>;
@@ -120,6 +122,11 @@ export type Task = z.infer<typeof task>;
 /** The acting seed of chunk `c > 0` (chunk 0 continues the learner's own stream). */
 export function chunkSeed(seed: number, iteration: number, chunk: number): number {
   return (seed * 1_000_003 + iteration * 7_919 + chunk * 104_729) % 2_147_483_647;
+}
+
+/** The stream of `beginIteration` for an iteration collected ahead (`--rollout-lag 1`). */
+export function orderSeed(seed: number, iteration: number): number {
+  return (seed * 7_919 + iteration * 1_000_003 + 65_537) % 2_147_483_647;
 }
 
 /** The env seed a worker resets its envs with when a run's first task reaches it. */

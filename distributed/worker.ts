@@ -240,7 +240,7 @@ async function handle(
   let rng = new Rng(0);
   rng.setStreamState(t.before);
   algo.beginIteration?.(rng);
-  if (t.chunk > 0) rng = new Rng(chunkSeed(info.seed, t.iteration, t.chunk));
+  if (t.chunk > 0 || t.ahead) rng = new Rng(chunkSeed(info.seed, t.iteration, t.chunk));
   // a task whose version stops being current meanwhile (the learner settled for a quorum, or
   // restarted) is abandoned: polling `current` a few times a second costs the envs nothing
   let moved = false, polling = true;

@@ -592,3 +592,36 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "--rollout-lag 1: the next batch is collected during the update, one version behind",
+  opts,
+  async () => {
+    await initBackend("wasm");
+    const redis = await RedisServer.start();
+    const w = new WorkerProcess(redis.url, "lag");
+    try {
+      const cfg = await config(redis.url, "lag", {
+        envOptions: { delayMs: 40 },
+        rolloutLag: 1,
+        totalSteps: 8 * 20 * 5,
+      });
+      const s = await train(cfg, deps(cfg));
+      assert.equal(s.env_steps, 8 * 20 * 5);
+      const ms = await lines(cfg.out!);
+      assert.deepEqual(ms.map((m) => m.rollout_lag), [0, 1, 1, 1, 1]);
+      assert.deepEqual(ms.map((m) => m.rollout_chunks), [1, 1, 1, 1, 1]);
+      for (const m of ms) assert.ok(Number.isFinite(m["losses/policy"]!));
+      // each batch was published before the previous update: the last iteration published a
+      // sixth, which no update used (the workers dropped it when the learner closed)
+      const r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+      const tasks = await r.xrange(keys("lag").tasks, "-", "+");
+      r.disconnect();
+      const its = tasks.map(([, f]) => JSON.parse(f[1]!).iteration as number);
+      assert.deepEqual([...new Set(its)].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6]);
+    } finally {
+      await w.kill();
+      await redis.stop();
+    }
+  },
+);
