@@ -34,7 +34,22 @@ const why: string | null = (() => {
   const probe = `${TAG}p`;
   const r = sh(["ip", "netns", "add", probe]);
   if (r.code !== 0) return `ip netns add failed: ${r.out.trim().split("\n")[0]}`;
+  // a veth pair too: some containers allow namespaces but not new links
+  const v = sh([
+    "ip",
+    "-n",
+    probe,
+    "link",
+    "add",
+    `${TAG}x`,
+    "type",
+    "veth",
+    "peer",
+    "name",
+    `${TAG}y`,
+  ]);
   sh(["ip", "netns", "del", probe]);
+  if (v.code !== 0) return `ip link add (veth) failed: ${v.out.trim().split("\n")[0]}`;
   return null;
 })();
 if (why) console.error(`ignoring the network-namespace test: ${why}`);
