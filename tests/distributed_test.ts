@@ -98,6 +98,19 @@ function config(url: string, run: string, over: Record<string, unknown> = {}) {
   });
 }
 
+/** Runs `fn` with a loopback redis-server and one worker process on run `run`, then stops both. */
+async function withWorker(run: string, fn: (redis: RedisServer) => Promise<void>): Promise<void> {
+  await initBackend("wasm");
+  const redis = await RedisServer.start();
+  const w = new WorkerProcess(redis.url, run);
+  try {
+    await fn(redis);
+  } finally {
+    await w.kill();
+    await redis.stop();
+  }
+}
+
 const TIMING = /(^time\/|_s$|^sps$|^rollout_)/;
 
 /** The same config trained in-process (no Redis), for comparison. */
@@ -140,11 +153,8 @@ Deno.test("one worker reproduces the in-process run for the same seed", opts, as
 Deno.test(
   "--rollout-env workers: the learner never makes the env; evaluations on a worker equal local ones",
   opts,
-  async () => {
-    await initBackend("wasm");
-    const redis = await RedisServer.start();
-    const w = new WorkerProcess(redis.url, "remote");
-    try {
+  () =>
+    withWorker("remote", async (redis) => {
       const d = await config(redis.url, "remote", {
         env: "matrix/climbing",
         envOptions: {},
@@ -158,11 +168,7 @@ Deno.test(
       };
       const b = await train(d, { env: refuse, algo: algos.get(d.algo) });
       await assertSameRuns(await inProcess(d), b, "remote envs");
-    } finally {
-      await w.kill();
-      await redis.stop();
-    }
-  },
+    }),
 );
 
 Deno.test(
@@ -568,11 +574,8 @@ Deno.test(
 Deno.test(
   "one learner per run: a second learner on the same run name is refused while the first trains on",
   opts,
-  async () => {
-    await initBackend("wasm");
-    const redis = await RedisServer.start();
-    const w = new WorkerProcess(redis.url, "lease");
-    try {
+  () =>
+    withWorker("lease", async (redis) => {
       const first = await config(redis.url, "lease", {
         envOptions: { delayMs: 100 },
         totalSteps: 8 * 20 * 8, // about 16 s of rollouts
@@ -586,21 +589,14 @@ Deno.test(
       );
       const s = await running;
       assert.equal(s.env_steps, 8 * 20 * 8);
-    } finally {
-      await w.kill();
-      await redis.stop();
-    }
-  },
+    }),
 );
 
 Deno.test(
   "--rollout-lag 1: the next batch is collected during the update, one version behind",
   opts,
-  async () => {
-    await initBackend("wasm");
-    const redis = await RedisServer.start();
-    const w = new WorkerProcess(redis.url, "lag");
-    try {
+  () =>
+    withWorker("lag", async (redis) => {
       const cfg = await config(redis.url, "lag", {
         envOptions: { delayMs: 40 },
         rolloutLag: 1,
@@ -619,9 +615,5 @@ Deno.test(
       r.disconnect();
       const its = tasks.map(([, f]) => JSON.parse(f[1]!).iteration as number);
       assert.deepEqual([...new Set(its)].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6]);
-    } finally {
-      await w.kill();
-      await redis.stop();
-    }
-  },
+    }),
 );
