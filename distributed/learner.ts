@@ -51,7 +51,7 @@ export function redisRollouts(
       `Invalid flag --rollout-chunks ${cfg.rolloutChunks}: it must divide --num-envs ${cfg.numEnvs} (each chunk is num-envs / rollout-chunks envs)`,
     );
   }
-  return Promise.resolve(new RedisRollouts(cfg, x.env, x.algo));
+  return Promise.resolve(new RedisRollouts(cfg, x.env));
 }
 
 class RedisRollouts implements RolloutSource {
@@ -70,7 +70,7 @@ class RedisRollouts implements RolloutSource {
   #kept: string[] = [];
   #lost: string | null = null;
 
-  constructor(cfg: TrainConfig, env: VecEnv, _algo: Algorithm) {
+  constructor(cfg: TrainConfig, env: VecEnv) {
     this.#cfg = cfg;
     this.#spec = env.spec;
     this.#K = cfg.rolloutChunks;

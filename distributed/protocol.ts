@@ -170,9 +170,7 @@ export function encodeParams(v: string, s: AlgoState): Uint8Array {
   new DataView(out.buffer).setUint32(0, head.length, true);
   out.set(head, 4);
   const data = new Float32Array(out.buffer, start, offset);
-  for (const [name, t] of Object.entries(s.tensors)) {
-    data.set(t.data, tensors.find((e) => e.name === name)!.offset);
-  }
+  Object.values(s.tensors).forEach((t, k) => data.set(t.data, tensors[k]!.offset));
   return out;
 }
 

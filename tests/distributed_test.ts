@@ -81,6 +81,21 @@ async function until(cond: () => Promise<boolean>, ms: number, what: string): Pr
   }
 }
 
+/** Waits until the run in `dir` has logged `n` iterations. */
+function untilIterations(dir: string, n: number): Promise<void> {
+  return until(
+    async () => {
+      try {
+        return (await lines(dir)).length >= n;
+      } catch {
+        return false; // not written yet
+      }
+    },
+    60_000,
+    `${n} iterations in ${dir}`,
+  );
+}
+
 function config(url: string, run: string, over: Record<string, unknown> = {}) {
   return smallConfig({
     env: "slow/coin",
@@ -276,29 +291,15 @@ Deno.test(
 Deno.test(
   "Redis restarts empty mid-run: learner and worker reconnect and the run completes",
   opts,
-  async () => {
-    await initBackend("wasm");
-    const redis = await RedisServer.start();
-    const run = "restart";
-    const cfg = await config(redis.url, run, {
-      envOptions: { delayMs: 30 },
-      totalSteps: 8 * 20 * 6,
-      rolloutClaim: 2,
-    });
-    const w = new WorkerProcess(redis.url, run);
-    try {
+  () =>
+    withWorker("restart", async (redis) => {
+      const cfg = await config(redis.url, "restart", {
+        envOptions: { delayMs: 30 },
+        totalSteps: 8 * 20 * 6,
+        rolloutClaim: 2,
+      });
       const learner = train(cfg, deps(cfg));
-      await until(
-        async () => {
-          try {
-            return (await lines(cfg.out!)).length >= 2;
-          } catch {
-            return false;
-          }
-        },
-        60_000,
-        "two iterations",
-      );
+      await untilIterations(cfg.out!, 2);
       await redis.stop();
       await sleep(1_000);
       await redis.restart(); // empty: no persistence
@@ -306,11 +307,7 @@ Deno.test(
       assert.equal(s.iterations, 6);
       assert.equal(s.env_steps, 8 * 20 * 6);
       for (const m of await lines(cfg.out!)) assert.equal(m.rollout_chunks, 1);
-    } finally {
-      await w.kill();
-      await redis.stop();
-    }
-  },
+    }),
 );
 
 Deno.test(
@@ -353,17 +350,7 @@ Deno.test(
         stdout: "null",
         stderr: "null",
       }).spawn();
-      await until(
-        async () => {
-          try {
-            return (await lines(join(out, "run"))).length >= 3;
-          } catch {
-            return false;
-          }
-        },
-        60_000,
-        "three iterations",
-      );
+      await untilIterations(join(out, "run"), 3);
       first.kill("SIGKILL"); // a crash: no goodbye
       await first.status;
       const resumed = await new Deno.Command(Deno.execPath(), {
