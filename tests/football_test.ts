@@ -6,6 +6,7 @@ import { FootballReferenceEnv } from "../envs/football/reference.ts";
 import { END, FootballVecEnv, OBS_DIM } from "../envs/football/football.ts";
 import { A, BALL_ROLL_KEEP, DURATION, GOAL_Y } from "../envs/football/constants.ts";
 import { SCENARIOS } from "../envs/football/scenarios.ts";
+import { shotConversion } from "../scripts/football_shots.ts";
 import { assertClose } from "./_helpers.ts";
 
 /** Steps one env with the same action for every agent until its episode ends (or `max` steps). */
@@ -208,21 +209,30 @@ for (const [name, teammates] of CASES) {
     );
     let a = await vec.reset(4), b = await ref.reset(4);
     const rng = new Rng(8), n = vec.spec.numAgents;
-    let episodes = 0, freeBall = 0;
+    let episodes = 0, freeBall = 0, bound = 0;
     for (let t = 0; t < 400; t++) {
       for (const k of ["obs", "state", "reward", "done", "truncated"] as const) {
         assert.deepEqual(a[k], b[k], `${k} differs at step ${t}`);
       }
       assert.deepEqual(a.episodes, b.episodes);
-      // random actions, biased to moves and kicks so that passes, shots and tackles happen
-      const act = Int32Array.from({ length: E * n }, () => rng.int(19));
+      // random actions, a third of them runs towards goal and shots, so that passes, tackles,
+      // shots and the keeper's saves and dives happen
+      const toGoal = [A.right, A.top_right, A.bottom_right, A.shot, A.sprint];
+      const act = Int32Array.from(
+        { length: E * n },
+        () => rng.uniform() < 0.35 ? toGoal[rng.int(toGoal.length)]! : rng.int(19),
+      );
       a = await vec.step(act);
       b = await ref.step(act);
       episodes += a.episodes.returns.length;
-      for (let e = 0; e < E; e++) if (vec.owner[e] === -1) freeBall++;
+      for (let e = 0; e < E; e++) {
+        if (vec.owner[e] === -1) freeBall++;
+        if (vec.shotSide[e] !== 0) bound++;
+      }
     }
     assert.ok(episodes > 10, `episodes ended: ${episodes}`);
     assert.ok(freeBall > 50, `steps with a free ball: ${freeBall} (kicks were compared)`);
+    assert.ok(bound > 5, `steps with a ball bound for a goal: ${bound} (the keeper's dive)`);
   });
 }
 
@@ -253,4 +263,55 @@ Deno.test("football: supporting teammates run ahead while we have the ball; hold
     support.dist.filter((d) => d > 0.05).length >= 3,
     `supporting teammates: ${support.dist}`,
   );
+});
+
+Deno.test("football: the keeper is beaten by placed close shots and stops long ones (calibration)", async () => {
+  const aimed = [];
+  for (const d of [0.15, 0.3, 0.5, 0.74]) {
+    aimed.push((await shotConversion(d, 0, A.top_right, 256)).goal);
+  }
+  const [close, box, far, half] = aimed as [number, number, number, number];
+  assert.ok(close >= 0.45, `aimed from 8 m: ${close}`);
+  assert.ok(box >= 0.15 && box <= 0.5, `aimed from 16 m: ${box}`);
+  assert.ok(far <= 0.05 && half <= 0.03, `aimed from 26 m and 39 m: ${far}, ${half}`);
+  for (let k = 1; k < aimed.length; k++) assert.ok(aimed[k]! <= aimed[k - 1]! + 0.03, `${aimed}`);
+  const straight = (await shotConversion(0.15, 0, -1, 256)).goal;
+  assert.ok(straight <= 0.25, `struck at the keeper from 8 m: ${straight}`);
+});
+
+/** Wins of a policy in the first episode of each of E envs. */
+async function firstEpisodeWins(
+  scenario: string,
+  policy: (env: FootballVecEnv, e: number, i: number, t: number) => number,
+  E = 128,
+) {
+  const env = new FootballVecEnv(scenario, E);
+  await env.reset(0);
+  const n = env.spec.numAgents, seen = new Uint8Array(E), act = new Int32Array(E * n);
+  let wins = 0;
+  for (let t = 0; t < DURATION; t++) {
+    for (let e = 0; e < E; e++) for (let i = 0; i < n; i++) act[e * n + i] = policy(env, e, i, t);
+    const s = await env.step(act);
+    for (let e = 0; e < E; e++) {
+      if (s.done[e] && !seen[e]) seen[e] = 1, wins += env.ended[e] === END.goal ? 1 : 0;
+    }
+  }
+  return wins / E;
+}
+
+Deno.test("football: shooting from kick-off does not win the counter-attacks; running in and placing a shot does", async () => {
+  // the defect this guards: a keeper that let 40 m shots in made "always shoot" win ~25%
+  for (const sc of ["academy_counterattack_easy", "academy_counterattack_hard"]) {
+    const shoot = await firstEpisodeWins(sc, () => A.shot);
+    assert.ok(shoot <= 0.02, `${sc}: always shoot wins ${shoot}`);
+  }
+  // control: run at goal sprinting, then place a shot towards a post from inside 0.2
+  const runAndShoot = (env: FootballVecEnv, e: number, i: number, t: number) => {
+    const p = env.agentPlayer[i]!, g = e * env.P + p;
+    if (t === 0) return A.sprint;
+    if (env.owner[e] !== p || 1 - env.px[g]! >= 0.2) return A.right;
+    return t % 2 ? (env.py[g]! > 0 ? A.top_right : A.bottom_right) : A.shot;
+  };
+  const run = await firstEpisodeWins("academy_run_to_score_with_keeper", runAndShoot);
+  assert.ok(run >= 0.3, `run to score with keeper, run and shoot wins ${run}`);
 });

@@ -52,8 +52,41 @@ export const CONTROL_RADIUS = 0.02;
 export const CONTROL_HEIGHT = 0.02;
 /** ... and slower than this (a hard shot goes through). */
 export const TRAP_SPEED = 0.06;
-/** A goalkeeper reaches a ball within this distance (~1.6 m: arms and a dive). */
-export const KEEPER_REACH = 0.03;
+/** A goalkeeper reaches a ball within this distance (~1.6 m: arms and a full dive). */
+export const KEEPER_REACH = 0.045;
+/**
+ * Where a keeper stands when no shot is on its way: on the line from its goal's centre to the
+ * ball, this fraction of the ball's distance out, within [{@link KEEPER_OUT_MIN},
+ * {@link KEEPER_OUT_MAX}] (narrowing the angle; our estimate: GRF's keeper keeps ~0.7 m off its
+ * line and comes out further against a runner through on goal).
+ */
+export const KEEPER_OUT = 0.05;
+/** ... at least this far out (~0.5 m). */
+export const KEEPER_OUT_MIN = 0.01;
+/** ... and at most (~4.2 m). */
+export const KEEPER_OUT_MAX = 0.02;
+/**
+ * A keeper's reach at the moment of a shot, before it has reacted (~0.6 m: arms and a lean).
+ * Its reach then grows by {@link KEEPER_DIVE} a step up to {@link KEEPER_REACH} while it dives.
+ */
+export const KEEPER_BODY = 0.012;
+/** Growth of a diving keeper's reach per step (~3 m/s sideways: our estimate of a dive). */
+export const KEEPER_DIVE = 0.0045;
+/**
+ * Steps before a keeper reacts to a shot. GRF's AI sees the world a reaction time late:
+ * 80 - 40 x (reaction stat) ms plus (1 - difficulty) x 100 ms (gfootball_engine
+ * icontroller.cpp and playercontroller.cpp), about 0.1 s (one step) at the default difficulty.
+ */
+export const KEEPER_REACTION = 1;
+/**
+ * A free ball is "bound for goal" (the keeper goes to its path) when its straight path crosses
+ * the goal line within this many goal half-widths and within {@link SHOT_HORIZON} steps. GRF's
+ * keeper uses the ball's 0.8 s prediction and a "panic" margin of 1.02-1.5 post widths
+ * (goalie_default.cpp, CalculateIfBallIsBoundForGoal).
+ */
+export const SHOT_PANIC = 1.2;
+/** ... steps (0.8 s, as GRF's prediction). */
+export const SHOT_HORIZON = 8;
 /** ... at most this high (~2.6 m: the crossbar and a jump). */
 export const KEEPER_HEIGHT = 0.05;
 /** The ball sits this far in front of its owner. */
@@ -77,6 +110,12 @@ export const HIGH_PASS_VZ = 0.02;
 export const SHOT_SPEED = 0.07;
 /** Shot lift (vertical speed): stays under the bar over ~0.8 units. */
 export const SHOT_VZ = 0.004;
+/**
+ * How far (in y at the goal line) the held direction moves a shot's aim, per unit of its y
+ * component: a diagonal (0.71) aims ~0.035 off centre, inside a post (GRF aims shots with the
+ * stick; the scale is our estimate).
+ */
+export const SHOT_AIM = 0.05;
 /** Aim error of a shot (std of the target y) at distance 0, and its growth per unit distance. */
 export const SHOT_SPREAD = [0.008, 0.03] as const;
 

@@ -33,8 +33,14 @@ import {
   GOAL_Z,
   GRAVITY,
   HIGH_PASS_VZ,
+  KEEPER_BODY,
+  KEEPER_DIVE,
   KEEPER_HEIGHT,
+  KEEPER_OUT,
+  KEEPER_OUT_MAX,
+  KEEPER_OUT_MIN,
   KEEPER_REACH,
+  KEEPER_REACTION,
   KICK_COOLDOWN,
   len,
   LONG_PASS_VZ,
@@ -44,6 +50,9 @@ import {
   PITCH_X,
   PITCH_Y,
   RUN_SPEED,
+  SHOT_AIM,
+  SHOT_HORIZON,
+  SHOT_PANIC,
   SHOT_SPEED,
   SHOT_SPREAD,
   SHOT_VZ,
@@ -126,6 +135,12 @@ export class FootballVecEnv extends VecEnvBase {
   readonly cooldown: Int32Array;
   /** How the last step ended its episode ({@link END}), kept across the automatic reset. */
   readonly ended: Uint8Array;
+  /**
+   * The goal the free ball is bound for (+1 the right goal, -1 ours, 0 none), and the steps since
+   * it was kicked (the kick's step counts 1; 0 while a player has it).
+   */
+  readonly shotSide: Int8Array;
+  readonly shotClock: Int32Array;
   // agents, index (e * n + i) * N_STICKY + slot
   readonly sticky: Uint8Array;
   /** Checkpoints collected, index e * n + i. */
@@ -188,6 +203,8 @@ export class FootballVecEnv extends VecEnvBase {
     this.kicker = new Int32Array(numEnvs).fill(-1);
     this.cooldown = new Int32Array(numEnvs);
     this.ended = new Uint8Array(numEnvs);
+    this.shotSide = new Int8Array(numEnvs);
+    this.shotClock = new Int32Array(numEnvs);
     this.sticky = new Uint8Array(numEnvs * n * N_STICKY);
     this.collected = new Int32Array(numEnvs * n);
     this.#sliding = new Uint8Array(NP);
@@ -232,6 +249,7 @@ export class FootballVecEnv extends VecEnvBase {
     this.bdx[e] = this.bdy[e] = this.bdz[e] = 0;
     this.kicker[e] = -1;
     this.cooldown[e] = 0; // (ended keeps the last step's outcome across the automatic reset)
+    this.shotSide[e] = this.shotClock[e] = 0;
     const n = this.spec.numAgents;
     this.sticky.fill(0, e * n * N_STICKY, (e + 1) * n * N_STICKY);
     this.collected.fill(0, e * n, (e + 1) * n);
@@ -258,6 +276,7 @@ export class FootballVecEnv extends VecEnvBase {
     for (let e = 0; e < this.numEnvs; e++) { // physics and rules
       this.#integrate(e);
       this.#kicks(e);
+      this.#boundForGoal(e);
       const end = this.#moveBall(e);
       if (end === END.none) this.#possession(e, this.rngs[e]!);
       let outcome: number = end;
@@ -359,7 +378,7 @@ export class FootballVecEnv extends VecEnvBase {
         // scripted: keepers guard their goal, the opponent presses and marks, our other
         // players hold their start positions
         const left = p < nLeft;
-        if (this.isKeeper(p)) this.#keeperTarget(e, left ? -PITCH_X : PITCH_X);
+        if (this.isKeeper(p)) this.#keeperTarget(e, g, left ? -PITCH_X : PITCH_X);
         else if (p === presser) this.#gx = bx, this.#gy = by;
         else if (!left) this.#markTarget(e, g);
         else if (this.#support && ours) {
@@ -397,18 +416,71 @@ export class FootballVecEnv extends VecEnvBase {
   }
 
   /**
-   * Where a keeper stands: on the line from its goal's centre to the ball, further out the
-   * closer the ball (narrowing the angle), rushing a free ball that comes near.
+   * Where a keeper goes: against a ball bound for its goal, once it has reacted, nowhere (it sets
+   * its feet and dives: {@link #keeperReach}); else it stands on the line from its goal's centre
+   * to the ball, further out the closer the ball (narrowing the angle), and rushes a free ball
+   * that comes near.
    */
-  #keeperTarget(e: number, goalX: number): void {
+  #keeperTarget(e: number, g: number, goalX: number): void {
     const bx = this.bx[e]!, by = this.by[e]!;
+    if (this.shotSide[e] === Math.sign(goalX) && this.shotClock[e]! >= KEEPER_REACTION) {
+      this.#gx = this.px[g]!, this.#gy = this.py[g]!;
+      return;
+    }
     const ux = bx - goalX, uy = by, d = len(ux, uy);
     if (d < 1e-6) this.#gx = goalX, this.#gy = 0;
     else if (this.owner[e]! < 0 && d < 0.12) this.#gx = bx, this.#gy = by;
     else {
-      const k = clamp(0.25 * d, 0.01, 0.08);
+      const k = clamp(KEEPER_OUT * d, KEEPER_OUT_MIN, KEEPER_OUT_MAX);
       this.#gx = goalX + (ux / d) * k, this.#gy = (uy / d) * k;
     }
+  }
+
+  /**
+   * Updates which goal the free ball is bound for: its straight path crosses that goal line
+   * within {@link SHOT_PANIC} goal half-widths and {@link SHOT_HORIZON} steps (GRF's test).
+   */
+  #boundForGoal(e: number): void {
+    const vx = this.bvx[e]!;
+    let side = 0;
+    if (this.owner[e]! < 0 && Math.abs(vx) > 1e-6) {
+      const goalX = vx > 0 ? PITCH_X : -PITCH_X, t = (goalX - this.bx[e]!) / vx;
+      if (
+        t >= 0 && t <= SHOT_HORIZON &&
+        Math.abs(this.by[e]! + this.bvy[e]! * t) <= GOAL_Y * SHOT_PANIC
+      ) {
+        side = vx > 0 ? 1 : -1;
+      }
+    }
+    this.shotClock[e] = this.owner[e]! < 0 ? this.shotClock[e]! + 1 : 0;
+    this.shotSide[e] = side;
+  }
+
+  /**
+   * How far keeper p reaches this step: {@link KEEPER_REACH}, but against a ball bound for its
+   * goal {@link KEEPER_BODY} until it has reacted, then growing by {@link KEEPER_DIVE} a step (a
+   * dive: a shot it had little time for beats it more often).
+   */
+  #keeperReach(e: number, p: number): number {
+    const side = this.isLeft(p) ? -1 : 1;
+    if (this.shotSide[e] !== side) return KEEPER_REACH;
+    const dive = Math.max(0, this.shotClock[e]! - KEEPER_REACTION); // (the kick's step counts 1)
+    return Math.min(KEEPER_REACH, KEEPER_BODY + KEEPER_DIVE * dive);
+  }
+
+  /** The keeper whose reach the free ball's last step (from ox, oy, oz) passed through, or -1. */
+  #keeperSave(e: number, ox: number, oy: number, oz: number): number {
+    const base = e * this.P, x = this.bx[e]!, y = this.by[e]!, z = this.bz[e]!;
+    const sx = x - ox, sy = y - oy, ss = sx * sx + sy * sy;
+    for (let k = 0; k < 2; k++) {
+      const p = k === 0 ? 0 : this.nLeft;
+      if (p === this.kicker[e] && this.cooldown[e]! > 0) continue;
+      const kx = this.px[base + p]!, ky = this.py[base + p]!;
+      const f = ss > 0 ? clamp(((kx - ox) * sx + (ky - oy) * sy) / ss, 0, 1) : 0;
+      if (oz + f * (z - oz) > KEEPER_HEIGHT) continue;
+      if (len(ox + f * sx - kx, oy + f * sy - ky) <= this.#keeperReach(e, p)) return p;
+    }
+    return -1;
   }
 
   /** An opponent's marking spot: goal-side of the nearest of our field players. */
@@ -466,7 +538,7 @@ export class FootballVecEnv extends VecEnvBase {
     this.cooldown[e] = KICK_COOLDOWN;
     if (kick === A.shot) {
       const dist = len(PITCH_X - bx, by);
-      const aim = clamp(by * 0.3 + dirY * 0.02, -GOAL_Y * 0.8, GOAL_Y * 0.8) +
+      const aim = clamp(by * 0.3 + dirY * SHOT_AIM, -GOAL_Y * 0.8, GOAL_Y * 0.8) +
         this.rngs[e]!.normal() * (SHOT_SPREAD[0] + SHOT_SPREAD[1] * dist);
       // towards the goal when facing it at all, else along the facing direction
       let sx = PITCH_X - bx, sy = aim - by;
@@ -549,6 +621,10 @@ export class FootballVecEnv extends VecEnvBase {
       }
       this.bz[e] = z;
     }
+    if (this.owner[e]! < 0) { // a keeper whose reach the ball passed through holds it
+      const keeper = this.#keeperSave(e, ox, oy, oz);
+      if (keeper >= 0) this.owner[e] = keeper, this.#carry(e);
+    }
     const x = this.bx[e]!, y = this.by[e]!, z = this.bz[e]!;
     this.bdx[e] = x - ox, this.bdy[e] = y - oy, this.bdz[e] = z - oz;
     // a goal: the ball crosses a goal line between the posts and under the bar
@@ -603,10 +679,12 @@ export class FootballVecEnv extends VecEnvBase {
     for (let p = 0; p < this.P; p++) {
       if (p === this.kicker[e] && this.cooldown[e]! > 0) continue;
       const keeper = this.isKeeper(p);
+      // (a keeper's save of a ball bound for its goal is decided by #keeperSave alone)
+      if (keeper && this.shotSide[e] === (p === 0 ? -1 : 1)) continue;
       if (bz > (keeper ? KEEPER_HEIGHT : CONTROL_HEIGHT)) continue;
       if (!keeper && speed > TRAP_SPEED) continue;
       const d = len(this.px[base + p]! - this.bx[e]!, this.py[base + p]! - this.by[e]!);
-      if (d <= (keeper ? Math.max(radius, KEEPER_REACH) : radius) && d < bestD) bestD = d, best = p;
+      if (d <= (keeper ? KEEPER_REACH : radius) && d < bestD) bestD = d, best = p;
     }
     this.owner[e] = best;
   }

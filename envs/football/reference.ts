@@ -24,8 +24,14 @@ import {
   GOAL_Z,
   GRAVITY,
   HIGH_PASS_VZ,
+  KEEPER_BODY,
+  KEEPER_DIVE,
   KEEPER_HEIGHT,
+  KEEPER_OUT,
+  KEEPER_OUT_MAX,
+  KEEPER_OUT_MIN,
   KEEPER_REACH,
+  KEEPER_REACTION,
   KICK_COOLDOWN,
   len,
   LONG_PASS_VZ,
@@ -34,6 +40,9 @@ import {
   PITCH_X,
   PITCH_Y,
   RUN_SPEED,
+  SHOT_AIM,
+  SHOT_HORIZON,
+  SHOT_PANIC,
   SHOT_SPEED,
   SHOT_SPREAD,
   SHOT_VZ,
@@ -83,6 +92,9 @@ export class FootballReferenceEnv implements ScalarEnv {
   owner: Player | null = null;
   kicker: Player | null = null;
   cooldown = 0;
+  /** The goal the free ball is bound for (+1, -1 or 0) and the steps since it was kicked. */
+  shotSide = 0;
+  shotClock = 0;
   #rng: Rng | null = null;
   readonly #speedScale: number;
   readonly #tackleP: number;
@@ -144,6 +156,7 @@ export class FootballReferenceEnv implements ScalarEnv {
     };
     this.kicker = null;
     this.cooldown = 0;
+    this.shotSide = this.shotClock = 0;
     this.owner = this.#freeBallTaker(0.03);
     if (this.owner) {
       const o = this.owner, tx = (o.left ? PITCH_X : -PITCH_X) - o.x, ty = -o.y;
@@ -169,6 +182,7 @@ export class FootballReferenceEnv implements ScalarEnv {
     this.#targets();
     for (const p of this.players) this.#integrate(p);
     this.#kicks();
+    this.#boundForGoal();
     const end = this.#moveBall();
     if (end === OUT.none) this.#possession();
     let outcome = end;
@@ -228,7 +242,7 @@ export class FootballReferenceEnv implements ScalarEnv {
         speed = ag.sprint ? SPRINT_SPEED : ag.dribble && owner === p ? DRIBBLE_SPEED : RUN_SPEED;
       } else {
         let gx: number, gy: number;
-        if (p.keeper) [gx, gy] = this.#keeperTarget(p.left ? -PITCH_X : PITCH_X);
+        if (p.keeper) [gx, gy] = this.#keeperTarget(p, p.left ? -PITCH_X : PITCH_X);
         else if (p === presser) gx = b.x, gy = b.y;
         else if (!p.left) [gx, gy] = this.#markTarget(p);
         else if (support && ours) gx = Math.min(b.x + 0.2, 0.8), gy = p.sy * 0.7;
@@ -261,12 +275,44 @@ export class FootballReferenceEnv implements ScalarEnv {
     if (m > 1e-4) p.fx = p.vx / m, p.fy = p.vy / m;
   }
 
-  #keeperTarget(goalX: number): [number, number] {
+  #keeperTarget(p: Player, goalX: number): [number, number] {
+    if (this.shotSide === Math.sign(goalX) && this.shotClock >= KEEPER_REACTION) return [p.x, p.y];
     const b = this.ball, ux = b.x - goalX, uy = b.y, d = len(ux, uy);
     if (d < 1e-6) return [goalX, 0];
     if (!this.owner && d < 0.12) return [b.x, b.y];
-    const k = Math.min(Math.max(0.25 * d, 0.01), 0.08);
+    const k = Math.min(Math.max(KEEPER_OUT * d, KEEPER_OUT_MIN), KEEPER_OUT_MAX);
     return [goalX + (ux / d) * k, (uy / d) * k];
+  }
+
+  #boundForGoal(): void {
+    const b = this.ball;
+    let side = 0;
+    if (!this.owner && Math.abs(b.vx) > 1e-6) {
+      const goalX = b.vx > 0 ? PITCH_X : -PITCH_X, t = (goalX - b.x) / b.vx;
+      if (t >= 0 && t <= SHOT_HORIZON && Math.abs(b.y + b.vy * t) <= GOAL_Y * SHOT_PANIC) {
+        side = b.vx > 0 ? 1 : -1;
+      }
+    }
+    this.shotClock = this.owner ? 0 : this.shotClock + 1;
+    this.shotSide = side;
+  }
+
+  #keeperReach(p: Player): number {
+    if (this.shotSide !== (p.left ? -1 : 1)) return KEEPER_REACH;
+    const dive = Math.max(0, this.shotClock - KEEPER_REACTION);
+    return Math.min(KEEPER_REACH, KEEPER_BODY + KEEPER_DIVE * dive);
+  }
+
+  /** The keeper whose reach the ball's last step (from ox, oy, oz) passed through. */
+  #keeperSave(ox: number, oy: number, oz: number): Player | null {
+    const b = this.ball, sx = b.x - ox, sy = b.y - oy, ss = sx * sx + sy * sy;
+    for (const p of this.players) {
+      if (!p.keeper || (p === this.kicker && this.cooldown > 0)) continue;
+      const f = ss > 0 ? Math.min(Math.max(((p.x - ox) * sx + (p.y - oy) * sy) / ss, 0), 1) : 0;
+      if (oz + f * (b.z - oz) > KEEPER_HEIGHT) continue;
+      if (len(ox + f * sx - p.x, oy + f * sy - p.y) <= this.#keeperReach(p)) return p;
+    }
+    return null;
   }
 
   #markTarget(p: Player): [number, number] {
@@ -317,7 +363,7 @@ export class FootballReferenceEnv implements ScalarEnv {
     this.#release(o);
     if (o.kick === A.shot) {
       const dist = len(PITCH_X - bx, by);
-      const aim = Math.min(Math.max(by * 0.3 + dirY * 0.02, -GOAL_Y * 0.8), GOAL_Y * 0.8) +
+      const aim = Math.min(Math.max(by * 0.3 + dirY * SHOT_AIM, -GOAL_Y * 0.8), GOAL_Y * 0.8) +
         this.#rng!.normal() * (SHOT_SPREAD[0] + SHOT_SPREAD[1] * dist);
       let sx = PITCH_X - bx, sy = aim - by;
       if (dirX <= 0) sx = dirX, sy = dirY;
@@ -382,6 +428,10 @@ export class FootballReferenceEnv implements ScalarEnv {
       }
       b.z = z;
     }
+    if (!this.owner) {
+      const keeper = this.#keeperSave(ox, oy, oz);
+      if (keeper) this.owner = keeper, this.#carry();
+    }
     b.dx = b.x - ox, b.dy = b.y - oy, b.dz = b.z - oz;
     const crosses = (line: number) => {
       if (!((ox - line) * (b.x - line) < 0 || (b.x === line && ox !== line))) return false;
@@ -431,10 +481,11 @@ export class FootballReferenceEnv implements ScalarEnv {
     let best: Player | null = null, bestD = Infinity;
     for (const p of this.players) {
       if (p === this.kicker && this.cooldown > 0) continue;
+      if (p.keeper && this.shotSide === (p.left ? -1 : 1)) continue;
       if (b.z > (p.keeper ? KEEPER_HEIGHT : CONTROL_HEIGHT)) continue;
       if (!p.keeper && speed > TRAP_SPEED) continue;
       const d = len(p.x - b.x, p.y - b.y);
-      if (d <= (p.keeper ? Math.max(radius, KEEPER_REACH) : radius) && d < bestD) {
+      if (d <= (p.keeper ? KEEPER_REACH : radius) && d < bestD) {
         bestD = d, best = p;
       }
     }
