@@ -52,8 +52,14 @@ export const CONTROL_RADIUS = 0.02;
 export const CONTROL_HEIGHT = 0.02;
 /** ... and slower than this (a hard shot goes through). */
 export const TRAP_SPEED = 0.06;
-/** A goalkeeper reaches a ball within this distance (~1.6 m: arms and a full dive). */
+/**
+ * A goalkeeper reaches a ball within this distance (~2.4 m: arms and a full dive; near its line
+ * it covers the goal's half-width 0.044 given time). The keeper's constants below were set with
+ * `scripts/football_shots.ts` so that conversion falls with distance (envs/football/README.md).
+ */
 export const KEEPER_REACH = 0.045;
+/** ... at most this high (~2.6 m: the crossbar and a jump). */
+export const KEEPER_HEIGHT = 0.05;
 /**
  * Where a keeper stands when no shot is on its way: on the line from its goal's centre to the
  * ball, this fraction of the ball's distance out, within [{@link KEEPER_OUT_MIN},
@@ -63,14 +69,14 @@ export const KEEPER_REACH = 0.045;
 export const KEEPER_OUT = 0.05;
 /** ... at least this far out (~0.5 m). */
 export const KEEPER_OUT_MIN = 0.01;
-/** ... and at most (~4.2 m). */
+/** ... and at most (~1 m). */
 export const KEEPER_OUT_MAX = 0.02;
 /**
  * A keeper's reach at the moment of a shot, before it has reacted (~0.6 m: arms and a lean).
  * Its reach then grows by {@link KEEPER_DIVE} a step up to {@link KEEPER_REACH} while it dives.
  */
 export const KEEPER_BODY = 0.012;
-/** Growth of a diving keeper's reach per step (~3 m/s sideways: our estimate of a dive). */
+/** Growth of a diving keeper's reach per step (~2.4 m/s sideways: our estimate of a dive). */
 export const KEEPER_DIVE = 0.0045;
 /**
  * Steps before a keeper reacts to a shot. GRF's AI sees the world a reaction time late:
@@ -79,7 +85,7 @@ export const KEEPER_DIVE = 0.0045;
  */
 export const KEEPER_REACTION = 1;
 /**
- * A free ball is "bound for goal" (the keeper goes to its path) when its straight path crosses
+ * A free ball is "bound for goal" (that goal's keeper dives) when its straight path crosses
  * the goal line within this many goal half-widths and within {@link SHOT_HORIZON} steps. GRF's
  * keeper uses the ball's 0.8 s prediction and a "panic" margin of 1.02-1.5 post widths
  * (goalie_default.cpp, CalculateIfBallIsBoundForGoal).
@@ -87,8 +93,6 @@ export const KEEPER_REACTION = 1;
 export const SHOT_PANIC = 1.2;
 /** ... steps (0.8 s, as GRF's prediction). */
 export const SHOT_HORIZON = 8;
-/** ... at most this high (~2.6 m: the crossbar and a jump). */
-export const KEEPER_HEIGHT = 0.05;
 /** The ball sits this far in front of its owner. */
 export const BALL_OFFSET = 0.008;
 /** Steps after a kick during which the kicker cannot take the ball back. */
