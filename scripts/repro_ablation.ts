@@ -54,6 +54,17 @@ const flags = parseFlags(
   },
 );
 
+/** A metric of a run's metrics.jsonl rows. */
+type Metric = "eval_return" | "eval_win_rate" | "eval_stochastic_win_rate" | "train_win_rate";
+
+/** What a metric's column says. */
+const METRIC_NAME: Record<Metric, string> = {
+  eval_return: "greedy evaluation return",
+  eval_win_rate: "greedy evaluation win rate",
+  eval_stochastic_win_rate: "stochastic evaluation win rate",
+  train_win_rate: "training win rate (final: mean of the last 5 iterations)",
+};
+
 /** One env of the ablation with its training configuration. */
 interface EnvCase {
   readonly key: string;
@@ -63,8 +74,14 @@ interface EnvCase {
   readonly title: string;
   /** Return (or win rate) counted as "reached". */
   readonly threshold: number;
-  /** What the threshold measures. */
-  readonly metric: "eval_return" | "eval_win_rate";
+  /**
+   * What the threshold, the final value and the curve measure: an evaluation (its last value is
+   * "final"), or the training episodes' win rate (the poster's football metric; "final" is the
+   * mean of the last 5 iterations).
+   */
+  readonly metric: Metric;
+  /** Further metrics shown as "final" columns (football: the stochastic and greedy evaluations). */
+  readonly also?: readonly Metric[];
   readonly numEnvs: number;
   readonly rolloutLength: number;
   readonly steps: number;
@@ -197,7 +214,8 @@ const ALL: EnvCase[] = [
     envOpts: [],
     title: "football/academy_3_vs_1_with_keeper (win rate)",
     threshold: 0.5,
-    metric: "eval_win_rate",
+    metric: "train_win_rate",
+    also: ["eval_stochastic_win_rate", "eval_win_rate"],
     ...FOOTBALL,
   },
   {
@@ -207,7 +225,8 @@ const ALL: EnvCase[] = [
     envOpts: [],
     title: "football/academy_counterattack_hard (win rate)",
     threshold: 0.3,
-    metric: "eval_win_rate",
+    metric: "train_win_rate",
+    also: ["eval_stochastic_win_rate", "eval_win_rate"],
     ...FOOTBALL,
   },
   {
@@ -305,6 +324,8 @@ interface Outcome {
   wall: number;
   ratio: number | null;
   curve: [number, number][];
+  /** The final value of each of the case's `also` metrics. */
+  also: number[];
 }
 
 function median(xs: number[]): number {
@@ -312,11 +333,18 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-function outcome(job: Job<string, EnvCase>, rows: Record<string, number | null>[]): Outcome {
-  const m = job.env.metric;
+/** A metric's curve in a run's rows and its final value (see {@link EnvCase.metric}). */
+function curveOf(rows: Record<string, number | null>[], m: Metric) {
   const evals = rows.filter((r) => r[m] !== null && r[m] !== undefined);
   const curve = evals.map((r) => [r.env_steps!, r[m]!] as [number, number]);
   const ys = curve.map((p) => p[1]);
+  const tail = m.startsWith("train_") ? ys.slice(-5) : ys.slice(-1);
+  const final = tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN;
+  return { curve, ys, final };
+}
+
+function outcome(job: Job<string, EnvCase>, rows: Record<string, number | null>[]): Outcome {
+  const { curve, ys, final } = curveOf(rows, job.env.metric);
   const hit = curve.find((p) => p[1] >= job.env.threshold - 1e-9);
   const ratios = rows.map((r) => r["bppo/grad_peer_over_own"]).filter((v): v is number =>
     typeof v === "number"
@@ -325,12 +353,13 @@ function outcome(job: Job<string, EnvCase>, rows: Record<string, number | null>[
     job,
     finished: false,
     envSteps: rows.at(-1)?.env_steps ?? 0,
-    final: ys.at(-1) ?? NaN,
+    final,
     auc: ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : NaN,
     reachedAt: hit ? hit[0] : null,
     wall: rows.at(-1)?.wall_s ?? 0,
     ratio: ratios.length ? median(ratios) : null,
     curve,
+    also: (job.env.also ?? []).map((m) => curveOf(rows, m).final),
   };
 }
 
@@ -356,8 +385,9 @@ const md: string[] = [
   } of ${jobs.length} runs finished.`,
   "",
   "Per condition: the interquartile mean (IQM) over seeds with a 95% percentile-bootstrap",
-  "confidence interval (2,000 resamples, over seeds) of the final greedy evaluation and of the",
-  "area under the evaluation curve (mean over evaluations), how many seeds reached the threshold",
+  "confidence interval (2,000 resamples, over seeds) of the final value of each env's metric",
+  "(named under its heading) and of the area under its curve (mean over the curve's points),",
+  "how many seeds reached the threshold",
   "and after how many env steps (median over the seeds that reached it), mean wall time per run,",
   "and the peer/own actor-gradient-norm ratio (BPPO only; the median over iterations of each run,",
   "then the median over runs; measured on the last epoch's first minibatch of each agent that received feedback). Every seed is listed",
@@ -367,7 +397,9 @@ const md: string[] = [
   "",
 ];
 await Deno.mkdir(flags.out, { recursive: true });
-const csv = ["env,condition,seed,finished,env_steps,final,auc,reached_at,wall_s,peer_over_own"];
+const csv = [
+  "env,condition,seed,finished,env_steps,metric,final,auc,reached_at,wall_s,peer_over_own,also",
+];
 for (const c of cases) {
   const here = outcomes.filter((o) => o.job.env.key === c.key);
   if (!here.length) continue;
@@ -378,12 +410,20 @@ for (const c of cases) {
       c.envOpts.length && c.key !== "climb3" && c.key !== "relay4" ? " " + c.envOpts.join(" ") : ""
     }, ${c.numEnvs} envs x ${c.rolloutLength} steps, budget ${
       c.steps.toLocaleString("en-US")
-    } env steps, ${seedsOf(c)} seeds, threshold ${c.threshold} (${c.metric}), algorithm options ${
+    } env steps, ${seedsOf(c)} seeds, metric: ${
+      METRIC_NAME[c.metric]
+    } (\`${c.metric}\`), threshold ${c.threshold}, algorithm options ${
       c.algoOpts.join(" ") || "defaults"
-    }.`,
+    }.${
+      c.also?.length
+        ? ` Also shown: the final ${c.also.map((m) => METRIC_NAME[m]).join(" and ")}.`
+        : ""
+    }`,
     "",
-    "| condition | runs (finished) | final, IQM [95% CI] | AUC, IQM [95% CI] | reached | median steps to reach | wall s/run | peer/own grad ratio | final per seed |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    `| condition | runs (finished) | final, IQM [95% CI] | AUC, IQM [95% CI] | reached | median steps to reach | wall s/run | peer/own grad ratio | final per seed |${
+      (c.also ?? []).map((m) => ` ${m}, IQM [95% CI] | per seed |`).join("")
+    }`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---|${(c.also ?? []).map(() => "---:|---|").join("")}`,
   );
   const series: Series[] = [];
   for (const cond of conditions) {
@@ -402,7 +442,11 @@ for (const c of cases) {
           : "-"
       } | ${fmt(os.reduce((a, o) => a + o.wall, 0) / os.length, 0)} | ${
         ratios.length ? median(ratios).toExponential(1) : "-"
-      } | ${os.map((o) => fmt(o.final)).join(", ")} |`,
+      } | ${os.map((o) => fmt(o.final)).join(", ")} |${
+        (c.also ?? []).map((_, k) =>
+          ` ${ci(os.map((o) => o.also[k]!))} | ${os.map((o) => fmt(o.also[k]!)).join(", ")} |`
+        ).join("")
+      }`,
     );
     for (const o of os) {
       csv.push(
@@ -412,11 +456,13 @@ for (const c of cases) {
           o.job.seed,
           o.finished,
           o.envSteps,
+          c.metric,
           o.final,
           o.auc,
           o.reachedAt ?? "",
           o.wall,
           o.ratio ?? "",
+          (c.also ?? []).map((m, k) => `${m}=${o.also[k]}`).join(";"),
         ].join(","),
       );
     }
