@@ -7,13 +7,18 @@
  * steps for the keeper to take its position, then one `shot` (with a held direction for the aimed
  * columns); a cell is the fraction of episodes that end in a goal.
  *
+ * A second table gives the win rate of reference policies (uniformly random, always shoot, run at
+ * goal and shoot) on every academy scenario: what an untrained or a naive team scores.
+ *
  * Usage: `deno run -A scripts/football_shots.ts [--envs 1024] [--seed 0]`
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { END, FootballVecEnv } from "../envs/football/football.ts";
-import { A } from "../envs/football/constants.ts";
+import { A, ACTIONS, DURATION } from "../envs/football/constants.ts";
+import { SCENARIOS } from "../envs/football/scenarios.ts";
+import { Rng } from "../core/rng.ts";
 
 /** Distances from the goal (units; 52.5 m each) and lateral offsets of the table. */
 export const SHOT_DISTANCES = [0.1, 0.15, 0.21, 0.3, 0.4, 0.5, 0.74] as const;
@@ -84,6 +89,53 @@ export async function shotConversion(
   return { goal: counts.goal / envs, saved: counts.saved / envs, out: counts.out / envs };
 }
 
+/** A scripted policy: the action of agent i of env e at step t. */
+export type ScriptedPolicy = (env: FootballVecEnv, e: number, i: number, t: number) => number;
+
+/** Reference policies for the win-rate table: what an untrained or a naive team scores. */
+export const REFERENCE_POLICIES: Record<string, (rng: Rng) => ScriptedPolicy> = {
+  /** Uniform over the 19 actions. */
+  random: (rng) => () => rng.int(ACTIONS.length),
+  /** Always `shot` (only the ball carrier kicks). */
+  "always shoot": () => () => A.shot,
+  /** Sprint at the goal; inside 0.2 of it, the ball carrier places a shot towards a post. */
+  "run and shoot": () => (env, e, i, t) => {
+    const p = env.agentPlayer[i]!, g = e * env.P + p;
+    if (t === 0) return A.sprint;
+    if (env.owner[e] !== p || 1 - env.px[g]! >= 0.2) return A.right;
+    return t % 2 ? (env.py[g]! > 0 ? A.top_right : A.bottom_right) : A.shot;
+  },
+};
+
+/**
+ * The fraction of `envs` first episodes a scripted policy wins on a scenario.
+ * @param scenario an academy scenario
+ * @param policy the policy
+ * @param envs episodes (envs stepped at once)
+ * @param seed the env seed
+ */
+export async function policyWinRate(
+  scenario: string,
+  policy: ScriptedPolicy,
+  envs = 1024,
+  seed = 0,
+): Promise<number> {
+  const env = new FootballVecEnv(scenario, envs);
+  await env.reset(seed);
+  const n = env.spec.numAgents, seen = new Uint8Array(envs), act = new Int32Array(envs * n);
+  let wins = 0;
+  for (let t = 0; t < DURATION; t++) {
+    for (let e = 0; e < envs; e++) {
+      for (let i = 0; i < n; i++) act[e * n + i] = policy(env, e, i, t);
+    }
+    const s = await env.step(act);
+    for (let e = 0; e < envs; e++) {
+      if (s.done[e] && !seen[e]) seen[e] = 1, wins += env.ended[e] === END.goal ? 1 : 0;
+    }
+  }
+  return wins / envs;
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
@@ -102,5 +154,17 @@ if (import.meta.main) {
       }
       console.log(`| ${(d * 52.5).toFixed(0)} | ${y} | ${cells.join(" | ")} |`);
     }
+  }
+  console.log(`\nwin rate of reference policies (first episode of ${envs} envs, seed ${seed})`);
+  const names = Object.keys(REFERENCE_POLICIES);
+  console.log(`| scenario | ${names.join(" | ")} |`);
+  console.log(`|---|${names.map(() => "---:").join("|")}|`);
+  for (const sc of Object.keys(SCENARIOS)) {
+    const cells = [];
+    for (const name of names) {
+      const policy = REFERENCE_POLICIES[name]!(new Rng(seed + 1));
+      cells.push(`${(100 * await policyWinRate(sc, policy, envs, seed)).toFixed(1)}%`);
+    }
+    console.log(`| ${sc} | ${cells.join(" | ")} |`);
   }
 }

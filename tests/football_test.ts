@@ -6,7 +6,7 @@ import { FootballReferenceEnv } from "../envs/football/reference.ts";
 import { END, FootballVecEnv, OBS_DIM } from "../envs/football/football.ts";
 import { A, BALL_ROLL_KEEP, DURATION, GOAL_Y } from "../envs/football/constants.ts";
 import { SCENARIOS } from "../envs/football/scenarios.ts";
-import { shotConversion } from "../scripts/football_shots.ts";
+import { policyWinRate, REFERENCE_POLICIES, shotConversion } from "../scripts/football_shots.ts";
 import { assertClose } from "./_helpers.ts";
 
 /** Steps one env with the same action for every agent until its episode ends (or `max` steps). */
@@ -279,39 +279,15 @@ Deno.test("football: the keeper is beaten by placed close shots and stops long o
   assert.ok(straight <= 0.25, `struck at the keeper from 8 m: ${straight}`);
 });
 
-/** Wins of a policy in the first episode of each of E envs. */
-async function firstEpisodeWins(
-  scenario: string,
-  policy: (env: FootballVecEnv, e: number, i: number, t: number) => number,
-  E = 128,
-) {
-  const env = new FootballVecEnv(scenario, E);
-  await env.reset(0);
-  const n = env.spec.numAgents, seen = new Uint8Array(E), act = new Int32Array(E * n);
-  let wins = 0;
-  for (let t = 0; t < DURATION; t++) {
-    for (let e = 0; e < E; e++) for (let i = 0; i < n; i++) act[e * n + i] = policy(env, e, i, t);
-    const s = await env.step(act);
-    for (let e = 0; e < E; e++) {
-      if (s.done[e] && !seen[e]) seen[e] = 1, wins += env.ended[e] === END.goal ? 1 : 0;
-    }
-  }
-  return wins / E;
-}
-
 Deno.test("football: shooting from kick-off does not win the counter-attacks; running in and placing a shot does", async () => {
   // the defect this guards: a keeper that let 40 m shots in made "always shoot" win ~25%
+  const rng = new Rng(1);
   for (const sc of ["academy_counterattack_easy", "academy_counterattack_hard"]) {
-    const shoot = await firstEpisodeWins(sc, () => A.shot);
+    const shoot = await policyWinRate(sc, REFERENCE_POLICIES["always shoot"]!(rng), 128);
     assert.ok(shoot <= 0.02, `${sc}: always shoot wins ${shoot}`);
   }
-  // control: run at goal sprinting, then place a shot towards a post from inside 0.2
-  const runAndShoot = (env: FootballVecEnv, e: number, i: number, t: number) => {
-    const p = env.agentPlayer[i]!, g = e * env.P + p;
-    if (t === 0) return A.sprint;
-    if (env.owner[e] !== p || 1 - env.px[g]! >= 0.2) return A.right;
-    return t % 2 ? (env.py[g]! > 0 ? A.top_right : A.bottom_right) : A.shot;
-  };
-  const run = await firstEpisodeWins("academy_run_to_score_with_keeper", runAndShoot);
+  // control: sprint at goal, then place a shot towards a post from inside 0.2
+  const runAndShoot = REFERENCE_POLICIES["run and shoot"]!(rng);
+  const run = await policyWinRate("academy_run_to_score_with_keeper", runAndShoot, 128);
   assert.ok(run >= 0.3, `run to score with keeper, run and shoot wins ${run}`);
 });
