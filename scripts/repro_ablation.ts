@@ -38,7 +38,10 @@ const flags = parseFlags(
       "bppo,bppo:estimator=reference,bppo:peerWeight=0,armappo,mappo,happo",
     ).describe("algorithms (name or name:key=value;key=value)"),
     envs: z.string().optional().describe("env keys to run (default: every env of the suites)"),
-    seeds: z.int().min(1).optional().describe("seeds 0..N-1 (default: matrix 5, others 3)"),
+    seeds: z.string().regex(/^(\d+|[\w.-]+=\d+(,[\w.-]+=\d+)*)$/, "N, or env=N,... (e.g. cah=6)")
+      .optional().describe(
+        "seeds 0..N-1: N for every env, or env=N,... per env key (default: matrix 5, others 3)",
+      ),
     steps: z.int().positive().optional().describe("env steps per run (default: per suite)"),
     workers: z.int().min(1).default(2).describe("runs at a time"),
     out: z.string().default("reports").describe("report directory"),
@@ -262,7 +265,13 @@ if (!cases.length) {
 const conditions = list(flags.conditions);
 const RUNS = "runs/repro-ablation";
 const slug = (s: string) => s.replace(/[^A-Za-z0-9=._-]+/g, "_");
-const seedsOf = (c: EnvCase) => flags.seeds ?? (c.suite === "matrix" ? 5 : 3);
+const seedsOf = (c: EnvCase): number => {
+  const fallback = c.suite === "matrix" ? 5 : 3;
+  if (!flags.seeds) return fallback;
+  if (/^\d+$/.test(flags.seeds)) return Number(flags.seeds);
+  const kv = Object.fromEntries(flags.seeds.split(",").map((p) => p.split("=")));
+  return kv[c.key] !== undefined ? Number(kv[c.key]) : fallback;
+};
 const jobs: Job<string, EnvCase>[] = cases.flatMap((c) =>
   grid({
     conditions,
