@@ -220,6 +220,11 @@ export class FootballVecEnv extends VecEnvBase {
     return p < this.nLeft;
   }
 
+  /** The goal player p's team defends: -1 (ours, x = -1) for the left team, +1 for the right. */
+  goalSide(p: number): number {
+    return p < this.nLeft ? -1 : 1;
+  }
+
   /** Whether player p is a goalkeeper (the first player of each team). */
   isKeeper(p: number): boolean {
     return p === 0 || p === this.nLeft;
@@ -378,7 +383,7 @@ export class FootballVecEnv extends VecEnvBase {
         // scripted: keepers guard their goal, the opponent presses and marks, our other
         // players hold their start positions
         const left = p < nLeft;
-        if (this.isKeeper(p)) this.#keeperTarget(e, g, left ? -PITCH_X : PITCH_X);
+        if (this.isKeeper(p)) this.#keeperTarget(e, p);
         else if (p === presser) this.#gx = bx, this.#gy = by;
         else if (!left) this.#markTarget(e, g);
         else if (this.#support && ours) {
@@ -421,9 +426,10 @@ export class FootballVecEnv extends VecEnvBase {
    * to the ball, further out the closer the ball (narrowing the angle), and rushes a free ball
    * that comes near.
    */
-  #keeperTarget(e: number, g: number, goalX: number): void {
-    const bx = this.bx[e]!, by = this.by[e]!;
-    if (this.shotSide[e] === Math.sign(goalX) && this.shotClock[e]! >= KEEPER_REACTION) {
+  #keeperTarget(e: number, p: number): void {
+    const bx = this.bx[e]!, by = this.by[e]!, g = e * this.P + p;
+    const side = this.goalSide(p), goalX = side * PITCH_X;
+    if (this.shotSide[e] === side && this.shotClock[e]! >= KEEPER_REACTION) {
       this.#gx = this.px[g]!, this.#gy = this.py[g]!;
       return;
     }
@@ -462,8 +468,7 @@ export class FootballVecEnv extends VecEnvBase {
    * dive: a shot it had little time for beats it more often).
    */
   #keeperReach(e: number, p: number): number {
-    const side = this.isLeft(p) ? -1 : 1;
-    if (this.shotSide[e] !== side) return KEEPER_REACH;
+    if (this.shotSide[e] !== this.goalSide(p)) return KEEPER_REACH;
     const dive = Math.max(0, this.shotClock[e]! - KEEPER_REACTION); // (the kick's step counts 1)
     return Math.min(KEEPER_REACH, KEEPER_BODY + KEEPER_DIVE * dive);
   }
@@ -680,7 +685,7 @@ export class FootballVecEnv extends VecEnvBase {
       if (p === this.kicker[e] && this.cooldown[e]! > 0) continue;
       const keeper = this.isKeeper(p);
       // (a keeper's save of a ball bound for its goal is decided by #keeperSave alone)
-      if (keeper && this.shotSide[e] === (p === 0 ? -1 : 1)) continue;
+      if (keeper && this.shotSide[e] === this.goalSide(p)) continue;
       if (bz > (keeper ? KEEPER_HEIGHT : CONTROL_HEIGHT)) continue;
       if (!keeper && speed > TRAP_SPEED) continue;
       const d = len(this.px[base + p]! - this.bx[e]!, this.py[base + p]! - this.by[e]!);
