@@ -266,6 +266,13 @@ class SandboxedVecEnv implements VecEnv {
   }
 }
 
+/**
+ * The most entries a plugin's folder may hold (counted through its subfolders): each is checked
+ * for links before read access is granted, and a folder too large to check is refused, never
+ * granted unchecked.
+ */
+export const MAX_PLUGIN_FOLDER_ENTRIES = 20_000;
+
 /** Folders a plugin's read grant never covers, even when the plugin sits next to them. */
 const NEVER_READ = new Set([".git", "runs", "node_modules", ".env"]);
 
@@ -273,7 +280,8 @@ const NEVER_READ = new Set([".git", "runs", "node_modules", ".env"]);
  * The read grant of a local plugin: the real paths of its folder's entries, without `.git`,
  * `runs`, `node_modules` and `.env` (so a plugin at a project root cannot read other runs'
  * checkpoints or the repository). Deno checks a path, not a link's target, so a folder holding a
- * link that points outside it is refused.
+ * link that points outside it is refused, and so is a folder with more than
+ * {@link MAX_PLUGIN_FOLDER_ENTRIES} entries (too many to check; no limit widens the grant).
  * @param spec the plugin as given (for messages)
  * @param file the plugin file's path
  * @returns paths to grant read of
@@ -284,7 +292,11 @@ async function folderGrant(spec: string, file: string): Promise<string[]> {
   let seen = 0;
   const walk = async (d: string): Promise<void> => {
     for await (const e of Deno.readDir(d)) {
-      if (++seen > 20_000) return; // a huge folder: the grant below still holds only real paths
+      if (++seen > MAX_PLUGIN_FOLDER_ENTRIES) {
+        throw new Error(
+          `Cannot sandbox plugin ${spec}: its folder ${dir} holds more than ${MAX_PLUGIN_FOLDER_ENTRIES} entries, too many to check for links; move the plugin into a folder of its own, or use --trust-plugin`,
+        );
+      }
       const p = `${d}/${e.name}`;
       if (d === dir && NEVER_READ.has(e.name)) continue;
       if (e.isSymlink) {

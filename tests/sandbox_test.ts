@@ -9,7 +9,11 @@ import {
   initBackend,
   train,
 } from "../mod.ts";
-import { explainSandboxError, loadSandboxedPlugin } from "../plugins/sandbox.ts";
+import {
+  explainSandboxError,
+  loadSandboxedPlugin,
+  MAX_PLUGIN_FOLDER_ENTRIES,
+} from "../plugins/sandbox.ts";
 import { entries, smallConfig } from "./_helpers.ts";
 
 const EVIL = "./tests/fixtures/evil/evil_plugin.ts";
@@ -170,6 +174,32 @@ Deno.test("sandbox: a plugin folder holding a link that points outside it is ref
   });
   const box = await loadSandboxedPlugin(new EnvRegistry(), `${ok}/p.ts`);
   box.terminate();
+});
+
+Deno.test("sandbox: a plugin folder too large to check for links is refused, never granted unchecked", async () => {
+  // the attack: padding past the check's limit hides a link; without the limit, read access to
+  // the folder (and so through the link) was granted
+  const pad = async (d: string) => {
+    await Deno.mkdir(`${d}/pad`);
+    for (let i = 0; i < MAX_PLUGIN_FOLDER_ENTRIES + 50; i++) {
+      await Deno.writeTextFile(`${d}/pad/${i}`, "");
+    }
+  };
+  const attack = await pluginReading("/etc/passwd", async (d) => {
+    await pad(d);
+    await ln("/etc/passwd", `${d}/pad/zz_passwd`);
+  });
+  await assert.rejects(
+    () => loadSandboxedPlugin(new EnvRegistry(), `${attack}/p.ts`),
+    /Cannot sandbox plugin .*p\.ts: its folder (.* holds more than 20000 entries, too many to check for links; move the plugin into a folder of its own|holds a link)/,
+  );
+  // the same padding without a link is refused too: the limit never widens the grant
+  const padded = await pluginReading("/etc/hostname", pad);
+  await assert.rejects(
+    () => loadSandboxedPlugin(new EnvRegistry(), `${padded}/p.ts`),
+    /its folder .* holds more than 20000 entries, too many to check for links/,
+  );
+  await Promise.all([attack, padded].map((d) => Deno.remove(d, { recursive: true })));
 });
 
 Deno.test("sandbox: a plugin at a project root cannot read runs/ or .git", async () => {
