@@ -134,6 +134,62 @@ export function redactUrl(url: string): string {
   return url.replace(/^(rediss?:\/\/)[^@/]*@/, "$1");
 }
 
+/**
+ * The secrets a run must never write: the password of every URL among `args`, raw and decoded,
+ * and the value of `BATON_REDIS_PASSWORD` (where env access allows reading it).
+ * @param args command-line arguments (default: this process's)
+ * @returns the secrets, longest first
+ */
+export function knownSecrets(args: readonly string[] = Deno.args): string[] {
+  const found = new Set<string>();
+  for (const a of args) {
+    for (const m of a.matchAll(/[a-z][a-z0-9+.-]*:\/\/([^@/\s]*)@/gi)) {
+      const cred = m[1]!, pw = cred.includes(":") ? cred.slice(cred.indexOf(":") + 1) : cred;
+      if (pw) found.add(pw);
+      try {
+        if (pw) found.add(decodeURIComponent(pw));
+      } catch { /* not percent-encoded */ }
+    }
+  }
+  try {
+    const env = Deno.env.get("BATON_REDIS_PASSWORD");
+    if (env) found.add(env);
+  } catch { /* no env permission: nothing to redact from there */ }
+  return [...found].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Removes credentials from text a run writes: every URL's `user:password@` part, then every
+ * known secret wherever it appears (replaced by `***`).
+ * @param text the text (a command-line argument, a JSON document)
+ * @param secrets the secrets to remove (default {@link knownSecrets})
+ * @returns the text without them
+ */
+export function redactSecrets(text: string, secrets: readonly string[] = knownSecrets()): string {
+  let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s"]*@/gi, "$1");
+  for (const s of secrets) out = out.split(s).join("***");
+  return out;
+}
+
+/**
+ * {@link redactSecrets} over every string in a JSON value (numbers and keys are left alone, so
+ * the document stays valid whatever the secret is).
+ * @param value a JSON value
+ * @param secrets the secrets to remove (default {@link knownSecrets})
+ * @returns a copy without them
+ */
+export function redactDeep<T>(value: T, secrets: readonly string[] = knownSecrets()): T {
+  const walk = (v: unknown): unknown =>
+    typeof v === "string"
+      ? redactSecrets(v, secrets)
+      : Array.isArray(v)
+      ? v.map(walk)
+      : v && typeof v === "object"
+      ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]))
+      : v;
+  return walk(value) as T;
+}
+
 /** @returns the default run directory of a config */
 export function defaultOut(c: Pick<TrainConfig, "env" | "algo" | "seed">): string {
   return `runs/${c.env.replace(/\//g, "_")}-${c.algo}-s${c.seed}`;

@@ -16,6 +16,8 @@ import {
   derived,
   evalSeed,
   learnerThreads,
+  redactDeep,
+  redactSecrets,
   redactUrl,
   type TrainConfig,
 } from "./config.ts";
@@ -77,7 +79,7 @@ export async function runMetadata(backend: string): Promise<RunMetadata> {
     deno: Deno.version.deno,
     tfjs: tf.version.tfjs,
     backend,
-    command: [Deno.mainModule, ...Deno.args],
+    command: [Deno.mainModule, ...Deno.args].map((a) => redactSecrets(a)),
   };
 }
 
@@ -312,8 +314,12 @@ async function trainWith(
   const meta = await runMetadata(backend.name);
   await Deno.writeTextFile(
     join(out, "config.json"),
-    JSON.stringify({ ...onDisk(cfg), out, algoOptions, backendUsed: backend.name, meta }, null, 2) +
-      "\n",
+    // redactDeep: the last guard, no password from a URL or the environment reaches disk
+    JSON.stringify(
+      redactDeep({ ...onDisk(cfg), out, algoOptions, backendUsed: backend.name, meta }),
+      null,
+      2,
+    ) + "\n",
   );
   const hooks: Hook[] = [
     finiteGuard,
@@ -459,7 +465,10 @@ async function trainWith(
     out,
     meta,
   };
-  await Deno.writeTextFile(join(out, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+  await Deno.writeTextFile(
+    join(out, "summary.json"),
+    JSON.stringify(redactDeep(summary), null, 2) + "\n",
+  );
   // the algorithm's name carries the options given on the command line, so variants stay apart
   const given = Object.entries(cfg.algoOptions).sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(";");

@@ -461,6 +461,97 @@ Deno.test("malformed chunks and tasks never train: dropped, logged, counted", op
   }
 });
 
+/** Every regular file under `dir`, recursively. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) out.push(...await filesUnder(p));
+    else if (e.isFile) out.push(p);
+  }
+  return out;
+}
+
+Deno.test(
+  "a password in the --rollout URL of the command line reaches no file the run writes",
+  opts,
+  async () => {
+    const pw = "Pw-from-the-url-77";
+    const redis = await RedisServer.start({ password: pw });
+    const withPw = redis.url.replace("redis://", `redis://:${pw}@`);
+    const run = "cli-auth";
+    const w = new WorkerProcess(withPw, run);
+    const out = await Deno.makeTempDir({ prefix: "baton_pw_" });
+    try {
+      const child = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "train.ts",
+          "--env",
+          "slow/coin",
+          "--env-opt",
+          "delayMs=0",
+          "--plugin",
+          "tests/fixtures/slow_plugin.ts",
+          "--trust-plugin",
+          "--algo",
+          "mappo",
+          "--num-envs",
+          "8",
+          "--rollout-length",
+          "20",
+          "--total-steps",
+          "320",
+          "--eval-every",
+          "1",
+          "--eval-episodes",
+          "4",
+          "--checkpoint-every",
+          "1",
+          "--log",
+          "tensorboard",
+          `--rollout=${withPw}`,
+          "--rollout-run",
+          run,
+          "--backend",
+          "wasm",
+          "--quiet",
+          "--out",
+          `${out}/run`,
+        ],
+        cwd: ROOT,
+        env: { NO_COLOR: "1", BATON_REDIS_PASSWORD: "" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(child.stderr);
+      assert.equal(child.code, 0, err);
+      const files = await filesUnder(`${out}/run`);
+      for (const f of ["config.json", "summary.json", "checkpoint.json", "metrics.jsonl"]) {
+        assert.ok(files.some((p) => p.endsWith(`/${f}`)), `the run wrote ${f}: ${files}`);
+      }
+      assert.ok(files.some((p) => p.includes("tfevents")), `a TensorBoard file: ${files}`);
+      for (const f of files) {
+        const bytes = await Deno.readFile(f);
+        const text = new TextDecoder("latin1").decode(bytes);
+        assert.ok(!text.includes(pw), `${f} holds the password`);
+      }
+      // the command is still recorded, with the URL's credentials removed
+      const cfg = JSON.parse(await Deno.readTextFile(`${out}/run/config.json`));
+      assert.ok(
+        cfg.meta.command.includes(`--rollout=${redis.url}`),
+        JSON.stringify(cfg.meta.command),
+      );
+      assert.ok(!err.includes(pw) && !new TextDecoder().decode(child.stdout).includes(pw));
+    } finally {
+      await w.kill();
+      await redis.stop();
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+);
+
 Deno.test(
   "a password-protected Redis: refused without the password, used with it, never written to disk",
   opts,
