@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { appendAll } from "./arrays.ts";
 import { type Algorithm, MemoryCarry, type Metrics, type Rollout } from "./algorithm.ts";
 import type { Step, VecEnv } from "./vec_env.ts";
 import type { Rng, RngStreamState } from "./rng.ts";
@@ -157,8 +158,8 @@ export async function collect(
     carry.advance(a, step.done, step.truncated);
     buf.rewards.set(step.reward, k);
     for (let e = 0; e < E; e++) buf.dones[k + e] = step.done[e]! | step.truncated[e]!;
-    episodeReturns.push(...step.episodes.returns);
-    wins.push(...step.episodes.wins);
+    appendAll(episodeReturns, step.episodes.returns);
+    appendAll(wins, step.episodes.wins);
   }
   if (batchValues) { // one pass over the rollout's T x E states (critics are fixed meanwhile)
     buf.values.set(

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { appendAll } from "../core/arrays.ts";
 import type { Algorithm, Metrics } from "../core/algorithm.ts";
 import type { TrainConfig } from "../core/config.ts";
 import type { VecEnv } from "../core/vec_env.ts";
@@ -269,8 +270,8 @@ class RedisRollouts implements RolloutSource {
       const ch = got.get(c)!;
       scatterChunk(ch, buf, slot * Ew, this.#info.spec);
       lastValues.set(ch.fields.lastValues as Float32Array, slot * Ew * this.#info.spec.numAgents);
-      episodeReturns.push(...ch.head.episodeReturns);
-      wins.push(...ch.head.wins);
+      appendAll(episodeReturns, ch.head.episodeReturns);
+      appendAll(wins, ch.head.wins);
     });
     if (cfg.rolloutLag === 1) {
       // the next batch starts now, with the parameters this one was collected with: workers

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { maxOf, minOf } from "../core/arrays.ts";
 
 /** One line of a chart. */
 export interface Series {
@@ -55,7 +56,7 @@ export function lineChart(
   );
   if (opts.hline) ys.push(opts.hline.y);
   const x0 = Math.min(0, ...xs), x1 = Math.max(1, ...xs);
-  let [y0, y1] = opts.yRange ?? [Math.min(...ys), Math.max(...ys)];
+  let [y0, y1] = opts.yRange ?? [minOf(ys), maxOf(ys)];
   if (!(y1 > y0)) [y0, y1] = [y0 - 1, y1 + 1];
   const pad = (y1 - y0) * 0.05;
   y0 -= pad;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { maxOf, minOf } from "../core/arrays.ts";
 import type { Series } from "./_plot.ts";
 
 /**
@@ -48,8 +49,8 @@ export function bandSeries(label: string, curves: [number, number][][]): Series 
     label,
     x: xs,
     y: xs.map((_, i) => stat(at(i)).m),
-    lo: xs.map((_, i) => Math.min(...at(i))),
-    hi: xs.map((_, i) => Math.max(...at(i))),
+    lo: xs.map((_, i) => minOf(at(i))),
+    hi: xs.map((_, i) => maxOf(at(i))),
   };
 }
 

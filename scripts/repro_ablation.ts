@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { minOf } from "../core/arrays.ts";
 import { join } from "node:path";
 import { z } from "../core/deps.ts";
 import { lineChart, type Series } from "./_plot.ts";
@@ -476,7 +477,7 @@ for (const c of cases) {
       );
     }
     const curves = os.filter((o) => o.curve.length).map((o) => o.curve);
-    const len = Math.min(...curves.map((cv) => cv.length));
+    const len = minOf(curves.map((cv) => cv.length));
     if (len > 0) series.push(bandSeries(cond, curves.map((cv) => cv.slice(0, len))));
   }
   if (series.length) {

@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { appendAll, maxOf } from "../core/arrays.ts";
 import { z } from "../core/deps.ts";
 import { parseFlags } from "./_sweep.ts";
 import { join } from "node:path";
@@ -99,7 +100,7 @@ async function runJob(job: Job): Promise<Result> {
   return {
     job,
     finalReturn: summary.final_eval_return,
-    bestReturn: Math.max(...curve.map((c) => c.ret)),
+    bestReturn: maxOf(curve.map((c) => c.ret)),
     envSteps: summary.env_steps,
     wall: summary.wall_s,
     curve,
@@ -117,7 +118,7 @@ async function randomReturn(episodes: number): Promise<number> {
   const rets: number[] = [];
   while (rets.length < episodes) {
     for (let i = 0; i < a.length; i++) a[i] = rand();
-    rets.push(...(await env.step(a)).episodes.returns);
+    appendAll(rets, (await env.step(a)).episodes.returns);
   }
   await env.close();
   return stat(rets.slice(0, episodes)).m;

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { appendAll, maxOf } from "../core/arrays.ts";
 import { z } from "../core/deps.ts";
 import { parseFlags } from "./_sweep.ts";
 import { join } from "node:path";
@@ -120,7 +121,7 @@ async function readResult(job: Job): Promise<Result> {
     finalWin: summary.eval_win_rate,
     finalStochWin: summary.eval?.stochastic?.win_rate ?? NaN,
     finalReturn: summary.final_eval_return,
-    bestWin: Math.max(...curve.map((c) => c.win)),
+    bestWin: maxOf(curve.map((c) => c.win)),
     envSteps: summary.env_steps,
     wall: summary.wall_s,
     curve,
@@ -150,8 +151,8 @@ async function randomPolicy(scenario: string, episodes: number): Promise<[number
       act[i] = ok[rng.int(ok.length)]!;
     }
     s = await env.step(act);
-    wins.push(...s.episodes.wins);
-    rets.push(...s.episodes.returns);
+    appendAll(wins, s.episodes.wins);
+    appendAll(rets, s.episodes.returns);
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   return [mean(wins), mean(rets)];

@@ -166,6 +166,31 @@ Deno.test("one worker reproduces the in-process run for the same seed", opts, as
 });
 
 Deno.test(
+  "(attack) 200k episode ends in one chunk train in-process and through Redis (no stack overflow)",
+  opts,
+  () =>
+    withWorker("big", async (redis) => {
+      // one-step episodes: 2,000 envs x 100 steps = 200,000 episode ends in one batch and one
+      // chunk; array spreads of these crashed the learner with "Maximum call stack size exceeded"
+      const d = await config(redis.url, "big", {
+        env: "matrix/climbing",
+        envOptions: {},
+        numEnvs: 2000,
+        rolloutLength: 100,
+        totalSteps: 200_000,
+        algoOptions: { epochs: 1 },
+      });
+      const b = await train(d, deps(d));
+      const a = await inProcess(d);
+      for (const s of [a, b]) {
+        const [m] = await lines(s.out);
+        assert.equal(s.env_steps, 200_000);
+        assert.ok(Number.isFinite(m!.train_return), JSON.stringify(m)); // the mean of 200k returns
+      }
+    }),
+);
+
+Deno.test(
   "--rollout-env workers: the learner never makes the env; evaluations on a worker equal local ones",
   opts,
   () =>
