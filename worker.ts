@@ -16,6 +16,9 @@ import { defaultAlgoRegistry } from "./algos/mod.ts";
 import { loadConfiguredPlugins, type PluginSandbox } from "./plugins/sandbox.ts";
 import { runWorker } from "./distributed/worker.ts";
 
+/** Seconds a signalled worker has to finish stopping before it exits regardless. */
+const STOP_GRACE_S = 5;
+
 const flags = z.strictObject({
   redis: z.string().regex(/^rediss?:\/\/\S+$/, "expected redis://host:port or rediss://host:port"),
   run: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "letters, digits, . _ - (1-64)").default(
@@ -136,7 +139,16 @@ async function main(argv: string[]): Promise<number> {
     pluginMemory: 1024,
   }, sandboxes);
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
+  // The first signal stops the worker (every wait ends at once); should anything still hold it
+  // after STOP_GRACE_S, or on a second signal, the process exits anyway: a worker always stops.
+  const onSignal = () => {
+    if (stop.signal.aborted) Deno.exit(130);
+    stop.abort();
+    Deno.unrefTimer(setTimeout(() => {
+      console.error(`worker did not stop within ${STOP_GRACE_S}s of the signal: exiting`);
+      Deno.exit(130);
+    }, STOP_GRACE_S * 1000));
+  };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   const id = f.id ?? `${hostname()}-${Deno.pid}`;

@@ -94,6 +94,25 @@ interface Built {
 /** A failure no retry fixes (wrong env, mismatched spec): the worker exits with it. */
 class Fatal extends Error {}
 
+/** Thrown where a worker's wait ends because it was told to stop. */
+class Stopped extends Error {}
+
+/**
+ * `p`, or a {@link Stopped} rejection as soon as `signal` aborts: a command that ioredis holds
+ * while Redis is away (it waits for the connection to come back) must not hold a worker that was
+ * told to stop. `p` is left to settle on its own (its failure is swallowed).
+ */
+function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  p.catch(() => {});
+  if (signal.aborted) return Promise.reject(new Stopped());
+  return new Promise<T>((ok, fail) => {
+    const onAbort = () => fail(new Stopped());
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(ok, fail).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 /**
  * Runs a worker until aborted, idle for `idleExit` seconds, or `maxTasks` chunks are sent.
  * @param o options
@@ -102,37 +121,63 @@ class Fatal extends Error {}
 export async function runWorker(o: WorkerOptions): Promise<WorkerReport> {
   const log = o.log ?? ((l: string) => console.error(l));
   const k = keys(o.run);
-  const r = await connect({ url: o.redis, tlsCa: o.tlsCa, name: o.id }, Infinity, log, o.signal);
   const rep: WorkerReport = { chunks: 0, stale: 0, refused: 0, abandoned: 0 };
+  // what the worker is doing, for the one line it prints when a signal stops it
+  const state = { doing: "connecting to Redis" };
+  const stopLine = () => {
+    const mid = state.doing.startsWith("chunk");
+    if (mid) rep.abandoned++;
+    log(
+      `[${o.id}] stopping on a signal${
+        mid ? `: abandoned ${state.doing} (the learner reassigns it)` : ` while ${state.doing}`
+      }`,
+    );
+  };
+  // every wait below ends at once on the signal, whatever state Redis is in
+  const wait = <T>(p: Promise<T>) => untilAborted(p, o.signal);
+  let r: Client;
+  try {
+    r = await wait(connect({ url: o.redis, tlsCa: o.tlsCa, name: o.id }, Infinity, log, o.signal));
+  } catch (err) {
+    if (!(err instanceof Stopped) && !o.signal?.aborted) throw err;
+    stopLine();
+    return rep;
+  }
   let built: Built | null = null;
   let lastWork = performance.now();
   let claimMs = 30_000;
   try {
-    await ensureGroups(r, o.run);
+    await wait(ensureGroups(r, o.run));
     while (!o.signal?.aborted) {
       if (o.idleExit && performance.now() - lastWork > o.idleExit * 1000) break;
       if (o.maxTasks && rep.chunks >= o.maxTasks) break;
       try {
-        const entry = (await claimOne(r, k.tasks, o.id, claimMs)) ??
-          (await readOne(r, k.tasks, o.id));
+        state.doing = "waiting for a task";
+        const entry = (await wait(claimOne(r, k.tasks, o.id, claimMs))) ??
+          (await wait(readOne(r, k.tasks, o.id)));
         if (!entry) continue;
         const [id, fields] = entry;
-        built = await handle(r, o, k, id, fields, built, rep, log);
+        built = await wait(handle(r, o, k, id, fields, built, rep, log, state));
         if (built) claimMs = built.info.claimSeconds * 1000;
         lastWork = performance.now();
       } catch (err) {
+        if (err instanceof Stopped || o.signal?.aborted) break;
         if (err instanceof Fatal) throw err;
         if (isNoGroup(err)) {
-          await ensureGroups(r, o.run);
+          await wait(ensureGroups(r, o.run)).catch(() => {});
           continue;
         }
         log(`[${o.id}] ${(err as Error).message}; retrying`);
-        await sleep(1_000);
+        await wait(sleep(1_000)).catch(() => {});
       }
     }
+  } catch (err) {
+    if (!(err instanceof Stopped)) throw err;
   } finally {
-    if (built) await closeBuilt(built);
+    if (o.signal?.aborted) stopLine();
     r.disconnect();
+    // an abandoned chunk may still be stepping its env: close it without waiting on that
+    if (built) await wait(closeBuilt(built)).catch(() => {});
   }
   return rep;
 }
@@ -185,6 +230,7 @@ async function handle(
   built: Built | null,
   rep: WorkerReport,
   log: (l: string) => void,
+  state: { doing: string },
 ): Promise<Built | null> {
   const ack = () => r.xack(k.tasks, GROUPS.tasks, id);
   const f = new Map<string, string>();
@@ -196,6 +242,7 @@ async function handle(
   }
   if (f.has("session")) { // serve an env session (the learner's spec or an evaluation)
     await ack();
+    state.doing = "serving an env session";
     await serveSession(r, o, f.get("session")!, log);
     return built;
   }
@@ -234,6 +281,7 @@ async function handle(
     built.params = t.version;
   }
   const { info, algo, cur, buf } = built;
+  state.doing = `chunk ${t.chunk} of iteration ${t.iteration}`;
   if (!cur.step) await cur.reset(envSeed(info.seed, t.iteration, t.chunk));
   // every chunk draws the learner's agent order from the learner's stream; chunk 0 then acts
   // with that stream (one worker reproduces the in-process run), the others with their own

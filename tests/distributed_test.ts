@@ -55,6 +55,21 @@ class WorkerProcess {
     }).spawn();
     this.log = new Response(this.child.stderr).text();
   }
+  /** Sends `sig`; resolves with the exit and the log, or fails if it takes over `ms`. */
+  async signal(sig: Deno.Signal, ms: number): Promise<{ seconds: number; log: string }> {
+    const t0 = performance.now();
+    this.child.kill(sig);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, fail) => {
+      timer = setTimeout(() => fail(new Error(`the worker ignored ${sig} for ${ms} ms`)), ms);
+    });
+    try {
+      await Promise.race([this.child.status, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return { seconds: (performance.now() - t0) / 1000, log: await this.log };
+  }
   async kill(): Promise<string> {
     try {
       this.child.kill("SIGKILL");
@@ -188,6 +203,64 @@ Deno.test(
         assert.ok(Number.isFinite(m!.train_return), JSON.stringify(m)); // the mean of 200k returns
       }
     }),
+);
+
+Deno.test(
+  "(attack) a worker stops within seconds on a signal: connecting, Redis gone past the back-off, mid-chunk",
+  opts,
+  async () => {
+    await initBackend("wasm");
+    // connecting: nothing listens at this port; the worker retries with back-off until told
+    const nowhere = await RedisServer.start();
+    const url = nowhere.url;
+    await nowhere.stop();
+    const a = new WorkerProcess(url, "sig");
+    await sleep(2_000);
+    const ra = await a.signal("SIGINT", 4_000);
+    assert.match(ra.log, /stopping on a signal while connecting to Redis/);
+    // Redis gone for longer than the reconnect back-off (3 s) and a connect time-out (5 s):
+    // ioredis holds the worker's blocked command for the connection to come back
+    const redis = await RedisServer.start();
+    const b = new WorkerProcess(redis.url, "sig");
+    await sleep(1_500);
+    await redis.stop();
+    await sleep(9_000);
+    const rb = await b.signal("SIGTERM", 4_000);
+    assert.match(rb.log, /reconnecting/);
+    assert.match(rb.log, /stopping on a signal while waiting for a task/);
+    // mid-chunk: a 20-step chunk of a 150 ms/step env takes 3 s; the worker abandons it
+    await redis.restart();
+    const cfg = await config(redis.url, "sig", {
+      envOptions: { delayMs: 150 },
+      totalSteps: 8 * 20,
+      rolloutClaim: 1,
+      rolloutTimeout: 60,
+    });
+    const c = new WorkerProcess(redis.url, "sig", ["--id", "told"]);
+    const r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    let d: WorkerProcess | null = null;
+    try {
+      const learner = train(cfg, deps(cfg));
+      await until(
+        async () => {
+          const p = await r.xpending(keys("sig").tasks, "workers").catch(() => null) as any;
+          return Array.isArray(p) && (p[3] ?? []).some((x: any) => x[0] === "told");
+        },
+        30_000,
+        "the worker to take a task",
+      );
+      await sleep(500);
+      const rc = await c.signal("SIGTERM", 4_000);
+      assert.match(rc.log, /stopping on a signal: abandoned chunk 0 of iteration 1/);
+      d = new WorkerProcess(redis.url, "sig", ["--id", "finisher"]); // takes the chunk over
+      assert.equal((await learner).env_steps, 8 * 20);
+    } finally {
+      await c.kill();
+      await d?.kill();
+      r.disconnect();
+      await redis.stop();
+    }
+  },
 );
 
 Deno.test(
