@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { dirname } from "node:path";
 import { z } from "./core/deps.ts";
-import { defaultOut, derived, type TrainConfig, trainConfig } from "./core/config.ts";
+import { checkRunSize, defaultOut, derived, type TrainConfig, trainConfig } from "./core/config.ts";
 import { formatZodError } from "./core/errors.ts";
 import { defaultEnvRegistry } from "./envs/mod.ts";
 import { defaultAlgoRegistry } from "./algos/mod.ts";
@@ -234,6 +234,7 @@ export function validateConfig(raw: Record<string, unknown>): TrainConfig {
     const msg = formatZodError(r.error).replace(/(^|; )(\w+)/g, (_m, p, k) => `${p}--${kebab(k)}`);
     throw new Error(`Invalid flag ${msg}`);
   }
+  checkRunSize(r.data);
   return r.data;
 }
 
@@ -453,6 +454,10 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // past a file-size limit (ulimit -f) a write then fails with EFBIG and is reported in one line
+  // (the checkpoint's temporary file removed, the previous checkpoint kept) instead of the
+  // signal's default, which kills the process mid-write
+  Deno.addSignalListener("SIGXFSZ", () => {});
   try {
     const code = await main(Deno.args);
     for (const s of sandboxes) s.terminate();

@@ -83,10 +83,13 @@ export async function saveCheckpoint(path: string, ck: Checkpoint): Promise<void
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
     const e = err as Error;
+    const full = /No space left|File too large|Disk quota|os error (27|28|122)\b/i.test(e.message);
     throw new Error(
       `Cannot write checkpoint ${path}: ${e.message}${
         e.name === "NotCapable"
           ? ` (the run directory needs --allow-read=${dir} and --allow-write=${dir})`
+          : full
+          ? `: the disk is full or a file-size limit (ulimit -f) was reached; the previous checkpoint is kept: free space, then --resume ${dir}`
           : ""
       }`,
     );

@@ -6,6 +6,36 @@
  */
 import { z } from "./deps.ts";
 
+/**
+ * The ranges sizes and times must lie in, checked before anything is allocated. Timeouts stop
+ * at what a JavaScript timer can hold (2^31 - 1 ms); one iteration's buffers hold at most
+ * `maxStepsPerIteration` env steps.
+ */
+export const LIMITS = {
+  seed: 2 ** 31 - 1,
+  numEnvs: 1_000_000,
+  rolloutLength: 1_000_000,
+  maxStepsPerIteration: 20_000_000,
+  totalSteps: 1e15,
+  evalEpisodes: 10_000_000,
+  threads: 1024,
+  pluginMemory: 1 << 20,
+  rolloutChunks: 100_000,
+  timeoutSeconds: Math.floor((2 ** 31 - 1) / 1000),
+} as const;
+
+/** A whole number in [lo, hi], whose error says the range. */
+const intIn = (lo: number, hi: number) =>
+  z.int(`expected a whole number from ${lo} to ${hi}`).min(lo, `must be from ${lo} to ${hi}`)
+    .max(hi, `must be from ${lo} to ${hi}`);
+
+/** Seconds in (0, hi], whose error says the range. */
+const secondsUpTo = (hi: number) =>
+  z.number().positive(`must be more than 0 and at most ${hi} seconds`).max(
+    hi,
+    `must be at most ${hi} seconds (what a timer can hold)`,
+  );
+
 /** The run configuration (`train.ts` flags map onto these fields in kebab-case). */
 export const trainConfig = z.strictObject({
   env: z.string().default("matrix/climbing").describe("environment id (see --list)"),
@@ -16,18 +46,20 @@ export const trainConfig = z.strictObject({
   algoOptions: z.record(z.string(), z.unknown()).default({}).describe(
     "algorithm options, given as --algo-opt key=value (repeatable)",
   ),
-  seed: z.int().min(0).default(0).describe("random seed (same seed, same run)"),
-  totalSteps: z.int().positive().default(150_000).describe(
+  seed: intIn(0, LIMITS.seed).default(0).describe("random seed (same seed, same run)"),
+  totalSteps: intIn(1, LIMITS.totalSteps).default(150_000).describe(
     "env steps to train for (one step of one env counts once)",
   ),
-  numEnvs: z.int().positive().default(50).describe("parallel environments E"),
-  rolloutLength: z.int().positive().default(200).describe("steps per env per iteration T"),
+  numEnvs: intIn(1, LIMITS.numEnvs).default(50).describe("parallel environments E"),
+  rolloutLength: intIn(1, LIMITS.rolloutLength).default(200).describe(
+    "steps per env per iteration T",
+  ),
   gamma: z.number().min(0).max(1).default(0.99).describe("discount"),
   gaeLambda: z.number().min(0).max(1).default(0.95).describe("GAE lambda"),
   evalEvery: z.int().min(0).default(1).describe(
     "evaluate greedily every N iterations (0 = only at the end)",
   ),
-  evalEpisodes: z.int().positive().default(100).describe("episodes per evaluation"),
+  evalEpisodes: intIn(1, LIMITS.evalEpisodes).default(100).describe("episodes per evaluation"),
   checkpointEvery: z.int().min(1).default(5).describe("write a checkpoint every N iterations"),
   backend: z.enum(["auto", "wasm", "cpu", "webgpu"]).default("auto").describe(
     "tfjs backend: auto = WebGPU on a hardware adapter, else wasm",
@@ -48,16 +80,16 @@ export const trainConfig = z.strictObject({
   }).default({ read: [], net: [], env: [], run: [], write: [] }).describe(
     "extra sandbox permissions (--plugin-allow-read=path etc.)",
   ),
-  pluginTimeout: z.number().positive().default(60).describe(
+  pluginTimeout: secondsUpTo(LIMITS.timeoutSeconds).default(60).describe(
     "seconds a sandboxed plugin may take to answer one request (make, reset, step; load: at least 30)",
   ),
   log: z.enum(["jsonl", "tensorboard"]).default("jsonl").describe(
     "metric logs: jsonl (metrics.jsonl, metrics.csv) or tensorboard (those and an event file)",
   ),
-  threads: z.int().min(0).default(0).describe(
+  threads: intIn(0, LIMITS.threads).default(0).describe(
     "learner threads, this one included (0 = one per core; 1 = no worker threads)",
   ),
-  pluginMemory: z.int().min(16).default(1024).describe(
+  pluginMemory: intIn(16, LIMITS.pluginMemory).default(1024).describe(
     "megabytes of memory a sandboxed plugin may use (its JS heap, and growth in one request)",
   ),
   quiet: z.boolean().default(false).describe("no progress line"),
@@ -70,16 +102,16 @@ export const trainConfig = z.strictObject({
     ),
   rolloutRun: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "letters, digits, . _ - (1-64)")
     .default("baton").describe("Redis key namespace of this run (workers pass the same --run)"),
-  rolloutChunks: z.int().positive().default(1).describe(
+  rolloutChunks: intIn(1, LIMITS.rolloutChunks).default(1).describe(
     "chunks per iteration: num-envs split into this many worker tasks",
   ),
   rolloutQuorum: z.number().gt(0).max(1).default(1).describe(
     "fraction of chunks that lets an iteration proceed once rollout-timeout has passed",
   ),
-  rolloutTimeout: z.number().positive().default(600).describe(
+  rolloutTimeout: secondsUpTo(LIMITS.timeoutSeconds).default(600).describe(
     "seconds to wait for all chunks of an iteration before settling for the quorum (else fail)",
   ),
-  rolloutClaim: z.number().positive().default(30).describe(
+  rolloutClaim: secondsUpTo(LIMITS.timeoutSeconds).default(30).describe(
     "seconds a task may stay unfinished before an idle worker takes it over",
   ),
   rolloutLag: z.int().min(0).max(1).default(0).describe(
@@ -92,6 +124,25 @@ export const trainConfig = z.strictObject({
     "CA certificate file (PEM) that the Redis server's TLS certificate must chain to",
   ),
 });
+
+/**
+ * Checks what one field's range cannot: one iteration's size (`numEnvs x rolloutLength`), before
+ * anything is allocated.
+ * @param c the config
+ * @throws one line naming the flags and the limit
+ */
+export function checkRunSize(c: Pick<TrainConfig, "numEnvs" | "rolloutLength">): void {
+  const { numEnvs: E, rolloutLength: T } = c;
+  if (E * T <= LIMITS.maxStepsPerIteration) return;
+  const n = (x: number) => x.toLocaleString("en-US");
+  throw new Error(
+    `Invalid flag --num-envs: ${n(E)} x --rollout-length ${n(T)} = ${
+      n(E * T)
+    } env steps per iteration, more than the ${
+      n(LIMITS.maxStepsPerIteration)
+    } one iteration may hold: lower either`,
+  );
+}
 
 /**
  * The learner threads a run uses: `threads`, or one per core when it is 0.

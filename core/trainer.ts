@@ -12,6 +12,7 @@ import { type EnvEntry, makeEnv, parseOptions } from "./registry.ts";
 import { Rng } from "./rng.ts";
 import { gae } from "./gae.ts";
 import {
+  checkRunSize,
   defaultOut,
   derived,
   evalSeed,
@@ -232,6 +233,7 @@ function mean(xs: number[]): number | null {
  * @returns the run summary
  */
 export async function train(cfg: TrainConfig, deps: TrainDeps): Promise<Summary> {
+  checkRunSize(cfg); // before anything is allocated
   const backend = deps.backend ?? (await initBackend(cfg.backend));
   const out = deps.resume ? (cfg.out ?? defaultOut(cfg)) : await freshRunDir(cfg);
   const created = !(await exists(out));
