@@ -8,7 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { z } from "./core/deps.ts";
 import { checkRunSize, defaultOut, derived, type TrainConfig, trainConfig } from "./core/config.ts";
 import { formatZodError } from "./core/errors.ts";
@@ -238,6 +238,76 @@ export function validateConfig(raw: Record<string, unknown>): TrainConfig {
   return r.data;
 }
 
+/** What makes a run the run it is: a checkpoint resumes only into the same. */
+const IDENTITY = ["env", "algo", "seed", "envOptions", "algoOptions"] as const;
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const shown = (x: unknown) => typeof x === "string" ? x : JSON.stringify(x);
+
+/** A config read from a file a run wrote, its errors naming the file and the field (not a flag). */
+function savedConfig(raw: Record<string, unknown>, what: string): TrainConfig {
+  const r = trainConfig.safeParse(raw);
+  if (!r.success) {
+    throw new Error(
+      `Cannot use ${what}: its config has ${
+        formatZodError(r.error)
+      } (the file was edited or written by another Baton version)`,
+    );
+  }
+  return r.data;
+}
+
+/**
+ * Refuses a checkpoint that belongs to another run than the directory it would resume into
+ * (whose config.json names env, algorithm, seed and options): nothing there is changed.
+ */
+async function checkSameRun(
+  dir: string,
+  saved: TrainConfig,
+  ckFile: string,
+  algos: AlgoRegistry,
+): Promise<void> {
+  const path = join(dir, "config.json");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return; // a checkpoint on its own (copied without its run): nothing to compare with
+  }
+  let theirs: Record<string, unknown>;
+  try {
+    theirs = JSON.parse(text);
+  } catch (err) {
+    throw new Error(
+      `Cannot resume ${dir}: ${path} is not valid JSON (${
+        (err as Error).message
+      }); restore it or resume into a fresh --out`,
+    );
+  }
+  // config.json holds the algorithm's options resolved (defaults filled in): so compare those
+  const resolved = (o: unknown) => {
+    try {
+      const given = (o ?? {}) as Record<string, unknown>;
+      return parseOptions(algos.get(saved.algo).options, given, `algorithm ${saved.algo}`);
+    } catch {
+      return o;
+    }
+  };
+  const ours: Record<string, unknown> = { ...saved, algoOptions: resolved(saved.algoOptions) };
+  for (const k of IDENTITY) {
+    const t = theirs[k] ?? trainConfig.shape[k].parse(undefined);
+    if (!sameJson(k === "algoOptions" ? resolved(t) : t, ours[k])) {
+      throw new Error(
+        `Cannot resume ${dir}: ${ckFile} is from another run (${k} ${
+          shown(saved[k])
+        }; ${path} says ${
+          shown(theirs[k])
+        }); resume the checkpoint's own run directory, or pass --out for a new one`,
+      );
+    }
+  }
+}
+
 function printSummary(s: Summary): void {
   const f = (x: number | null | undefined) => (x === null || x === undefined ? "-" : x.toFixed(2));
   const lines = [
@@ -339,15 +409,17 @@ async function main(argv: string[]): Promise<number> {
   }
   let resume;
   if (cli.resume || (cli.evalOnly && cli.checkpoint)) {
-    resume = await loadCheckpoint((cli.resume ?? cli.checkpoint)!);
-    const saved = validateConfig(resume.config);
+    const where = (cli.resume ?? cli.checkpoint)!;
+    resume = await loadCheckpoint(where);
+    const ckFile = (await Deno.stat(where)).isDirectory ? join(where, "checkpoint.json") : where;
+    const saved = savedConfig(resume.config, `checkpoint ${ckFile}`);
     const overrides = Object.fromEntries([...cli.given].map((k) => [k, (cfg as any)[k]]));
-    for (const k of ["env", "algo"] as const) {
-      if (cli.given.has(k) && cfg[k] !== saved[k]) {
+    for (const k of IDENTITY) {
+      if (cli.given.has(k) && !sameJson(cfg[k], saved[k])) {
         throw new Error(
-          `Cannot resume ${cli.resume ?? cli.checkpoint} with --${k} ${
-            cfg[k]
-          }: the checkpoint trained --${k} ${saved[k]}; start a new run with another --out instead`,
+          `Cannot resume ${where} with --${kebab(k)} ${shown(cfg[k])}: the checkpoint trained --${
+            kebab(k)
+          } ${shown(saved[k])}; start a new run with another --out instead`,
         );
       }
     }
@@ -360,6 +432,7 @@ async function main(argv: string[]): Promise<number> {
       ...overrides,
       out: overrides.out ?? pointed ?? saved.out ?? defaultOut(saved),
     };
+    if (cli.resume) await checkSameRun(cfg.out!, saved, ckFile, algos);
   } else if (cli.evalOnly) {
     throw new Error("Invalid flag --eval-only: it needs --checkpoint runs/<name>/checkpoint.json");
   }

@@ -3,6 +3,13 @@
  * RNG state and the algorithm's tensors (base64 float32). Written to a temporary file and
  * renamed, so a crash never leaves a half-written checkpoint.
  *
+ * Format 2 carries SHA-256 digests: one per tensor (over its name, shape and data, so a flipped
+ * bit names the tensor) and one over the whole file without its `digest` field (counters,
+ * config, extras and the tensors' digests). A file whose content does not match is refused.
+ * They detect corruption and edits, not a forger who recomputes them: a checkpoint is as
+ * trusted as the directory it is read from. Format 1 files (no digests) still load, with a
+ * warning that their content is not verified.
+ *
  * @module
  */
 import { dirname, join } from "node:path";
@@ -14,7 +21,8 @@ import { formatZodError } from "./errors.ts";
 const i32 = z.int().min(-0x80000000).max(0xffffffff); // xoshiro words, signed or not
 /** The checkpoint file's schema: everything is checked before a run uses it. */
 const checkpointFile = z.object({
-  format: z.literal("baton-checkpoint/1"),
+  format: z.enum(["baton-checkpoint/1", "baton-checkpoint/2"]),
+  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional(),
   config: z.record(z.string(), z.unknown()),
   iteration: z.int().min(0),
   envSteps: z.int().min(0),
@@ -23,7 +31,11 @@ const checkpointFile = z.object({
   algo: z.object({
     tensors: z.record(
       z.string(),
-      z.object({ shape: z.array(z.int().min(0)), data: z.string() }),
+      z.object({
+        shape: z.array(z.int().min(0)),
+        data: z.string(),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+      }),
     ),
     extra: z.record(z.string(), z.unknown()),
   }),
@@ -31,8 +43,8 @@ const checkpointFile = z.object({
 
 /** Everything needed to continue a run. */
 export interface Checkpoint {
-  /** File format tag. */
-  readonly format: "baton-checkpoint/1";
+  /** File format tag (written as 2; 1 is read, without digests). */
+  readonly format: "baton-checkpoint/1" | "baton-checkpoint/2";
   /** The resolved run config. */
   readonly config: Record<string, unknown>;
   /** Iterations done. */
@@ -69,11 +81,17 @@ function unb64(s: string): Float32Array {
  * @param ck the checkpoint
  */
 export async function saveCheckpoint(path: string, ck: Checkpoint): Promise<void> {
-  const tensors: Record<string, { shape: number[]; data: string }> = {};
+  const tensors: Record<string, { shape: number[]; data: string; sha256: string }> = {};
   for (const [k, t] of Object.entries(ck.algo.tensors)) {
-    tensors[k] = { shape: t.shape, data: b64(t.data) };
+    const data = b64(t.data);
+    tensors[k] = { shape: t.shape, data, sha256: await tensorDigest(k, t.shape, data) };
   }
-  const text = JSON.stringify({ ...ck, algo: { tensors, extra: ck.algo.extra } });
+  const body = {
+    ...ck,
+    format: "baton-checkpoint/2",
+    algo: { tensors, extra: ck.algo.extra },
+  };
+  const text = JSON.stringify({ digest: `sha256:${await sha256(JSON.stringify(body))}`, ...body });
   const dir = dirname(path);
   const tmp = join(dir, `.${crypto.randomUUID()}.tmp`);
   try {
@@ -96,6 +114,16 @@ export async function saveCheckpoint(path: string, ck: Checkpoint): Promise<void
   }
 }
 
+async function sha256(text: string): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A tensor's digest: over its name, shape and base64 data. */
+function tensorDigest(name: string, shape: number[], data: string): Promise<string> {
+  return sha256(JSON.stringify([name, shape, data]));
+}
+
 /**
  * Reads a checkpoint file, or `checkpoint.json` inside a run directory.
  * @param path file or run directory
@@ -108,22 +136,58 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   } catch {
     throw new Error(`Cannot read checkpoint as "${path}" does not exist`);
   }
+  // a FIFO, device or socket would be waited on (or read without end): only regular files
+  const info = await Deno.stat(file).catch(() => null);
+  if (!info) throw new Error(`Cannot read checkpoint as "${file}" does not exist`);
+  if (!info.isFile) {
+    throw new Error(
+      `Cannot read checkpoint ${file}: it is not a regular file (a FIFO, device or socket); point --resume at a run directory whose checkpoint.json Baton wrote`,
+    );
+  }
   let raw: any;
   try {
     raw = JSON.parse(await Deno.readTextFile(file));
   } catch (err) {
     throw new Error(`Cannot read checkpoint ${file}: ${(err as Error).message}`);
   }
-  if (raw?.format !== "baton-checkpoint/1") {
-    throw new Error(`Cannot read checkpoint ${file} as it is not a baton-checkpoint/1 file`);
+  if (raw?.format !== "baton-checkpoint/1" && raw?.format !== "baton-checkpoint/2") {
+    throw new Error(`Cannot read checkpoint ${file} as it is not a baton-checkpoint/1 or /2 file`);
   }
   const parsed = checkpointFile.safeParse(raw);
   if (!parsed.success) {
     throw new Error(`Cannot use checkpoint ${file}: ${formatZodError(parsed.error)}`);
   }
+  const changed =
+    `: the file was changed or corrupted after Baton wrote it (resume from an intact copy, or start a new run)`;
+  if (parsed.data.format === "baton-checkpoint/2") {
+    for (const [k, t] of Object.entries(parsed.data.algo.tensors)) {
+      if (!t.sha256 || t.sha256 !== await tensorDigest(k, t.shape, t.data)) {
+        throw new Error(
+          `Cannot use checkpoint ${file}: tensor "${k}" does not match its digest${changed}`,
+        );
+      }
+    }
+    const { digest, ...body } = raw;
+    if (!digest || digest !== `sha256:${await sha256(JSON.stringify(body))}`) {
+      throw new Error(
+        `Cannot use checkpoint ${file}: its content does not match its digest${changed}`,
+      );
+    }
+  } else {
+    console.error(
+      `Warning: checkpoint ${file} is format 1 (written before digests): its content is not verified`,
+    );
+  }
   const tensors: AlgoState["tensors"] = {};
   for (const [k, t] of Object.entries(parsed.data.algo.tensors)) {
-    const data = unb64(t.data);
+    let data: Float32Array;
+    try {
+      data = unb64(t.data);
+    } catch {
+      throw new Error(
+        `Cannot use checkpoint ${file}: tensor "${k}" is not base64 of float32 values${changed}`,
+      );
+    }
     const size = t.shape.reduce((a, b) => a * b, 1);
     if (data.length !== size) {
       throw new Error(
@@ -135,5 +199,6 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     }
     tensors[k] = { shape: t.shape, data };
   }
-  return { ...parsed.data, algo: { tensors, extra: parsed.data.algo.extra } };
+  const { digest: _d, ...rest } = parsed.data;
+  return { ...rest, algo: { tensors, extra: parsed.data.algo.extra } };
 }

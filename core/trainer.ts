@@ -347,7 +347,7 @@ async function trainWith(
   let lastTrainReturn: number | null = null;
   const save = async () => {
     const ck: Checkpoint = {
-      format: "baton-checkpoint/1",
+      format: "baton-checkpoint/2",
       config: { ...onDisk(cfg), out },
       iteration,
       envSteps,

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { tf } from "../../core/deps.ts";
+import { tf, z } from "../../core/deps.ts";
+import { formatZodError } from "../../core/errors.ts";
 import type { AlgoState } from "../../core/algorithm.ts";
 import type { ValueNormState } from "../../core/value_norm.ts";
 import type { PpoAgents } from "./agents.ts";
@@ -42,6 +43,7 @@ export async function agentsState(ag: PpoAgents): Promise<AlgoState> {
  * @param s the state
  */
 export function setAgentsState(ag: PpoAgents, s: AlgoState): void {
+  checkExtra(ag, s.extra);
   const load = (name: string, v: tf.Variable) => {
     const t = s.tensors[name];
     if (!t) {
@@ -66,4 +68,31 @@ export function setAgentsState(ag: PpoAgents, s: AlgoState): void {
   });
   ag.valueNorm.setState(s.extra.valueNorm as ValueNormState);
   ag.order = Int32Array.from(s.extra.order as number[]);
+}
+
+/** Checks a checkpoint's extras (counts, value statistics, chain order) before any is used. */
+function checkExtra(ag: PpoAgents, extra: Record<string, unknown>): void {
+  const nv = ag.valueNorm.getState().mean.length, n = ag.order.length;
+  const opts = ag.actorOpts.length + ag.criticOpts.length;
+  const stats = z.array(z.number()).length(nv);
+  const schema = z.object({
+    valueNorm: z.object({
+      mean: stats,
+      meanSq: z.array(z.number().min(0)).length(nv),
+      debias: stats,
+    }),
+    adamT: z.array(z.int().min(0)).length(opts),
+    order: z.array(z.int().min(0).max(n - 1)).length(n).refine(
+      (o) => new Set(o).size === o.length,
+      "expected a permutation of the agents",
+    ),
+  });
+  const r = schema.safeParse(extra);
+  if (!r.success) {
+    throw new Error(
+      `Cannot use the checkpoint: its algorithm state has algo.extra.${
+        formatZodError(r.error)
+      } (the file was edited or written by another algorithm or size)`,
+    );
+  }
 }
