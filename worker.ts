@@ -56,7 +56,10 @@ Usage: deno task worker --redis redis://host:port [flags]
   --idle-exit S        exit after S seconds without a task (0: never) [default: 0]
   --max-tasks N        exit after N chunks (0: never) [default: 0]
   --quiet              no log lines
-  --help               this text`;
+  --help               this text
+
+Environment: BATON_ROLLOUT_SECRET (required) the run's secret, the same as the learner's: every
+message through Redis is signed with it; BATON_REDIS_PASSWORD the Redis password.`;
 
 async function main(argv: string[]): Promise<number> {
   let values: Record<string, unknown>;

@@ -28,6 +28,10 @@ const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = join(HERE, "..");
 const DELAY = 0.005, EW = 4, T = 100;
 const ENV_OPTS = { factory: "sleepy_vec:make", pythonPath: [HERE], python: "/usr/bin/python3" };
+// the learner and the workers (child processes inherit it) sign what crosses Redis
+if (!Deno.env.get("BATON_ROLLOUT_SECRET")) {
+  Deno.env.set("BATON_ROLLOUT_SECRET", "bench-secret-0123456789");
+}
 
 function startWorker(url: string, id: string): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {

@@ -98,7 +98,7 @@ export const trainConfig = z.strictObject({
     "expected redis://host:port or rediss://host:port",
   )
     .optional().describe(
-      "collect rollouts on workers through Redis (redis://host:port, rediss:// for TLS); start workers with deno task worker",
+      "collect rollouts on workers through Redis (redis://host:port, rediss:// for TLS); start workers with deno task worker; both need the same BATON_ROLLOUT_SECRET",
     ),
   rolloutRun: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "letters, digits, . _ - (1-64)")
     .default("baton").describe("Redis key namespace of this run (workers pass the same --run)"),
@@ -187,7 +187,8 @@ export function redactUrl(url: string): string {
 
 /**
  * The secrets a run must never write: the password of every URL among `args`, raw and decoded,
- * and the value of `BATON_REDIS_PASSWORD` (where env access allows reading it).
+ * and the values of `BATON_REDIS_PASSWORD` and `BATON_ROLLOUT_SECRET` (where env access allows
+ * reading them).
  * @param args command-line arguments (default: this process's)
  * @returns the secrets, longest first
  */
@@ -202,10 +203,12 @@ export function knownSecrets(args: readonly string[] = Deno.args): string[] {
       } catch { /* not percent-encoded */ }
     }
   }
-  try {
-    const env = Deno.env.get("BATON_REDIS_PASSWORD");
-    if (env) found.add(env);
-  } catch { /* no env permission: nothing to redact from there */ }
+  for (const name of ["BATON_REDIS_PASSWORD", "BATON_ROLLOUT_SECRET"]) {
+    try {
+      const env = Deno.env.get(name);
+      if (env) found.add(env);
+    } catch { /* no env permission: nothing to redact from there */ }
+  }
   return [...found].sort((a, b) => b.length - a.length);
 }
 

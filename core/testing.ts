@@ -28,8 +28,18 @@ export function checkStep(env: VecEnv, s: Step, where: string): void {
     want.push(["availActions", s.availActions, E * n * actionSpace.n]);
   }
   for (const [name, arr, len] of want) {
-    if (!arr || arr.length !== len) {
-      throw new Error(`${where}: ${name} has length ${arr?.length}, expected ${len}`);
+    const type = name === "obs" || name === "state" || name === "reward"
+      ? Float32Array
+      : Uint8Array;
+    if (!(arr instanceof type) || arr.buffer instanceof SharedArrayBuffer) {
+      throw new Error(
+        `${where}: ${name} must be a ${type.name} of length ${len} (not shared), got ${
+          describe(arr)
+        }`,
+      );
+    }
+    if (arr.length !== len) {
+      throw new Error(`${where}: ${name} has length ${arr.length}, expected ${len}`);
     }
   }
   for (const [name, arr] of [["obs", s.obs], ["state", s.state], ["reward", s.reward]] as const) {
@@ -52,6 +62,11 @@ export function checkStep(env: VecEnv, s: Step, where: string): void {
     }
   }
   const ep = s.episodes as Partial<Step["episodes"]> | undefined;
+  if (Array.isArray(ep?.returns) && ep.returns.length > E) {
+    throw new Error(
+      `${where}: episodes lists ${ep.returns.length} finished episodes in one step of ${E} envs (at most one per env)`,
+    );
+  }
   if (
     !ep || !Array.isArray(ep.returns) || !Array.isArray(ep.lengths) || !Array.isArray(ep.wins) ||
     ep.lengths.length !== ep.returns.length || ep.wins.length > ep.returns.length ||
@@ -63,6 +78,19 @@ export function checkStep(env: VecEnv, s: Step, where: string): void {
       }`,
     );
   }
+}
+
+/** What a value is, for a message: "a plain array of 3", "a string", "null", ... */
+function describe(x: unknown): string {
+  if (x === null) return "null";
+  if (x === undefined) return "nothing";
+  if (Array.isArray(x)) return `a plain array of ${x.length}`;
+  if (x instanceof SharedArrayBuffer) return "a SharedArrayBuffer";
+  if (ArrayBuffer.isView(x)) {
+    const shared = (x as { buffer: ArrayBufferLike }).buffer instanceof SharedArrayBuffer;
+    return `a ${x.constructor.name}${shared ? " over a SharedArrayBuffer" : ""}`;
+  }
+  return `a ${typeof x}`;
 }
 
 /**

@@ -28,6 +28,7 @@ import {
   type Task,
 } from "./protocol.ts";
 import { bytesOf, type Client, connect, ensureGroups, isNoGroup } from "./redis.ts";
+import { RunKey, signBytes, signText, toHex } from "./auth.ts";
 
 /** A stream entry as ioredis returns it with binary values. */
 type Entry = [Uint8Array, Uint8Array[]];
@@ -52,7 +53,10 @@ export function redisRollouts(
       `Invalid flag --rollout-chunks ${cfg.rolloutChunks}: it must divide --num-envs ${cfg.numEnvs} (each chunk is num-envs / rollout-chunks envs)`,
     );
   }
-  return Promise.resolve(new RedisRollouts(cfg, x.env));
+  // the shared secret is checked before anything connects
+  return RunKey.fromEnv(cfg.rolloutRun, "learner").then((key) =>
+    new RedisRollouts(cfg, x.env, key)
+  );
 }
 
 class RedisRollouts implements RolloutSource {
@@ -70,8 +74,10 @@ class RedisRollouts implements RolloutSource {
     null;
   #kept: string[] = [];
   #lost: string | null = null;
+  readonly #key: RunKey;
 
-  constructor(cfg: TrainConfig, env: VecEnv) {
+  constructor(cfg: TrainConfig, env: VecEnv, key: RunKey) {
+    this.#key = key;
     this.#cfg = cfg;
     this.#spec = env.spec;
     this.#K = cfg.rolloutChunks;
@@ -109,7 +115,12 @@ class RedisRollouts implements RolloutSource {
     );
     await this.#takeLease();
     await ensureGroups(this.#r, this.#cfg.rolloutRun);
-    await this.#r.set(this.#k.config, JSON.stringify(this.#info));
+    await this.#r.set(this.#k.config, await this.#signedInfo());
+  }
+
+  /** The run description as stored: signed (distributed/auth.ts). */
+  #signedInfo(): Promise<string> {
+    return signText(this.#key, "config", JSON.stringify(this.#info));
   }
 
   /**
@@ -159,13 +170,15 @@ class RedisRollouts implements RolloutSource {
   ): Promise<void> {
     const r = this.#r!;
     await ensureGroups(r, this.#cfg.rolloutRun);
-    await r.set(this.#k.config, JSON.stringify(this.#info));
-    await r.set(this.#k.params(v), Buffer.from(params), "EX", 86_400);
+    await r.set(this.#k.config, await this.#signedInfo());
+    const signed = await signBytes(this.#key, "params", params);
+    await r.set(this.#k.params(v), Buffer.from(signed), "EX", 86_400);
     await r.set(this.#k.current, v);
     const ahead = this.#cfg.rolloutLag === 1;
     for (const chunk of missing) {
-      const t: Task = { version: v, iteration, chunk, before, ahead };
-      await r.xadd(this.#k.tasks, "MAXLEN", "~", STREAM_MAX, "*", "task", JSON.stringify(t));
+      const json = JSON.stringify({ version: v, iteration, chunk, before, ahead } as Task);
+      const tag = toHex(await this.#key.sign("task", [json]));
+      await r.xadd(this.#k.tasks, "MAXLEN", "~", STREAM_MAX, "*", "task", json, "tag", tag);
     }
   }
 
@@ -197,7 +210,7 @@ class RedisRollouts implements RolloutSource {
       await this.#publish(v, params, x.iteration, x.before, missing());
       await this.#forget(v);
     }
-    let stale = 0, dropped = 0;
+    let stale = 0, dropped = 0, forged = 0;
     const t0 = performance.now();
     const timeoutMs = cfg.rolloutTimeout * 1000;
     while (got.size < this.#K) {
@@ -240,11 +253,20 @@ class RedisRollouts implements RolloutSource {
         for (const [idBytes, fields] of entries) {
           const id = new TextDecoder().decode(idBytes);
           let c: Chunk | null = null;
-          try {
-            c = decodeChunk(fields.map(bytesOf), this.#info.spec);
-          } catch (err) {
-            dropped++;
-            this.#log(`[learner] dropped malformed chunk ${id}: ${(err as Error).message}`);
+          const entry = fields.map(bytesOf);
+          if (!(await verifyChunk(this.#key, entry))) {
+            if (forged++ === 0) { // once per iteration: a flood must not flood the log too
+              this.#log(
+                `[learner] dropped chunk ${id}: its tag does not verify (forged, or a worker with another BATON_ROLLOUT_SECRET)`,
+              );
+            }
+          } else {
+            try {
+              c = decodeChunk(entry, this.#info.spec);
+            } catch (err) {
+              dropped++;
+              this.#log(`[learner] dropped malformed chunk ${id}: ${(err as Error).message}`);
+            }
           }
           if (c) {
             const h = c.head;
@@ -296,6 +318,7 @@ class RedisRollouts implements RolloutSource {
       rollout_wait_s: (performance.now() - t0) / 1000,
       rollout_stale: stale,
       rollout_dropped: dropped,
+      rollout_forged: forged,
     };
     return { buf, lastValues, episodeReturns, wins, metrics };
   }
@@ -335,4 +358,21 @@ class RedisRollouts implements RolloutSource {
 
 function memoryOf(buf: RolloutBuffers): number {
   return buf.memory ? buf.memory.length / (buf.T * buf.E) : 0;
+}
+
+/**
+ * Whether a chunk entry's `tag` field is the tag of its other fields, in order.
+ * @param key the run key
+ * @param entry the entry's field/value list
+ * @returns true when it verifies
+ */
+async function verifyChunk(key: RunKey, entry: Uint8Array[]): Promise<boolean> {
+  const parts: Uint8Array[] = [];
+  let tag: Uint8Array | null = null;
+  const dec = new TextDecoder();
+  for (let i = 0; i + 1 < entry.length; i += 2) {
+    if (dec.decode(entry[i]!) === "tag") tag = entry[i + 1]!;
+    else parts.push(entry[i]!, entry[i + 1]!);
+  }
+  return tag !== null && await key.verify("chunk", parts, tag);
 }

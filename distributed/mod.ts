@@ -9,6 +9,7 @@
  * import { defaultAlgoRegistry, defaultEnvRegistry, train, trainConfig } from "../mod.ts";
  * import { RedisServer, runWorker } from "./mod.ts";
  *
+ * Deno.env.set("BATON_ROLLOUT_SECRET", "a secret of 16+ characters"); // signs every message
  * const redis = await RedisServer.start();
  * const stop = new AbortController();
  * const worker = runWorker({
@@ -37,3 +38,4 @@ export {
 export { type Client, connect, type RedisTarget } from "./redis.ts";
 export { FORMAT, keys, type RunInfo, runInfo, type RunKeys } from "./protocol.ts";
 export { hasRedisServer, RedisServer, type ServerTls } from "./local_redis.ts";
+export { RunKey, SECRET_VAR, type TagKind } from "./auth.ts";

@@ -224,6 +224,23 @@ const chunkHeader = z.strictObject({
 });
 type ChunkHeader = z.infer<typeof chunkHeader>;
 
+/**
+ * The largest magnitude each float field of a chunk may hold (docs/distributed.md): finite but
+ * extreme values (3e38 rewards) would otherwise pass and wreck the value normalisation.
+ */
+export const FIELD_BOUNDS: Readonly<Record<string, number>> = {
+  obs: 1e9,
+  state: 1e9,
+  actionVecs: 1e6,
+  logp: 1e4,
+  values: 1e9,
+  rewards: 1e6,
+  noise: 1e3,
+  memory: 1e3,
+  lastValues: 1e9,
+  episodeReturns: 1e12,
+};
+
 /** A decoded, checked chunk: `T` steps of `E` envs. */
 export interface Chunk {
   /** Its header. */
@@ -326,8 +343,12 @@ export function decodeChunk(entry: Uint8Array[], spec: RunInfo["spec"]): Chunk {
     }
     const a = typed(kind, src);
     if (kind === "f32") {
+      const bound = FIELD_BOUNDS[name] ?? 1e9;
       for (let i = 0; i < a.length; i++) {
         if (!Number.isFinite(a[i]!)) throw new Error(`field ${name}: not finite at ${i}`);
+        if (Math.abs(a[i]!) > bound) {
+          throw new Error(`field ${name}: ${a[i]} at ${i} is outside the bound |x| <= ${bound}`);
+        }
       }
     } else if (kind === "i32") {
       for (let i = 0; i < a.length; i++) {
@@ -342,7 +363,13 @@ export function decodeChunk(entry: Uint8Array[], spec: RunInfo["spec"]): Chunk {
     }
     fields[name] = a;
   }
-  if (!head.episodeReturns.every(Number.isFinite)) throw new Error("episode returns not finite");
+  const rb = FIELD_BOUNDS.episodeReturns!;
+  head.episodeReturns.forEach((x, i) => {
+    if (!Number.isFinite(x)) throw new Error(`field episodeReturns: not finite at ${i}`);
+    if (Math.abs(x) > rb) {
+      throw new Error(`field episodeReturns: ${x} at ${i} is outside the bound |x| <= ${rb}`);
+    }
+  });
   return { head, fields };
 }
 

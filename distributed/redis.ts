@@ -38,6 +38,13 @@ export async function connect(
   signal?: AbortSignal,
 ): Promise<Client> {
   const url = new URL(t.url);
+  if (url.pathname.length > 1 && !/^\/\d{1,5}$/.test(url.pathname)) {
+    throw new Error(
+      `Invalid Redis URL ${redactUrl(t.url)}: the database "${
+        url.pathname.slice(1)
+      }" must be a number (redis://host:port/0 or no path)`,
+    );
+  }
   const password = decodeURIComponent(url.password) || Deno.env.get("BATON_REDIS_PASSWORD") ||
     undefined;
   const tls = url.protocol === "rediss:"

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { RunKey, toHex } from "./auth.ts";
 import { z } from "../core/deps.ts";
 import type { EnvEntry } from "../core/registry.ts";
 import type { TrainConfig } from "../core/config.ts";
@@ -272,7 +273,10 @@ async function openSession(
   const k = keys(cfg.rolloutRun), s = sessionKeys(cfg.rolloutRun, sid);
   const t: SessionTask = { format: FORMAT, sid, env: cfg.env, envOptions: options, numEnvs };
   await r.xgroup("CREATE", k.tasks, "workers", "0", "MKSTREAM").catch(() => {});
-  await r.xadd(k.tasks, "MAXLEN", "~", 10_000, "*", "session", JSON.stringify(t));
+  const json = JSON.stringify(t);
+  const key = await RunKey.fromEnv(cfg.rolloutRun, "learner"); // workers verify the session
+  const tag = toHex(await key.sign("session", [json]));
+  await r.xadd(k.tasks, "MAXLEN", "~", 10_000, "*", "session", json, "tag", tag);
   const got = await r.blpopBuffer(s.rep, cfg.rolloutTimeout);
   if (!got) {
     throw new Error(

@@ -38,6 +38,7 @@ import {
   task as taskSchema,
 } from "./protocol.ts";
 import { bytesOf, type Client, connect, ensureGroups, isNoGroup, sleep } from "./redis.ts";
+import { openBytes, openText, RunKey } from "./auth.ts";
 
 /** Env options a worker never takes from the learner: they name programs or code to run. */
 export const LOCAL_ONLY_ENV_OPTIONS = ["python", "pythonPath", "factory"] as const;
@@ -68,6 +69,8 @@ export interface WorkerOptions {
   readonly signal?: AbortSignal;
   /** Log lines (default: stderr). */
   readonly log?: (line: string) => void;
+  /** The run's shared secret (default: `BATON_ROLLOUT_SECRET`; distributed/auth.ts). */
+  readonly secret?: string;
 }
 
 /** What a worker did. */
@@ -76,7 +79,7 @@ export interface WorkerReport {
   chunks: number;
   /** Tasks skipped because their version was no longer current. */
   stale: number;
-  /** Tasks refused as malformed. */
+  /** Tasks refused as malformed or not signed with the run's secret. */
   refused: number;
   /** Tasks given up midway because the learner moved on. */
   abandoned: number;
@@ -89,6 +92,16 @@ interface Built {
   cur: EnvCursor;
   buf: RolloutBuffers;
   params: string | null;
+}
+
+/** What {@link handle} reads and updates besides its task. */
+interface HandleState {
+  /** What the worker is doing, for the line a signal makes it print. */
+  doing: string;
+  /** The run's message key. */
+  readonly key: RunKey;
+  /** Reports a kind of unsigned message, once per kind. */
+  readonly once: (what: string) => void;
 }
 
 /** A failure no retry fixes (wrong env, mismatched spec): the worker exits with it. */
@@ -122,8 +135,23 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerReport> {
   const log = o.log ?? ((l: string) => console.error(l));
   const k = keys(o.run);
   const rep: WorkerReport = { chunks: 0, stale: 0, refused: 0, abandoned: 0 };
-  // what the worker is doing, for the one line it prints when a signal stops it
-  const state = { doing: "connecting to Redis" };
+  const key = o.secret !== undefined
+    ? await RunKey.of(o.secret, o.run)
+    : await RunKey.fromEnv(o.run, "worker");
+  // what the worker is doing (for the one line it prints when a signal stops it), its key, and
+  // the kinds of unsigned messages it has reported (each once)
+  const said = new Set<string>();
+  const state: HandleState = {
+    doing: "connecting to Redis",
+    key,
+    once: (what: string) => {
+      if (said.has(what)) return;
+      said.add(what);
+      log(
+        `[${o.id}] ignoring ${what} not signed with this worker's BATON_ROLLOUT_SECRET (forged, or the learner uses another secret); said once`,
+      );
+    },
+  };
   const stopLine = () => {
     const mid = state.doing.startsWith("chunk");
     if (mid) rep.abandoned++;
@@ -230,7 +258,7 @@ async function handle(
   built: Built | null,
   rep: WorkerReport,
   log: (l: string) => void,
-  state: { doing: string },
+  state: HandleState,
 ): Promise<Built | null> {
   const ack = () => r.xack(k.tasks, GROUPS.tasks, id);
   const f = new Map<string, string>();
@@ -242,8 +270,19 @@ async function handle(
   }
   if (f.has("session")) { // serve an env session (the learner's spec or an evaluation)
     await ack();
+    if (!(await state.key.verify("session", [f.get("session")!], f.get("tag")))) {
+      rep.refused++;
+      state.once("env sessions");
+      return built;
+    }
     state.doing = "serving an env session";
     await serveSession(r, o, f.get("session")!, log);
+    return built;
+  }
+  if (!(await state.key.verify("task", [f.get("task") ?? ""], f.get("tag")))) {
+    rep.refused++;
+    state.once("tasks");
+    await ack();
     return built;
   }
   let t;
@@ -260,18 +299,29 @@ async function handle(
     await ack();
     return built;
   }
-  const json = await r.get(k.config);
-  if (!json) return built; // Redis restarted empty: the learner will republish
+  const stored = await r.get(k.config);
+  if (!stored) return built; // Redis restarted empty: the learner will republish
+  let json = await openText(state.key, "config", stored);
+  if (json === null) { // a forged run description: keep the last signed one, if any
+    state.once("a run description");
+    if (!built) return built; // the task stays pending; the learner republishes its own
+    json = built.json;
+  }
   if (!built || built.json !== json) {
     if (built) await closeBuilt(built);
     built = null;
     built = await build(o, json);
   }
   if (built.params !== t.version) {
-    const bytes = await r.getBuffer(k.params(t.version));
-    if (!bytes) return built; // gone already: the learner moved on; the task will be stale
+    const stored = await r.getBuffer(k.params(t.version));
+    if (!stored) return built; // gone already: the learner moved on; the task will be stale
+    const bytes = await openBytes(state.key, "params", new Uint8Array(stored));
+    if (!bytes) {
+      state.once("parameters");
+      return built; // the task stays pending (taken over later); its own parameters may return
+    }
     try {
-      await built.algo.setState(decodeParams(new Uint8Array(bytes), t.version));
+      await built.algo.setState(decodeParams(bytes, t.version));
     } catch (err) {
       rep.refused++;
       log(`[${o.id}] refused parameters ${t.version}: ${(err as Error).message.split("\n")[0]}`);
@@ -325,6 +375,7 @@ async function handle(
     got.lastValues,
     info.spec,
   );
+  entry.push("tag", await state.key.sign("chunk", entry)); // verified by the learner
   await r.xadd(
     k.chunks,
     "MAXLEN",

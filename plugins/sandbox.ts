@@ -69,16 +69,18 @@ const PERM_FLAG: Record<string, string> = {
  * Turns a Deno permission error raised inside the sandbox into one line naming the plugin,
  * the permission, the resource and the fix.
  * @param plugin the plugin's path or URL
- * @param err name and message from the worker
+ * @param err name and message from the worker, and whether it is Deno's own permission error
  * @returns the message
  */
 export function explainSandboxError(
   plugin: string,
-  err: { name: string; message: string },
+  err: { name: string; message: string; denied?: boolean },
 ): string {
   // only a real permission error is a sandbox denial: a plugin's own error text that happens to
-  // say "Requires ... access" is the plugin's failure
-  if (err.name === "NotCapable" || err.name === "PermissionDenied") {
+  // say "Requires ... access", or its own error named NotCapable, is the plugin's failure (the
+  // sandbox marks Deno's own permission errors `denied`)
+  const denied = err.denied ?? (err.name === "NotCapable" || err.name === "PermissionDenied");
+  if (denied) {
     const m = /Requires (\w+) access to "?([^",]+?)"?(,|$)/.exec(err.message);
     const perm = m?.[1] ?? "a", what = m?.[2] ?? "a resource";
     const flag = PERM_FLAG[perm];

@@ -21,6 +21,20 @@ const scope = self as unknown as {
   close(): void;
 };
 
+// A plugin must not end its own sandbox (close() or Deno.exit()): the host would only see a
+// silent worker and report a time-out. Both throw instead, so the host gets one line naming the
+// call; the sandbox keeps the real close for its own orderly exit.
+const closeSandbox = scope.close.bind(scope);
+const forbidden = (what: string) => () => {
+  throw new Error(
+    `it called ${what}, which would end its sandbox: a plugin returns, or throws an error to report a failure`,
+  );
+};
+scope.close = forbidden("close()");
+try {
+  Object.defineProperty(Deno, "exit", { value: forbidden("Deno.exit()"), configurable: true });
+} catch { /* not redefinable here: the host's time-out still ends it */ }
+
 let registry: EnvRegistry | null = null;
 const envs = new Map<number, VecEnv>();
 let nextHandle = 1;
@@ -104,12 +118,15 @@ scope.onmessage = async (e: MessageEvent) => {
     const { reply, transfer, exit } = await handle(msg);
     const heapMb = Deno.memoryUsage().heapUsed / 2 ** 20; // this worker's heap: the host checks it
     scope.postMessage({ id: msg.id, ok: true, ...reply, heapMb }, transfer ?? []);
-    if (exit) scope.close(); // the last env is closed: end this thread (the host waits for it)
+    if (exit) closeSandbox(); // the last env is closed: end this thread (the host waits for it)
   } catch (err) {
     const x = err as Error;
+    // a denial is Deno's own permission error, not any error a plugin chose to name NotCapable
+    const denied = err instanceof Deno.errors.NotCapable ||
+      err instanceof Deno.errors.PermissionDenied;
     scope.postMessage({
       id: msg.id,
-      error: { name: x?.name ?? "Error", message: x?.message ?? String(err) },
+      error: { name: x?.name ?? "Error", message: x?.message ?? String(err), denied },
     });
   }
 };

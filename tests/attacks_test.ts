@@ -7,6 +7,10 @@ import { dirname, join } from "node:path";
 import { appendAll, maxOf, minOf } from "../core/arrays.ts";
 import { knownSecrets, redactDeep, redactSecrets } from "../core/config.ts";
 import { cli } from "./_helpers.ts";
+import { checkStep } from "../core/testing.ts";
+import { connect } from "../distributed/redis.ts";
+import type { Step, VecEnv } from "../core/vec_env.ts";
+import { openBytes, openText, RunKey, signBytes, signText, toHex } from "../distributed/auth.ts";
 
 Deno.test("secrets: URL passwords (raw and percent-decoded) and BATON_REDIS_PASSWORD are removed from what a run writes", () => {
   const args = ["--rollout", "redis://:p%40ss-word@10.0.0.1:6379/0", "--seed", "3"];
@@ -262,4 +266,82 @@ Deno.test("checkpoints: one from another run (seed, algorithm, options) never re
   assert.equal(mk.code, 0);
   await refused(a, /checkpoint\.json: it is not a regular file/, [], "FIFO");
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("rollout messages: a tag verifies only its own kind, run, parts and secret", async () => {
+  const key = await RunKey.of("a-secret-of-16-chars", "run1");
+  const same = await RunKey.of("a-secret-of-16-chars", "run1");
+  const otherRun = await RunKey.of("a-secret-of-16-chars", "run2");
+  const otherSecret = await RunKey.of("another-secret-of-16", "run1");
+  const parts = ["h", new Uint8Array([1, 2, 3])];
+  const tag = await key.sign("chunk", parts);
+  assert.ok(await same.verify("chunk", parts, tag));
+  assert.ok(await same.verify("chunk", parts, toHex(tag)));
+  assert.ok(!(await key.verify("task", parts, tag)), "another kind");
+  assert.ok(!(await otherRun.verify("chunk", parts, tag)), "another run");
+  assert.ok(!(await otherSecret.verify("chunk", parts, tag)), "another secret");
+  assert.ok(!(await key.verify("chunk", ["h", new Uint8Array([1, 2, 4])], tag)), "a changed byte");
+  assert.ok(!(await key.verify("chunk", ["h\x01", new Uint8Array([2, 3])], tag)), "re-split parts");
+  assert.ok(!(await key.verify("chunk", parts, null)), "no tag");
+  assert.ok(!(await key.verify("chunk", parts, "zz")), "not hex");
+  const text = await signText(key, "config", '{"env":"matrix/climbing"}');
+  assert.equal(await openText(key, "config", text), '{"env":"matrix/climbing"}');
+  assert.equal(await openText(key, "config", text.replace("climbing", "penalty")), null);
+  assert.equal(await openText(key, "config", '{"env":"x"}'), null, "unsigned");
+  const bytes = await signBytes(key, "params", new Uint8Array([9, 8, 7]));
+  assert.deepEqual(await openBytes(key, "params", bytes), new Uint8Array([9, 8, 7]));
+  bytes[bytes.length - 1] = 6;
+  assert.equal(await openBytes(key, "params", bytes), null);
+  await assert.rejects(() => RunKey.of("short", "r"), /has 5 characters; use at least 16/);
+});
+
+Deno.test("env data: a plain array, a string, null or a SharedArrayBuffer where a typed array belongs, and 2e7 episodes in one step, are one line each", () => {
+  const env = {
+    spec: { numAgents: 2, obsDim: 1, stateDim: 1, actionSpace: { kind: "discrete", n: 2 } },
+    numEnvs: 2,
+  } as unknown as VecEnv;
+  const ok = {
+    obs: new Float32Array(4),
+    state: new Float32Array(2),
+    reward: new Float32Array(2),
+    done: new Uint8Array(2),
+    truncated: new Uint8Array(2),
+    availActions: new Uint8Array(8).fill(1),
+    episodes: { returns: [], lengths: [], wins: [] },
+  };
+  checkStep(env, ok as unknown as Step, "step 1"); // the well-formed step passes
+  const cases: [string, unknown, RegExp][] = [
+    [
+      "obs",
+      [0, 0, 0, 0],
+      /step 1: obs must be a Float32Array of length 4 \(not shared\), got a plain array of 4/,
+    ],
+    ["obs", "0000", /obs must be a Float32Array .*got a string/],
+    ["reward", null, /reward must be a Float32Array of length 2 .*got null/],
+    ["state", new SharedArrayBuffer(8), /state must be a Float32Array .*got a SharedArrayBuffer/],
+    [
+      "state",
+      new Float32Array(new SharedArrayBuffer(8)),
+      /got a Float32Array over a SharedArrayBuffer/,
+    ],
+    ["done", new Float32Array(2), /done must be a Uint8Array of length 2 .*got a Float32Array/],
+  ];
+  for (const [field, value, want] of cases) {
+    assert.throws(
+      () => checkStep(env, { ...ok, [field]: value } as unknown as Step, "step 1"),
+      want,
+    );
+  }
+  const many = { returns: new Array(2e7).fill(0), lengths: [], wins: [] };
+  assert.throws(
+    () => checkStep(env, { ...ok, episodes: many } as unknown as Step, "step 1"),
+    /step 1: episodes lists 20000000 finished episodes in one step of 2 envs \(at most one per env\)/,
+  );
+});
+
+Deno.test("a Redis URL with a non-numeric database is one line naming it", async () => {
+  await assert.rejects(
+    () => connect({ url: "redis://:pw@127.0.0.1:1/abc", name: "t" }, 0, () => {}),
+    /^Error: Invalid Redis URL redis:\/\/127\.0\.0\.1:1\/abc: the database "abc" must be a number \(redis:\/\/host:port\/0 or no path\)$/,
+  );
 });

@@ -15,12 +15,16 @@ import {
 } from "../mod.ts";
 import { train } from "../core/trainer.ts";
 import { keys } from "../distributed/protocol.ts";
+import { RunKey, toHex } from "../distributed/auth.ts";
 import { runWorker } from "../distributed/worker.ts";
 import slowPlugin from "./fixtures/slow_plugin.ts";
 import { smallConfig } from "./_helpers.ts";
 import { REDIS, RedisServer } from "./_redis.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
+// the learner and every worker (processes inherit it) sign what crosses Redis with this secret
+const SECRET = "distributed-test-secret-0123";
+Deno.env.set("BATON_ROLLOUT_SECRET", SECRET);
 const envs = defaultEnvRegistry();
 installPlugin(envs, slowPlugin);
 const algos = defaultAlgoRegistry();
@@ -538,19 +542,70 @@ Deno.test("malformed chunks and tasks never train: dropped, logged, counted", op
       "lastValues",
       f32(16),
     ];
-    await r.xadd(k.chunks, "*", ...full(f32(160, NaN)));
-    await r.xadd(k.chunks, "*", ...full(f32(10)));
-    await r.xadd(k.chunks, "*", "h", "{not json");
-    await r.xadd(k.tasks, "*", "task", JSON.stringify({ version: v, iteration: "one" }));
+    // signed with the run's secret (a buggy worker): a NaN reward, short arrays, not JSON, and
+    // finite but extreme rewards (3e38 wrecked the value normalisation)
+    const key = await RunKey.of(SECRET, run);
+    const signed = async (...parts: (string | Buffer)[]) => {
+      const bytes = parts.map((p) => typeof p === "string" ? p : new Uint8Array(p));
+      return [...parts, "tag", Buffer.from(await key.sign("chunk", bytes))];
+    };
+    await r.xadd(k.chunks, "*", ...await signed(...full(f32(160, NaN))));
+    await r.xadd(k.chunks, "*", ...await signed(...full(f32(10))));
+    await r.xadd(k.chunks, "*", ...await signed("h", "{not json"));
+    await r.xadd(k.chunks, "*", ...await signed(...full(f32(160, 3e38))));
+    // well formed but not signed (anyone who can write to Redis), or signed under another run
+    await r.xadd(k.chunks, "*", ...full(f32(160, 1)));
+    const other = await RunKey.of(SECRET, "another-run");
+    const parts = full(f32(160, 1));
+    await r.xadd(
+      k.chunks,
+      "*",
+      ...parts,
+      "tag",
+      Buffer.from(
+        await other.sign("chunk", parts.map((p) => typeof p === "string" ? p : new Uint8Array(p))),
+      ),
+    );
+    const taskJson = JSON.stringify({ version: v, iteration: "one" });
+    const taskTag = toHex(await key.sign("task", [taskJson]));
+    await r.xadd(k.tasks, "*", "task", taskJson, "tag", taskTag); // signed, malformed
+    await r.xadd(
+      k.tasks,
+      "*",
+      "task",
+      JSON.stringify({
+        version: v,
+        iteration: 1,
+        chunk: 0,
+        before: { state: [1, 2, 3, 4], spare: null },
+      }),
+    ); // unsigned
+    // a forged run description naming an env this worker does not have: before signing, the
+    // worker exited on it; now it keeps the signed one it has (the attacker keeps writing)
+    // (from iteration 2 on, once the worker has built the run, as fast as Redis takes it)
+    let forging = true;
+    const forger = (async () => {
+      await until(async () => ((await r.get(k.current)) ?? "").endsWith(".2"), 30_000, "it. 2");
+      while (forging) {
+        await r.set(k.config, JSON.stringify({ format: "baton-rollout/1", env: "nope/none" }));
+      }
+    })();
     const s = await learner;
+    forging = false;
+    await forger;
     assert.equal(s.iterations, 3);
     const ms = await lines(cfg.out!);
-    assert.equal(ms.reduce((a, m) => a + m.rollout_dropped!, 0), 3);
+    assert.equal(ms.reduce((a, m) => a + m.rollout_dropped!, 0), 4, JSON.stringify(ms));
+    assert.equal(ms.reduce((a, m) => a + m.rollout_forged!, 0), 2, JSON.stringify(ms));
     for (const m of ms) assert.equal(m.rollout_chunks, 1);
     stop.abort();
     const rep = await worker;
-    assert.equal(rep.refused, 1);
-    assert.ok(log.some((l) => /refused task/.test(l)), log.join("\n"));
+    assert.equal(rep.refused, 2);
+    const text = log.join("\n");
+    assert.match(text, /refused task/);
+    assert.match(text, /ignoring tasks not signed with this worker's BATON_ROLLOUT_SECRET/);
+    assert.match(text, /ignoring a run description not signed/);
+    assert.equal(text.match(/ignoring a run description/g)!.length, 1, "said once");
   } finally {
     stop.abort();
     await worker.catch(() => {});
@@ -634,6 +689,7 @@ Deno.test(
         const bytes = await Deno.readFile(f);
         const text = new TextDecoder("latin1").decode(bytes);
         assert.ok(!text.includes(pw), `${f} holds the password`);
+        assert.ok(!text.includes(SECRET), `${f} holds BATON_ROLLOUT_SECRET`);
       }
       // the command is still recorded, with the URL's credentials removed
       const cfg = JSON.parse(await Deno.readTextFile(`${out}/run/config.json`));
@@ -646,6 +702,50 @@ Deno.test(
       await w.kill();
       await redis.stop();
       await Deno.remove(out, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "without BATON_ROLLOUT_SECRET a learner and a worker refuse to start, in one line",
+  opts,
+  async () => {
+    Deno.env.delete("BATON_ROLLOUT_SECRET");
+    try {
+      const cfg = await config("redis://127.0.0.1:1", "nosecret");
+      await assert.rejects(
+        () => train(cfg, deps(cfg)),
+        /^Error: Distributed rollouts need a secret shared by the learner and its workers .*set BATON_ROLLOUT_SECRET on the learner/,
+      );
+      await assert.rejects(
+        () =>
+          runWorker({
+            redis: "redis://127.0.0.1:1",
+            run: "x",
+            id: "w",
+            threads: 1,
+            envOptions: {},
+            envs,
+            algos,
+          }),
+        /set BATON_ROLLOUT_SECRET on the worker/,
+      );
+      await assert.rejects(
+        () =>
+          runWorker({
+            redis: "redis://127.0.0.1:1",
+            run: "x",
+            id: "w",
+            threads: 1,
+            envOptions: {},
+            envs,
+            algos,
+            secret: "short",
+          }),
+        /BATON_ROLLOUT_SECRET has 5 characters; use at least 16/,
+      );
+    } finally {
+      Deno.env.set("BATON_ROLLOUT_SECRET", SECRET);
     }
   },
 );

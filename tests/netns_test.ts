@@ -83,7 +83,12 @@ function inNs(ns: string, args: string[], piped = true): Deno.ChildProcess {
   return new Deno.Command("ip", {
     args: ["netns", "exec", ns, ...args],
     cwd: ROOT,
-    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", BATON_REDIS_PASSWORD: PASSWORD },
+    env: {
+      NO_COLOR: "1",
+      RUST_BACKTRACE: "0",
+      BATON_REDIS_PASSWORD: PASSWORD,
+      BATON_ROLLOUT_SECRET: "netns-test-secret-0123",
+    },
     stdout: piped ? "piped" : "null",
     stderr: piped ? "piped" : "null",
   }).spawn();

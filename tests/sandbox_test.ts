@@ -99,6 +99,27 @@ Deno.test("sandbox: a plugin that hangs is stopped by the timeout", async () => 
   }, { timeoutMs: 1000 });
 });
 
+Deno.test("sandbox: (attack) a plugin that ends its own sandbox (Deno.exit, close) is one line naming the call, not a time-out; its own NotCapable error is its own", async () => {
+  await withEvil(async (r) => {
+    const env = await r.make("evil/attack", { options: { attack: "exit" }, numEnvs: 1 });
+    await env.reset(0);
+    await assert.rejects(
+      () => env.step(Int32Array.from([0, 0])),
+      /^Error: Plugin .*evil_plugin\.ts failed: it called Deno\.exit\(\), which would end its sandbox/,
+    );
+    await assert.rejects(
+      () => r.make("evil/attack", { options: { attack: "close" }, numEnvs: 1 }),
+      /failed: it called close\(\), which would end its sandbox/,
+    );
+    // its own error named NotCapable is its failure, not a sandbox denial
+    const fake = await r.make("evil/attack", { options: { attack: "fakeDenial" }, numEnvs: 1 });
+    await fake.reset(0);
+    const err = await fake.step(Int32Array.from([0, 0])).then(() => null, (e) => e as Error);
+    assert.match(String(err), /failed: Requires read access to "\/data", mount it first/);
+    assert.doesNotMatch(String(err), /denied|--plugin-allow-read/);
+  }, { timeoutMs: 20_000 });
+});
+
 Deno.test("sandbox: options are validated inside the sandbox and a bad plugin path fails clearly", async () => {
   await withEvil(async (r) => {
     await assert.rejects(
