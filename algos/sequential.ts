@@ -62,8 +62,10 @@ export function clippedProduct(
 /**
  * The PPO clipped surrogate with the sequential factor and an optional additive term
  * (docs/bpta.md §4 step 3):
- * `surr1 = rho A M + sg(rho) p`, `surr2 = clip(rho) A M + clip(sg(rho)) p`,
- * `L = -mean(min(surr1, surr2)) - c_ent H`.
+ * `surr1 = rho A M + sg(rho) (p - sg p)`, `surr2 = clip(rho) A M + clip(sg(rho)) (p - sg p)`,
+ * `L = -mean(min(surr1, surr2)) - c_ent H`. The peer term enters as `p - sg(p)`: value 0,
+ * gradient that of `p`, so the branch `min()` takes is chosen by the own term alone (the value
+ * `g · x` is an arbitrary number; only its gradient is the estimator, §4d).
  * @param b the agent's rows (old log-probs, normalised advantages)
  * @param x new log-probs and entropy, factor `M` `[B]`, peer term `p` `[B]` or null, clip and
  *   entropy coefficient
@@ -89,8 +91,9 @@ export function sequentialSurrogate(
   let peer1: tf.Tensor | null = null, peer2: tf.Tensor | null = null;
   if (x.peer) {
     const rhoSg = sg(ratio);
-    peer1 = tf.mul(rhoSg, x.peer); // sg(rho_k) g_k · x_k
-    peer2 = tf.mul(tf.clipByValue(rhoSg, 1 - eps, 1 + eps), x.peer); // clip(sg(rho_k)) g_k · x_k
+    const pGrad = tf.sub(x.peer, sg(x.peer)); // p - sg(p): only the gradient of g_k · x_k, §4d
+    peer1 = tf.mul(rhoSg, pGrad); // sg(rho_k) g_k · x_k
+    peer2 = tf.mul(tf.clipByValue(rhoSg, 1 - eps, 1 + eps), pGrad); // clip(sg(rho_k)) g_k · x_k
     surr1 = tf.add(own1, peer1);
     surr2 = tf.add(own2, peer2);
   }
