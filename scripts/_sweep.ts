@@ -12,6 +12,7 @@ import { z } from "../core/deps.ts";
 import { formatZodError } from "../core/errors.ts";
 import { Rng } from "../core/rng.ts";
 import { derived, trainConfig } from "../core/config.ts";
+import { maxOf, minOf } from "../core/arrays.ts";
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
@@ -185,6 +186,77 @@ export function bootstrapCi(
   ).sort((a, b) => a - b);
   const at = (p: number) => stats[Math.min(B - 1, Math.max(0, Math.floor(p * B)))]!;
   return [at((1 - level) / 2), at(1 - (1 - level) / 2)];
+}
+
+/** Seeds below which an interval is the range of the seeds, not a 95% confidence interval. */
+export const MIN_SEEDS_FOR_CI = 5;
+
+/** An interval over seeds, and what it is. */
+export interface SeedInterval {
+  /** Low end. */
+  readonly lo: number;
+  /** High end. */
+  readonly hi: number;
+  /** "95% CI" (percentile bootstrap of the IQM) or "range of seeds" (min and max). */
+  readonly kind: "95% CI" | "range of seeds";
+}
+
+/**
+ * The interval a report shows for a statistic over seeds: with 5 or more seeds the 95%
+ * percentile-bootstrap CI of the IQM; with fewer, the range of the seeds, labelled so (with 3 seeds
+ * a bootstrap "95% CI" is always exactly the range, and has no 95% meaning).
+ * @param xs per-seed values
+ * @returns the interval and its kind
+ */
+export function seedInterval(xs: readonly number[]): SeedInterval {
+  if (xs.length < MIN_SEEDS_FOR_CI) {
+    return { lo: minOf(xs), hi: maxOf(xs), kind: "range of seeds" };
+  }
+  const [lo, hi] = bootstrapCi(xs);
+  return { lo, hi, kind: "95% CI" };
+}
+
+/**
+ * Two-sided permutation test of a difference in means between two groups of runs: the fraction
+ * of relabellings whose |mean difference| is at least the observed one. Exact (every relabelling)
+ * when there are at most 50,000 of them, else 20,000 random ones (seeded).
+ * @param a one group's values
+ * @param b the other's
+ * @returns the p-value (1 when either group is empty)
+ */
+export function permutationP(a: readonly number[], b: readonly number[]): number {
+  if (!a.length || !b.length) return 1;
+  const all = [...a, ...b], n = all.length, k = a.length;
+  const total = all.reduce((x, y) => x + y, 0);
+  const diff = (sumA: number) => Math.abs(sumA / k - (total - sumA) / (n - k));
+  const observed = diff(a.reduce((x, y) => x + y, 0)) - 1e-12;
+  let count = 0, tried = 0;
+  let comb = 1;
+  for (let i = 0; i < k; i++) comb = (comb * (n - i)) / (i + 1);
+  if (comb <= 50_000) {
+    const pick = (start: number, left: number, sum: number): void => {
+      if (left === 0) {
+        tried++;
+        if (diff(sum) >= observed) count++;
+        return;
+      }
+      for (let i = start; i <= n - left; i++) pick(i + 1, left - 1, sum + all[i]!);
+    };
+    pick(0, k, 0);
+  } else {
+    const rng = new Rng(12345);
+    const idx = all.map((_, i) => i);
+    for (tried = 0; tried < 20_000; tried++) {
+      for (let i = n - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+      }
+      let sum = 0;
+      for (let i = 0; i < k; i++) sum += all[idx[i]!]!;
+      if (diff(sum) >= observed) count++;
+    }
+  }
+  return count / tried;
 }
 
 /**

@@ -2,7 +2,9 @@
  * `deno task aggregate --from runs/`: gathers the `marl_eval.json` of every run below the given
  * folders (or marl-eval JSON files given directly), merges them into one marl-eval JSON, and
  * writes, per task and algorithm, the interquartile mean (IQM) over runs of each run's final
- * ("absolute") mean metric with a 95% percentile-bootstrap confidence interval, plus a performance
+ * ("absolute") mean metric with an interval (the 95% percentile-bootstrap confidence interval from
+ * 5 runs on, else the range of the runs, labelled so), permutation-test p-values between the
+ * algorithms of each task, plus a performance
  * profile: for each algorithm, the fraction of (task, run) scores above a threshold tau, with
  * scores min-max normalised per task over every algorithm's runs (Agarwal et al. 2021, rliable;
  * Gorsane et al. 2022, marl-eval). Outputs: `<out>.json` (merged marl-eval data), `<out>.md`,
@@ -24,7 +26,8 @@ const flags = parseFlags(
   }),
   {
     task: "aggregate",
-    summary: "IQM with 95% bootstrap CIs and performance profiles over runs' marl_eval.json",
+    summary:
+      "IQM with intervals (95% bootstrap CIs from 5 runs, else ranges), permutation tests and performance profiles over runs' marl_eval.json",
   },
 );
 

@@ -22,14 +22,15 @@ import { lineChart, type Series } from "./_plot.ts";
 import { bandSeries, pool, trainRun } from "./_repro.ts";
 import {
   algoArgs,
-  bootstrapCi,
   finished,
   grid,
   iqm,
   type Job,
   list,
   parseFlags,
+  permutationP,
   readRun,
+  seedInterval,
 } from "./_sweep.ts";
 
 const flags = parseFlags(
@@ -51,6 +52,9 @@ const flags = parseFlags(
       "the report's heading",
     ),
     reportOnly: z.boolean().default(false).describe("rebuild the report from runs on disk"),
+    fromCsv: z.boolean().default(false).describe(
+      "rebuild the report's tables from its CSV (every seed's numbers) when the runs are gone; curves are kept as drawn",
+    ),
   }),
   {
     task: "repro:ablation",
@@ -317,7 +321,7 @@ async function runJob(job: Job<string, EnvCase>): Promise<void> {
   );
 }
 
-if (!flags.reportOnly) {
+if (!flags.reportOnly && !flags.fromCsv) {
   console.error(`repro:ablation: ${jobs.length} runs, ${flags.workers} at a time, in ${RUNS}/`);
   await pool(jobs, flags.workers, runJob);
 }
@@ -374,17 +378,57 @@ function outcome(job: Job<string, EnvCase>, rows: Record<string, number | null>[
 }
 
 const outcomes: Outcome[] = [];
-for (const job of jobs) {
-  const run = await readRun(job.dir);
-  if (run && run.rows.length) {
-    outcomes.push({ ...outcome(job, run.rows), finished: await finished(job.dir) });
+if (flags.fromCsv) outcomes.push(...await outcomesFromCsv(join(flags.out, `${flags.name}.csv`)));
+else {
+  for (const job of jobs) {
+    const run = await readRun(job.dir);
+    if (run && run.rows.length) {
+      outcomes.push({ ...outcome(job, run.rows), finished: await finished(job.dir) });
+    }
   }
 }
+
+/** The outcomes a report's CSV records (no curves: those stay as drawn). */
+async function outcomesFromCsv(path: string): Promise<Outcome[]> {
+  const [head, ...lines] = (await Deno.readTextFile(path)).trim().split("\n");
+  const col = head!.split(",");
+  const at = (row: string[], name: string) => row[col.indexOf(name)] ?? "";
+  const num = (v: string) => (v === "" ? null : Number(v));
+  return lines.map((l) => l.split(",")).flatMap((row) => {
+    const job = jobs.find((j) =>
+      j.env.key === at(row, "env") && j.condition === at(row, "condition") &&
+      j.seed === Number(at(row, "seed"))
+    );
+    if (!job) return [];
+    const also = Object.fromEntries(
+      at(row, "also").split(";").filter(Boolean).map((kv) => kv.split("=")),
+    );
+    return [{
+      job,
+      finished: at(row, "finished") === "true",
+      envSteps: Number(at(row, "env_steps")),
+      final: Number(at(row, "final")),
+      auc: Number(at(row, "auc")),
+      reachedAt: num(at(row, "reached_at")),
+      wall: Number(at(row, "wall_s")),
+      ratio: num(at(row, "peer_over_own")),
+      curve: [],
+      also: (job.env.also ?? []).map((m) => Number(also[m])),
+    }];
+  });
+}
+
 const fmt = (x: number | null, d = 2) => (x === null || !Number.isFinite(x) ? "-" : x.toFixed(d));
+/** IQM over seeds and its interval (a 95% CI from 5 seeds on, else the range of the seeds). */
 const ci = (xs: number[]) => {
-  const [lo, hi] = bootstrapCi(xs);
+  const { lo, hi } = seedInterval(xs);
   return `${fmt(iqm(xs))} [${fmt(lo)}, ${fmt(hi)}]`;
 };
+const intervalKind = (n: number) => {
+  const k = seedInterval(Array(n).fill(0)).kind;
+  return k === "95% CI" ? `95% CI (${n} seeds)` : `range of ${n} seeds`;
+};
+const pValue = (p: number) => (p < 0.001 ? "<0.001" : p.toFixed(3));
 const md: string[] = [
   `# ${flags.title}`,
   "",
@@ -394,14 +438,18 @@ const md: string[] = [
     outcomes.filter((o) => o.finished).length
   } of ${jobs.length} runs finished.`,
   "",
-  "Per condition: the interquartile mean (IQM) over seeds with a 95% percentile-bootstrap",
-  "confidence interval (2,000 resamples, over seeds) of the final value of each env's metric",
+  "Per condition: the interquartile mean (IQM) over seeds with an interval: with 5 or more seeds",
+  "the 95% percentile-bootstrap confidence interval (2,000 resamples, over seeds); with fewer,",
+  "the range of the seeds (min, max), labelled so, because a bootstrap over 3 seeds is always",
+  "exactly their range and has no 95% meaning. The interval is given for the final value of each env's metric",
   "(named under its heading) and of the area under its curve (mean over the curve's points),",
   "how many seeds reached the threshold",
   "and after how many env steps (median over the seeds that reached it), mean wall time per run,",
   "and the peer/own actor-gradient-norm ratio (BPPO only; the median over iterations of each run,",
-  "then the median over runs; measured on the last epoch's first minibatch of each agent that received feedback). Every seed is listed",
-  "in the CSV.",
+  "then the median over runs; measured on the last epoch's first minibatch of each agent that received feedback).",
+  "`p vs` is the two-sided permutation test of the difference in mean final value between the",
+  "condition and the first one (exact over every relabelling of the seeds; with 3 seeds a side the",
+  "smallest possible p is 0.1). Every seed is listed in the CSV.",
   "",
   `What the numbers say, written by hand: [${flags.name}_findings.md](${flags.name}_findings.md).`,
   "",
@@ -430,10 +478,14 @@ for (const c of cases) {
         : ""
     }`,
     "",
-    `| condition | runs (finished) | final, IQM [95% CI] | AUC, IQM [95% CI] | reached | median steps to reach | wall s/run | peer/own grad ratio | final per seed |${
-      (c.also ?? []).map((m) => ` ${m}, IQM [95% CI] | per seed |`).join("")
+    `| condition | runs (finished) | interval | final, IQM [interval] | p vs ${
+      conditions[0]
+    } (final) | AUC, IQM [interval] | reached | median steps to reach | wall s/run | peer/own grad ratio | final per seed |${
+      (c.also ?? []).map((m) => ` ${m}, IQM [interval] | per seed |`).join("")
     }`,
-    `|---|---:|---:|---:|---:|---:|---:|---:|---|${(c.also ?? []).map(() => "---:|---|").join("")}`,
+    `|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|${
+      (c.also ?? []).map(() => "---:|---|").join("")
+    }`,
   );
   const series: Series[] = [];
   for (const cond of conditions) {
@@ -443,10 +495,16 @@ for (const c of cases) {
       a - b
     );
     const ratios = os.map((o) => o.ratio).filter((r): r is number => r !== null);
+    const first = here.filter((o) => o.job.condition === conditions[0]).map((o) => o.final);
+    const p = cond === conditions[0] || !first.length
+      ? "-"
+      : pValue(permutationP(os.map((o) => o.final), first));
     md.push(
       `| ${cond} | ${os.length} (${os.filter((o) => o.finished).length}) | ${
-        ci(os.map((o) => o.final))
-      } | ${ci(os.map((o) => o.auc))} | ${reached.length}/${os.length} | ${
+        intervalKind(os.length)
+      } | ${ci(os.map((o) => o.final))} | ${p} | ${
+        ci(os.map((o) => o.auc))
+      } | ${reached.length}/${os.length} | ${
         reached.length
           ? reached[Math.floor((reached.length - 1) / 2)]!.toLocaleString("en-US")
           : "-"
@@ -478,15 +536,19 @@ for (const c of cases) {
     }
     const curves = os.filter((o) => o.curve.length).map((o) => o.curve);
     const len = minOf(curves.map((cv) => cv.length));
-    if (len > 0) series.push(bandSeries(cond, curves.map((cv) => cv.slice(0, len))));
+    if (curves.length && len > 0) {
+      series.push(bandSeries(cond, curves.map((cv) => cv.slice(0, len))));
+    }
   }
+  const svg = `${flags.name}_${c.key}.svg`;
   if (series.length) {
-    const svg = `${flags.name}_${c.key}.svg`;
     await Deno.writeTextFile(
       join(flags.out, svg),
       lineChart(series, { title: c.title, xLabel: "env steps", yLabel: c.metric }),
     );
     md.push("", `![${c.title}](${svg})`, "");
+  } else if (await Deno.stat(join(flags.out, svg)).then(() => true, () => false)) {
+    md.push("", `![${c.title}](${svg})`, ""); // drawn from the runs earlier (--from-csv)
   }
 }
 await Deno.writeTextFile(join(flags.out, `${flags.name}.md`), md.join("\n") + "\n");

@@ -47,7 +47,7 @@ Deno.test("a run reports greedy and stochastic evaluations with their spread, an
   await Deno.remove(cfg.out!, { recursive: true });
 });
 
-Deno.test("deno task aggregate: IQM with a bootstrap CI per task and algorithm, and a performance profile", async () => {
+Deno.test("deno task aggregate: IQM with an honest interval per task and algorithm, permutation tests, and a performance profile", async () => {
   const dir = await Deno.makeTempDir({ prefix: "baton_agg_" });
   const run = (score: number) => ({
     step_0: { step_count: 100, return: [0, 0] },
@@ -73,12 +73,18 @@ Deno.test("deno task aggregate: IQM with a bootstrap CI per task and algorithm, 
   );
   assert.equal(out.code, 0, out.stderr);
   const md = await Deno.readTextFile(join(dir, "agg.md"));
+  // 4 runs: the interval is their range, labelled so; 5 runs: a 95% bootstrap CI
   assert.match(
     md,
-    /\| matrix\/climbing \| bppo \| 4 \| 11\.000 \[11\.000, 11\.000\] \| 11\.000 \|/,
+    /\| matrix\/climbing \| bppo \| 4 \| 11\.000 \[11\.000, 11\.000\] \| range of 4 runs \| 11\.000 \|/,
   );
   // IQM of [1, 2, 3, 4, 100]: the middle half (weights 0.75, 1, 1, 0.75 on 1.25..3.75) = 3
-  assert.match(md, /\| matrix\/climbing \| mappo \| 5 \| 3\.000 \[/);
+  assert.match(md, /\| matrix\/climbing \| mappo \| 5 \| 3\.000 \[[^\]]+\] \| 95% CI \|/);
+  // the pair is compared by a permutation test: exact over C(9, 4) = 126 relabellings
+  const pair = md.match(/\| matrix\/climbing \| bppo \| mappo \| -11\.000 \| ([\d.]+) \|/);
+  assert.ok(pair, md);
+  assert.ok(Number(pair[1]) > 0 && Number(pair[1]) <= 1);
+  assert.equal(Math.round(Number(pair[1]) * 126) / 126, Number(pair[1]) * 1, "a multiple of 1/126");
   const merged = JSON.parse(await Deno.readTextFile(join(dir, "agg.json")));
   assert.deepEqual(Object.keys(merged.matrix.climbing).sort(), ["bppo", "mappo"]);
   assert.match(await Deno.readTextFile(join(dir, "agg_profile.svg")), /^<svg/);

@@ -11,7 +11,7 @@ import {
 import { Adam } from "../core/adam.ts";
 import { dense, layerNorm, makeDense, makeNorm, orthogonal } from "../core/nets.ts";
 import { assertClose } from "./_helpers.ts";
-import { bootstrapCi, iqm } from "../scripts/_sweep.ts";
+import { bootstrapCi, iqm, permutationP, seedInterval } from "../scripts/_sweep.ts";
 
 // Plain recursive GAE, the oracle: A_t = sum_l (gamma lambda)^l delta_{t+l}, cut at episode ends.
 function gaeOracle(r: number[], v: number[], last: number, d: number[], g: number, l: number) {
@@ -279,4 +279,18 @@ Deno.test("interquartile mean and bootstrap confidence interval of the experimen
     `${lo} ${hi}`,
   );
   assert.deepEqual(bootstrapCi([3, 3, 3]), [3, 3]);
+});
+
+Deno.test("intervals over fewer than 5 seeds are their range, labelled so; permutation p-values are exact", () => {
+  assert.deepEqual(seedInterval([3, 1, 2]), { lo: 1, hi: 3, kind: "range of seeds" });
+  assert.equal(seedInterval([1, 2, 3, 4, 5]).kind, "95% CI");
+  // 3 vs 3 fully separated: of C(6, 3) = 20 relabellings only the two extreme ones are as far
+  assert.equal(permutationP([1, 2, 3], [4, 5, 6]), 0.1);
+  assert.equal(permutationP([1, 2, 3], [1, 2, 3]), 1);
+  // 5 vs 5 separated: 2 of C(10, 5) = 252
+  assert.ok(Math.abs(permutationP([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) - 2 / 252) < 1e-12);
+  // beyond 50,000 relabellings a seeded random sample: 20 vs 20 separated gives p ~ 0
+  const lo = Array.from({ length: 20 }, (_, i) => i), hi = lo.map((x) => x + 100);
+  assert.ok(permutationP(lo, hi) < 0.001);
+  assert.equal(permutationP(lo, hi), permutationP(lo, hi), "seeded: the same p each time");
 });
