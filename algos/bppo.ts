@@ -37,6 +37,14 @@ import {
 } from "./ppo/mod.ts";
 import { addAll, sg } from "../core/nets.ts";
 import {
+  clipRowNorms,
+  feedbackOf,
+  paperTrainAction,
+  peerTerm,
+  successorSignal,
+  trainAction,
+} from "./estimators.ts";
+import {
   type ActorTerms,
   clippedProduct,
   refuseSharing,
@@ -44,7 +52,7 @@ import {
   sequentialSurrogate,
 } from "./sequential.ts";
 
-export { sg };
+export { clipRowNorms, paperTrainAction, sg, successorSignal, trainAction };
 
 /** BPPO's options: the PPO ones plus the estimator, peer term, factor, order and Gumbel settings. */
 export const bppoOptions = ppoOptions.extend({
@@ -78,101 +86,6 @@ export const bppoOptions = ppoOptions.extend({
 
 /** Parsed {@link bppoOptions}. */
 export type BppoOptions = z.infer<typeof bppoOptions>;
-
-/**
- * The reference estimator's straight-through "train action" x_k (docs/bpta.md §3). Its value is
- * the taken action; its gradient flows through the soft Gumbel-softmax probability of the taken
- * action only (discrete, fresh noise) or through the policy mean only (continuous).
- * @param out masked logits `[B, A]` (discrete) or the mean `[B, A]` (continuous)
- * @param opts the taken action (one-hot or vector), Gumbel noise (discrete) and temperature
- * @returns `[B, A]`
- */
-export function trainAction(
-  out: tf.Tensor2D,
-  opts: { act: tf.Tensor2D; noise: tf.Tensor2D | null; tau: number },
-): tf.Tensor2D {
-  if (opts.noise) {
-    const y = tf.softmax(tf.div(tf.add(out, opts.noise), opts.tau)); // y = softmax((l + g) / tau)
-    const s = tf.mul(y, opts.act); // s: zero except s[a] = y[a]
-    return tf.add(opts.act, tf.sub(s, sg(s))); // x = onehot(a) - sg(s) + s
-  }
-  return tf.add(opts.act, tf.sub(out, sg(out))); // x = a - sg(mu) + mu
-}
-
-/**
- * The paper estimator's reparameterised action x_k (docs/bpta.md §4c). Its value is the taken
- * action. Discrete: `x = onehot(a) + y - sg(y)`, `y = softmax((l + eps) / tau)` with the Gumbel
- * noise `eps` that produced `a = argmax(l + eps)`, so every slot carries gradient. Continuous:
- * `x = a + (mu - sg mu) + (sigma - sg sigma) sg(eps)` with the stored `eps` of `a = mu + sigma eps`.
- * @param out masked logits `[B, A]` (discrete) or the mean `[B, A]` (continuous)
- * @param opts the taken action, its stored noise `[B, A]`, temperature, and `logStd` `[A]`
- *   (continuous; null for discrete)
- * @returns `[B, A]`
- */
-export function paperTrainAction(
-  out: tf.Tensor2D,
-  opts: { act: tf.Tensor2D; noise: tf.Tensor2D; tau: number; logStd: tf.Tensor1D | null },
-): tf.Tensor2D {
-  if (!opts.logStd) {
-    const y = tf.softmax(tf.div(tf.add(out, opts.noise), opts.tau)); // y = softmax((l + eps) / tau)
-    return tf.add(opts.act, tf.sub(y, sg(y))); // x = onehot(a) + y - sg(y)
-  }
-  const sigma = tf.exp(opts.logStd);
-  const dMu = tf.sub(out, sg(out)); // mu - sg(mu)
-  const dSigma = tf.mul(tf.sub(sigma, sg(sigma)), sg(opts.noise)); // (sigma - sg sigma) sg(eps)
-  return tf.add(opts.act, tf.add(dMu, dSigma)); // x = a + (mu - sg mu) + (sigma - sg sigma) sg(eps)
-}
-
-/**
- * The peer signal of agent k (docs/bpta.md §4 step 3, §4c):
- * `g_k = sum_{j updated} G[j][k] * clip(prod_{l updated, l != j} rho_l, 1 ± c)`.
- * @param k the agent about to be updated
- * @param x feedback `G[j][i]` (`[N, A]` or null), per-agent ratios, updated agents, clip half-width
- *   (null = none), N and A
- * @returns `[N, A]`, or null when no successor sent feedback
- */
-export function successorSignal(
-  k: number,
-  x: {
-    G: readonly (readonly (Float32Array | null)[])[];
-    factor: readonly Float32Array[];
-    updated: readonly number[];
-    clip: number | null;
-    N: number;
-    A: number;
-  },
-): Float32Array | null {
-  const { N, A } = x;
-  let g: Float32Array | null = null;
-  for (const j of x.updated) {
-    const Gjk = x.G[j]![k];
-    if (!Gjk) continue;
-    const w = clippedProduct(x.factor, x.updated.filter((l) => l !== j), x.clip); // w_{j,q}
-    g ??= new Float32Array(N * A);
-    for (let q = 0; q < N; q++) {
-      for (let c = 0; c < A; c++) g[q * A + c]! += w[q]! * Gjk[q * A + c]!;
-    }
-  }
-  return g;
-}
-
-/**
- * Scales each row of `[N, A]` down to Euclidean norm at most `max`, in place.
- * @param g the rows
- * @param A row length
- * @param max the largest allowed row norm (0 = no clip)
- * @returns g
- */
-export function clipRowNorms(g: Float32Array, A: number, max: number): Float32Array {
-  if (max <= 0) return g;
-  for (let q = 0; q < g.length / A; q++) {
-    let s = 0;
-    for (let c = 0; c < A; c++) s += g[q * A + c]! ** 2;
-    const norm = Math.sqrt(s);
-    if (norm > max) { for (let c = 0; c < A; c++) g[q * A + c]! *= max / norm; }
-  }
-  return g;
-}
 
 /** What agent k's actor loss needs besides its own rows. */
 export interface PeerInputs {
@@ -251,7 +164,7 @@ export class Bppo extends SequentialPpo {
           logStd: this.agents.actors[k]!.logStd as tf.Tensor1D | null,
         })
         : trainAction(out, { act: b.act, noise: x.noise, tau: x.tau }); // x_k, §3
-      peer = tf.mul(tf.sum(tf.mul(x.g, xk), 1), this.options.peerWeight) as tf.Tensor1D; // g_k · x_k
+      peer = peerTerm(x.g, xk, this.options.peerWeight); // w g_k · x_k
     }
     return sequentialSurrogate(b, {
       logp,
@@ -299,11 +212,8 @@ export class Bppo extends SequentialPpo {
     const paper = o.estimator === "paper";
     const d = tf.tidy(() => {
       const J = this.successorObjective(k, tb, logpBefore);
-      const total = (u: tf.Tensor) => {
-        const j = J(u as tf.Tensor2D);
-        return paper || o.peerScale === "sum" ? tf.sum(j) : tf.mean(j);
-      };
-      let grad = tf.grad(total)(tb.u);
+      // paper: each sample's own derivative; reference: of the batch mean (or sum)
+      let grad = feedbackOf(J, tb.u, paper || o.peerScale === "sum" ? "sum" : "mean");
       if (!paper && o.feedbackMaxNorm > 0) {
         const norm = tf.norm(grad); // reference: one norm over the whole [N, nA] tensor
         grad = tf.mul(grad, tf.minimum(1, tf.div(o.feedbackMaxNorm, tf.add(norm, 1e-6))));

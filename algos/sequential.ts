@@ -9,6 +9,7 @@
 import { tf } from "../core/deps.ts";
 import type { Rng } from "../core/rng.ts";
 import { sg } from "../core/nets.ts";
+import { ownTerm } from "./estimators.ts";
 import {
   type AgentBatch,
   type MetricSums,
@@ -85,8 +86,7 @@ export function sequentialSurrogate(
 ): ActorTerms {
   const eps = x.clip;
   const { ratio, approxKl, clipFrac } = ratioStats(x.logp, b.logpOld, eps); // rho_k
-  const own1 = tf.mul(tf.mul(ratio, b.adv), x.M); // rho_k * A * M_k
-  const own2 = tf.mul(tf.mul(tf.clipByValue(ratio, 1 - eps, 1 + eps), b.adv), x.M); // clip(rho_k) * A * M_k
+  const { own1, own2 } = ownTerm(ratio, b.adv, x.M, eps); // algos/estimators.ts
   let surr1: tf.Tensor = own1, surr2: tf.Tensor = own2;
   let peer1: tf.Tensor | null = null, peer2: tf.Tensor | null = null;
   if (x.peer) {

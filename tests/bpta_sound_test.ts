@@ -1,8 +1,12 @@
 // The soundness of the BPTA estimators (issue 29, docs/bpta.md §4d): only the gradient of the
-// peer term enters PPO's surrogate, so the branch min() takes is chosen by the own term alone.
+// peer term enters PPO's surrogate, so the branch min() takes is chosen by the own term alone;
+// and a known-answer test runs Baton's estimator functions (algos/estimators.ts) on a game whose
+// gradient is known in closed form: each estimator's mean is what the document says it is.
 import assert from "node:assert/strict";
-import { initBackend, tf } from "../mod.ts";
+import { initBackend, Rng, tf } from "../mod.ts";
 import { sequentialSurrogate } from "../algos/sequential.ts";
+import { feedbackOf, ownTerm, paperTrainAction, peerTerm } from "../algos/estimators.ts";
+import { sg } from "../core/nets.ts";
 
 Deno.test("the peer term's value never chooses PPO's branch: min() is chosen by the own term alone", async () => {
   await initBackend("cpu");
@@ -39,4 +43,67 @@ Deno.test("the peer term's value never chooses PPO's branch: min() is chosen by 
     tf.dispose([loss, ...Object.values(grads), w]);
   }
   tf.dispose([logp, logpOld, adv, M, entropy]);
+});
+
+/** Mean and standard error of per-sample values. */
+function meanSe(xs: Float32Array): { mean: number; se: number } {
+  let s = 0, s2 = 0;
+  for (const x of xs) s += x, s2 += x * x;
+  const mean = s / xs.length;
+  return { mean, se: Math.sqrt((s2 / xs.length - mean * mean) / xs.length) };
+}
+
+Deno.test("known answer: on a 2-agent Gaussian game the own term estimates dJ/dmu, own + peer (paper) adds the successor's reaction, the reference adds it / N", async () => {
+  // docs/bpta.md §4d: a1 = mu + eps1, a2 ~ N(2 a1, 1), Q = a2 - a1^2 / 2, mu = 0.3.
+  // dJ/dmu = 2 - mu = 1.7; the peer term's mean (the successor's reaction) is 2.
+  await initBackend("cpu");
+  const N = 200_000, mu0 = 0.3, rng = new Rng(7);
+  const eps1 = Float32Array.from({ length: N }, () => rng.normal());
+  const eps2 = Float32Array.from({ length: N }, () => rng.normal());
+  const a1v = eps1.map((e) => mu0 + e), a2v = a1v.map((a, q) => 2 * a + eps2[q]!);
+  const Qv = a1v.map((a, q) => a2v[q]! - a * a / 2);
+  const [a1, a2, Q, e1] = [a1v, a2v, Qv, eps1].map((v) => tf.tensor2d(v, [N, 1]));
+  const M = tf.ones([N]) as tf.Tensor1D;
+  // agent 1's policy output: its mean, one per sample so each sample's gradient is its own row
+  const mu = tf.fill([N, 1], mu0) as tf.Tensor2D;
+  const logN = (x: tf.Tensor, m: tf.Tensor) => tf.mul(-0.5, tf.square(tf.sub(x, m))); // + const
+  const perSample = (f: (m: tf.Tensor2D) => tf.Tensor) =>
+    tf.tidy(() => tf.grad((m) => tf.sum(f(m as tf.Tensor2D)))(mu).dataSync() as Float32Array);
+  // own: Baton's own term at rho = 1 (its gradient is the score times A M)
+  const own = perSample((m) => {
+    const logp = tf.reshape(logN(a1, m), [N]) as tf.Tensor1D;
+    const ratio = tf.exp(tf.sub(logp, sg(logp))) as tf.Tensor1D;
+    return ownTerm(ratio, tf.reshape(Q, [N]) as tf.Tensor1D, M, 0.2).own1;
+  });
+  // the successor's per-sample objective rho_2(u) Q, as a function of agent 1's action u
+  const logp2Old = logN(a2, tf.mul(2, a1));
+  const J2 = (u: tf.Tensor2D) =>
+    tf.reshape(tf.mul(tf.exp(tf.sub(logN(a2, tf.mul(2, u)), logp2Old)), Q), [N]) as tf.Tensor1D;
+  const peerOf = (reduce: "sum" | "mean") => {
+    const g = feedbackOf(J2, a1, reduce); // Baton's feedback: dJ_q / du_q (sum) or 1/N of it
+    const out = perSample((m) => {
+      const x = paperTrainAction(m, { act: a1, noise: e1, tau: 1, logStd: tf.zeros([1]) });
+      return peerTerm(g, x, 1);
+    });
+    g.dispose();
+    return out;
+  };
+  const peer = peerOf("sum"), peerRef = peerOf("mean");
+  const sum = own.map((x, q) => x + peer[q]!);
+  const check = (what: string, xs: Float32Array, want: number, scale = 1) => {
+    const { mean, se } = meanSe(xs);
+    assert.ok(
+      Math.abs(mean * scale - want) < 3 * se * scale,
+      `${what}: mean ${mean * scale} (se ${se * scale}), want ${want}`,
+    );
+    return mean * scale;
+  };
+  check("own (unbiased)", own, 2 - mu0);
+  check("peer (the successor's reaction R)", peer, 2);
+  check("own + peer (paper)", sum, 2 - mu0 + 2);
+  check("reference peer (R / N)", peerRef, 2, N);
+  // and the sum is not the gradient: 3.7 is more than 10 standard errors from 1.7
+  const s = meanSe(sum);
+  assert.ok(Math.abs(s.mean - (2 - mu0)) > 10 * s.se, "the paper's sum is biased");
+  tf.dispose([a1, a2, Q, e1, M, mu, logp2Old]);
 });
