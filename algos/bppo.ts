@@ -33,13 +33,19 @@ import {
   PpoAgents,
   ppoOptions,
   prepareBatch,
+  ratioStats,
+  rows,
   type TrainBatch,
 } from "./ppo/mod.ts";
+import type { AlgoState } from "../core/algorithm.ts";
+import { ActionValueCritic } from "./ppo/action_value.ts";
 import { addAll, sg } from "../core/nets.ts";
 import {
+  chainActions,
   clipRowNorms,
   feedbackOf,
   paperTrainAction,
+  pathwiseTerm,
   peerTerm,
   successorSignal,
   trainAction,
@@ -56,8 +62,8 @@ export { clipRowNorms, paperTrainAction, sg, successorSignal, trainAction };
 
 /** BPPO's options: the PPO ones plus the estimator, peer term, factor, order and Gumbel settings. */
 export const bppoOptions = ppoOptions.extend({
-  estimator: z.enum(["paper", "reference"]).default("paper").describe(
-    "peer-term estimator: paper (Theorem 1, per sample, stored noise) or reference (authors' code)",
+  estimator: z.enum(["paper", "reference", "pathwise"]).default("paper").describe(
+    "paper (own + peer term, Theorem 1, per sample, stored noise; biased, docs/bpta.md §4d), reference (authors' code), or pathwise (through an action-value critic and every successor's reparameterised action; unbiased with an exact critic)",
   ),
   gumbelTemperature: z.number().positive().default(1).describe(
     "Gumbel-softmax temperature tau of the reparameterised action (initial value if annealed)",
@@ -116,20 +122,98 @@ export class Bppo extends SequentialPpo {
     opts: { options: BppoOptions; rng: Rng; threads?: number; rolloutLength?: number },
   ) {
     refuseSharing("bppo", opts.options.share);
-    const paper = opts.options.estimator === "paper";
+    const o = opts.options;
     super(
       "bppo",
       new PpoAgents(spec, {
-        ...opts.options,
+        ...o,
         conditioned: true,
-        storeNoise: paper,
+        storeNoise: o.estimator !== "reference", // paper and pathwise reuse the sampling noise
         rng: opts.rng,
         rolloutLength: opts.rolloutLength,
       }),
       opts.threads,
     );
-    this.options = opts.options;
-    this.orderKind = opts.options.order;
+    this.options = o;
+    this.orderKind = o.order;
+    if (o.estimator === "pathwise") {
+      const ag = this.agents;
+      this.#q = new ActionValueCritic(ag.criticDim + ag.n * ag.A, {
+        hidden: o.hidden,
+        layers: o.layers,
+        activation: o.activation,
+        featureNorm: o.featureNorm,
+        lr: o.criticLr,
+        eps: o.adamEps,
+        maxGradNorm: o.maxGradNorm,
+        rng: opts.rng.fork(),
+      });
+    }
+  }
+
+  /** The action-value critic of the pathwise estimator (null for the others). */
+  readonly #q: ActionValueCritic | null = null;
+
+  /** Agents after k in chain order. */
+  successors(k: number): number[] {
+    const o = this.agents.order;
+    return Array.from(o.subarray(o.indexOf(k) + 1));
+  }
+
+  /**
+   * Agent k's actor loss under the pathwise estimator (docs/bpta.md §4d): `-mean(m Q(s, u))` at
+   * the chained joint action (k's reparameterised action, every successor's recomputed from it
+   * with its stored noise), minus the entropy bonus. Trust region: the ratio clip as a mask,
+   * `m = 1` while `|rho_k - 1| <= clip` (a sample that moved past PPO's range stops pushing, as
+   * PPO's clipped branch does); it needs no tuned coefficient, unlike a KL penalty.
+   * @param k the agent
+   * @param b its rows
+   * @param idx the minibatch rows (null: all)
+   * @param tb the update's tensors (successors' rows, critic input)
+   * @param tau Gumbel temperature
+   * @returns the loss and its named terms
+   */
+  pathwiseLoss(
+    k: number,
+    b: AgentBatch,
+    idx: tf.Tensor1D | null,
+    tb: TrainBatch,
+    tau: number,
+  ): ActorTerms {
+    const ag = this.agents, eps = ag.opts.clip;
+    const logStd = (j: number) => ag.actors[j]!.logStd as tf.Tensor1D | null;
+    const u = gatherRows(tb.u, idx);
+    const { logp, entropy, out } = ag.evaluate(k, b, u);
+    const { ratio, approxKl, clipFrac } = ratioStats(logp, b.logpOld, eps);
+    const xk = paperTrainAction(out, { act: b.act, noise: b.noise!, tau, logStd: logStd(k) });
+    const chain = chainActions(u, k, xk, this.successors(k), ag.A, (j, v) => {
+      const bj = rows(tb.agents[j]!, idx);
+      const r = ag.evaluate(j, bj, v); // successor j's policy at the chained actions
+      return paperTrainAction(r.out, { act: bj.act, noise: bj.noise!, tau, logStd: logStd(j) });
+    });
+    const s = gatherRows(tb.agents[0]!.criticIn, idx);
+    const q = pathwiseTerm((v) => this.#q!.value(s, v), chain); // Q(s, x_1..x_n)
+    // m = 1 while |rho_k - 1| <= clip (step() has a gradient, zero; a comparison has none)
+    const inside = tf.step(tf.sub(eps + 1e-7, tf.abs(tf.sub(sg(ratio), 1))));
+    const pgLoss = tf.neg(tf.mean(tf.mul(inside, q))) as tf.Scalar; // -mean(m Q)
+    const loss = tf.sub(pgLoss, tf.mul(ag.opts.entropyCoef, entropy)) as tf.Scalar;
+    return { loss, pgLoss, entropy, approxKl, clipFrac, peer: null };
+  }
+
+  override async getState(): Promise<AlgoState> {
+    const s = await super.getState();
+    if (this.#q) await this.#q.saveTo(s);
+    return s;
+  }
+
+  override async setState(s: AlgoState): Promise<void> {
+    await super.setState(s);
+    this.#q?.loadFrom(s);
+  }
+
+  override dispose(): void {
+    this.#q?.dispose();
+    super.dispose();
   }
 
   /** Returns the Gumbel temperature at a point of training. */
@@ -276,11 +360,16 @@ export class Bppo extends SequentialPpo {
   /** One learning update from a rollout. */
   async update(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
     const ag = this.agents, o = this.options, eps = ag.opts.clip;
-    const paper = o.estimator === "paper";
+    const paper = o.estimator === "paper", pathwise = o.estimator === "pathwise";
     const { n, A } = ag;
+    if (pathwise && !r.noise) {
+      throw new Error(
+        "BPPO's pathwise estimator needs the rollout's sampling noise (Rollout.noise): collect the rollout with this algorithm's act()",
+      );
+    }
     const tb = prepareBatch(ag, r);
     const N = tb.N, tau = this.temperature(ctx.progress);
-    const peerOn = o.peerWeight > 0;
+    const peerOn = o.peerWeight > 0 && !pathwise;
     if (paper && peerOn && !r.noise) {
       throw new Error(
         "BPPO's paper estimator needs the rollout's sampling noise (Rollout.noise): collect the rollout with this algorithm's act(), or pass --algo-opt estimator=reference",
@@ -292,7 +381,17 @@ export class Bppo extends SequentialPpo {
     const G: (Float32Array | null)[][] = Array.from({ length: n }, () => Array(n).fill(null)); // G[j][i], [N, A]
     const clipHalf = o.factorClip ? eps / 2 : null;
     const updated: number[] = [];
-    let seqSec = 0, feedbackSec = 0;
+    let seqSec = 0, feedbackSec = 0, qLoss: number | null = null;
+    if (pathwise) { // Q(s, u) on this batch's returns, before the actors follow its gradient
+      const fbStart = performance.now();
+      qLoss = await this.#q!.train(tb.agents[0]!.criticIn, tb.u, tb.agents[0]!.ret, {
+        epochs: ag.opts.epochs,
+        minibatches: ag.opts.minibatches,
+        rng: ctx.rng,
+        huberDelta: ag.opts.huberDelta,
+      });
+      feedbackSec += (performance.now() - fbStart) / 1000;
+    }
     for (const k of this.updateOrder()) {
       const agentStart = performance.now();
       // M_k = clip(prod_{j updated} rho_j, 1 ± eps/2)
@@ -317,12 +416,15 @@ export class Bppo extends SequentialPpo {
       this.trainActor(k, tb, {
         rng: ctx.rng,
         metrics: m,
-        loss: (b, idx) => this.actorLoss(k, b, inputs(b, idx, ctx.rng)),
+        loss: pathwise
+          ? (b, idx) => this.pathwiseLoss(k, b, idx, tb, tau)
+          : (b, idx) => this.actorLoss(k, b, inputs(b, idx, ctx.rng)),
         diagnose: gt && peerOn
           ? (b, idx) => this.#gradParts(k, b, inputs(b, idx, diagRng), m)
           : undefined,
       });
-      factor[k] = await this.ratioAfter(k, tb, logpBefore); // rho_k for the agents updated next
+      // rho_k for the agents updated next (pathwise needs no factor: the chain carries them)
+      if (!pathwise) factor[k] = await this.ratioAfter(k, tb, logpBefore);
       m.add("bppo/factor_mean", M.reduce((a, b) => a + b, 0) / N);
       const fbStart = performance.now();
       if (peerOn && this.predecessors(k).length) {
@@ -345,7 +447,8 @@ export class Bppo extends SequentialPpo {
     return {
       ...(await m.means()),
       ...critic,
-      ...(peerOn ? { "bppo/tau": tau } : {}),
+      ...(peerOn || pathwise ? { "bppo/tau": tau } : {}),
+      ...(qLoss !== null ? { "bppo/q_loss": qLoss } : {}),
       "time/sequential_s": seqSec, // the per-agent updates, feedback included
       "time/feedback_s": feedbackSec,
       "time/critic_wait_s": (performance.now() - criticStart) / 1000, // critics after the actors

@@ -169,3 +169,52 @@ export function clipRowNorms(g: Float32Array, A: number, max: number): Float32Ar
   }
   return g;
 }
+
+// -------------------------------------------------------------------------- pathwise term
+
+/**
+ * The joint action with agent k's reparameterised action put in and every successor's action
+ * recomputed from it, in chain order, through the successor's policy with the noise that
+ * produced its action (§4d, `path`): `u_k <- x_k`, then for each successor j, `u_j <- x_j(u)`.
+ * The successors' reaction to `x_k` reaches it here, once, through the chain.
+ * @param u `[B, n A]` the stored action vectors (predecessors stay as sampled)
+ * @param k the agent whose gradient is taken
+ * @param xk `[B, A]` its reparameterised action (value: the sampled action)
+ * @param successors the agents after k, in chain order
+ * @param A action vector width
+ * @param actOf `x_j(u)`: successor j's reparameterised action given the joint action so far
+ * @returns `[B, n A]`
+ */
+export function chainActions(
+  u: tf.Tensor2D,
+  k: number,
+  xk: tf.Tensor2D,
+  successors: readonly number[],
+  A: number,
+  actOf: (j: number, u: tf.Tensor2D) => tf.Tensor2D,
+): tf.Tensor2D {
+  const put = (v: tf.Tensor2D, i: number, x: tf.Tensor2D) => {
+    const n = v.shape[1] / A;
+    const parts = [];
+    if (i > 0) parts.push(tf.slice(v, [0, 0], [-1, i * A]));
+    parts.push(x);
+    if (i < n - 1) parts.push(tf.slice(v, [0, (i + 1) * A], [-1, (n - 1 - i) * A]));
+    return tf.concat(parts, 1) as tf.Tensor2D;
+  };
+  let chain = put(u, k, xk); // u_k <- x_k
+  for (const j of successors) chain = put(chain, j, actOf(j, chain)); // u_j <- x_j(u)
+  return chain;
+}
+
+/**
+ * The pathwise term of agent k, per sample (§4d, `path`): `Q(s, u)` at the chained joint action.
+ * Its gradient with respect to k's parameters is `(dQ/du_k)_total dx_k/dtheta_k`: with an exact
+ * critic and continuous actions, an unbiased estimate of `dJ/dtheta_k` (discrete: the gradient
+ * of the Gumbel-softmax relaxation, biased for a finite temperature).
+ * @param q the action-value critic, `[B]` of `[B, n A]`
+ * @param chain `[B, n A]` from {@link chainActions}
+ * @returns `[B]`
+ */
+export function pathwiseTerm(q: (u: tf.Tensor2D) => tf.Tensor1D, chain: tf.Tensor2D): tf.Tensor1D {
+  return q(chain); // Q(s, x_1..x_n)
+}

@@ -1,7 +1,9 @@
 /**
- * BPPO's two estimators side by side (docs/bpta.md §4c): env-steps/s of `bppo` (paper: stores
+ * BPPO's estimators side by side (docs/bpta.md §4c, §4d): env-steps/s of `bppo` (paper: stores
  * the sampling noise, full feedback vectors, per-sample clipping) against
- * `bppo estimator=reference`, in alternating short training runs (paper, reference, paper, ...),
+ * `bppo estimator=reference`, and `estimator=pathwise` (an action-value critic and the chain of
+ * successors' actions; target: at most 1.5x the paper's time) against the paper's, in
+ * alternating short training runs (paper, reference, paper, ...),
  * each run's first iteration dropped, on the matrix reference configuration and on
  * smax/protoss_5_vs_5 (16 envs x 200 steps, layers=2, epochs=10).
  *
@@ -44,12 +46,12 @@ export async function run(o: BenchOptions): Promise<void> {
   await initBackend("wasm");
   const rounds = o.quick ? 1 : 2, iters = o.quick ? 1 : 2;
   console.log(
-    `\n## BPPO estimators: paper vs reference (${rounds} alternating runs each of ${iters} timed iterations)`,
+    `\n## BPPO estimators: paper vs reference, pathwise vs paper (${rounds} alternating runs each of ${iters} timed iterations)`,
   );
   console.log(
-    "| configuration | paper env-steps/s | reference env-steps/s | paper / reference time |",
+    "| configuration | paper env-steps/s | reference env-steps/s | paper / reference time | pathwise env-steps/s | pathwise / paper time |",
   );
-  console.log("|---|---:|---:|---:|");
+  console.log("|---|---:|---:|---:|---:|---:|");
   for (const c of CASES) {
     const side = (estimator: string) => ({
       ...c,
@@ -57,8 +59,11 @@ export async function run(o: BenchOptions): Promise<void> {
       algoOptions: { ...c.algoOptions, estimator },
     });
     const r = await compare(side("paper"), side("reference"), rounds, iters);
+    const pw = await compare(side("pathwise"), side("paper"), rounds, iters);
     console.log(
-      `| ${c.label} | ${rate(r.a)} | ${rate(r.b)} | ${r.timeRatio.toFixed(2)} |`,
+      `| ${c.label} | ${rate(r.a)} | ${rate(r.b)} | ${r.timeRatio.toFixed(2)} | ${rate(pw.a)} | ${
+        pw.timeRatio.toFixed(2)
+      } |`,
     );
   }
 }

@@ -237,11 +237,12 @@ Deno.test("BPPO finds the climbing optimum (11) on at least 4 of 5 seeds", async
   assert.ok(results.filter((r) => r === 11).length >= 4, `greedy returns per seed: ${results}`);
 });
 
-Deno.test("continuous actions: BPPO and MAPPO train Gaussian policies and improve on coin/target", async () => {
+Deno.test("continuous actions: BPPO (paper and pathwise estimators) and MAPPO train Gaussian policies and improve on coin/target", async () => {
   await initBackend("wasm");
   const envs = defaultEnvRegistry();
   await loadPlugin(envs, "./tests/fixtures/coin_plugin.ts");
-  for (const algo of ["bppo", "mappo"]) {
+  for (const variant of ["bppo", "bppo:pathwise", "mappo"]) {
+    const algo = variant.split(":")[0]!;
     const recs: number[] = [];
     const cfg = await smallConfig({
       env: "coin/target",
@@ -250,14 +251,19 @@ Deno.test("continuous actions: BPPO and MAPPO train Gaussian policies and improv
       rolloutLength: 50,
       totalSteps: 15_000,
       evalEvery: 0,
-      algoOptions: { lr: 3e-3, entropyCoef: 0, ...(algo === "bppo" ? { peerScale: "sum" } : {}) },
+      algoOptions: {
+        lr: 3e-3,
+        entropyCoef: 0,
+        ...(variant === "bppo" ? { peerScale: "sum" } : {}),
+        ...(variant === "bppo:pathwise" ? { estimator: "pathwise" } : {}),
+      },
     });
     await train(cfg, {
       ...entries(cfg, envs, algos),
       hooks: [{ onIteration: (r) => void recs.push(r.train_return!) }],
     });
     const first = recs[0]!, last = recs.at(-1)!;
-    assert.ok(last > first + 0.2, `${algo}: train return ${first} -> ${last}`);
+    assert.ok(last > first + 0.2, `${variant}: train return ${first} -> ${last}`);
   }
 });
 

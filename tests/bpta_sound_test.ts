@@ -5,7 +5,14 @@
 import assert from "node:assert/strict";
 import { initBackend, Rng, tf } from "../mod.ts";
 import { sequentialSurrogate } from "../algos/sequential.ts";
-import { feedbackOf, ownTerm, paperTrainAction, peerTerm } from "../algos/estimators.ts";
+import {
+  chainActions,
+  feedbackOf,
+  ownTerm,
+  paperTrainAction,
+  pathwiseTerm,
+  peerTerm,
+} from "../algos/estimators.ts";
 import { sg } from "../core/nets.ts";
 
 Deno.test("the peer term's value never chooses PPO's branch: min() is chosen by the own term alone", async () => {
@@ -106,4 +113,51 @@ Deno.test("known answer: on a 2-agent Gaussian game the own term estimates dJ/dm
   const s = meanSe(sum);
   assert.ok(Math.abs(s.mean - (2 - mu0)) > 10 * s.se, "the paper's sum is biased");
   tf.dispose([a1, a2, Q, e1, M, mu, logp2Old]);
+});
+
+Deno.test("known answer: the pathwise estimator through the whole chain is the true gradient with an exact critic (3 agents)", async () => {
+  // a1 = mu + eps1, a2 = 2 a1 + eps2, a3 = a2 + eps3, Q = a3 - a1^2 / 2: dJ/dmu = 2 - mu. The
+  // successors' reaction reaches agent 1 only through a3 <- a2 <- a1: a chain cut after one hop
+  // would give -mu.
+  await initBackend("cpu");
+  const N = 100_000, mu0 = 0.3, rng = new Rng(11);
+  const e = [0, 1, 2].map(() => Float32Array.from({ length: N }, () => rng.normal()));
+  const a1v = e[0]!.map((x) => mu0 + x);
+  const a2v = a1v.map((a, q) => 2 * a + e[1]![q]!);
+  const a3v = a2v.map((a, q) => a + e[2]![q]!);
+  const acts = [a1v, a2v, a3v].map((v) => tf.tensor2d(v, [N, 1]));
+  const noise = e.map((v) => tf.tensor2d(v, [N, 1]));
+  const u = tf.concat(acts, 1) as tf.Tensor2D;
+  const mu = tf.fill([N, 1], mu0) as tf.Tensor2D;
+  const logStd = tf.zeros([1]) as tf.Tensor1D;
+  // each successor's policy mean as a function of the joint action so far (sigma = 1)
+  const meanOf = (j: number, v: tf.Tensor2D) =>
+    j === 1 ? tf.mul(2, tf.slice(v, [0, 0], [-1, 1])) : tf.slice(v, [0, 1], [-1, 1]);
+  const q = (v: tf.Tensor2D) =>
+    tf.reshape(
+      tf.sub(tf.slice(v, [0, 2], [-1, 1]), tf.div(tf.square(tf.slice(v, [0, 0], [-1, 1])), 2)),
+      [N],
+    ) as tf.Tensor1D;
+  const grads = tf.tidy(() =>
+    tf.grad((m) => {
+      const x1 = paperTrainAction(m as tf.Tensor2D, {
+        act: acts[0]!,
+        noise: noise[0]!,
+        tau: 1,
+        logStd,
+      });
+      const chain = chainActions(u, 0, x1, [1, 2], 1, (j, v) =>
+        paperTrainAction(meanOf(j, v) as tf.Tensor2D, {
+          act: acts[j]!,
+          noise: noise[j]!,
+          tau: 1,
+          logStd,
+        }));
+      return tf.sum(pathwiseTerm(q, chain));
+    })(mu).dataSync() as Float32Array
+  );
+  const { mean, se } = meanSe(grads);
+  assert.ok(Math.abs(mean - (2 - mu0)) < 3 * se, `pathwise: mean ${mean} (se ${se}), want 1.7`);
+  assert.ok(se < 0.01, `se ${se}`);
+  tf.dispose([...acts, ...noise, u, mu, logStd]);
 });

@@ -313,39 +313,44 @@ Deno.test("memory task: mappo and bppo with a GRU learn to remember the cue; the
   await Deno.remove(mlp.out, { recursive: true });
 });
 
-Deno.test("GRU: --resume continues exactly where an uninterrupted run would be", async () => {
-  const over = { recurrent: "gru", chunk: 6, epochs: 2, minibatches: 2 };
-  const base = {
-    env: "test/remember",
-    algo: "bppo",
-    seed: 4,
-    numEnvs: 4,
-    rolloutLength: 30,
-    evalEpisodes: 8,
-    checkpointEvery: 1,
-    algoOptions: { hidden: 8, ...over },
-  };
-  const env = rememberAlternating;
-  const full = await smallConfig({ ...base, totalSteps: 480 });
-  await train(full, { env, algo: algos.get("bppo") });
-  const part = await smallConfig({ ...base, totalSteps: 240 });
-  await train(part, { env, algo: algos.get("bppo") });
-  const ck = await loadCheckpoint(part.out!);
-  assert.ok(Object.keys(ck.algo.tensors).some((k) => k.includes("gru")), "GRU weights saved");
-  await train({ ...part, totalSteps: 480 }, { env, algo: algos.get("bppo"), resume: ck });
-  const rows = async (d: string) =>
-    (await Deno.readTextFile(join(d, "metrics.jsonl"))).trim().split("\n").map((l) => {
-      const r = JSON.parse(l);
-      for (const k of Object.keys(r)) {
-        if (["wall_s", "sps", "rollout_s", "update_s"].includes(k) || k.startsWith("time/")) {
-          delete r[k];
+for (const estimator of ["paper", "pathwise"]) {
+  Deno.test(`GRU: --resume continues exactly where an uninterrupted run would be (bppo estimator=${estimator})`, async () => {
+    const over = { recurrent: "gru", chunk: 6, epochs: 2, minibatches: 2, estimator };
+    const base = {
+      env: "test/remember",
+      algo: "bppo",
+      seed: 4,
+      numEnvs: 4,
+      rolloutLength: 30,
+      evalEpisodes: 8,
+      checkpointEvery: 1,
+      algoOptions: { hidden: 8, ...over },
+    };
+    const env = rememberAlternating;
+    const full = await smallConfig({ ...base, totalSteps: 480 });
+    await train(full, { env, algo: algos.get("bppo") });
+    const part = await smallConfig({ ...base, totalSteps: 240 });
+    await train(part, { env, algo: algos.get("bppo") });
+    const ck = await loadCheckpoint(part.out!);
+    assert.ok(Object.keys(ck.algo.tensors).some((k) => k.includes("gru")), "GRU weights saved");
+    if (estimator === "pathwise") {
+      assert.ok(Object.keys(ck.algo.tensors).some((k) => k.startsWith("q/")), "Q critic saved");
+    }
+    await train({ ...part, totalSteps: 480 }, { env, algo: algos.get("bppo"), resume: ck });
+    const rows = async (d: string) =>
+      (await Deno.readTextFile(join(d, "metrics.jsonl"))).trim().split("\n").map((l) => {
+        const r = JSON.parse(l);
+        for (const k of Object.keys(r)) {
+          if (["wall_s", "sps", "rollout_s", "update_s"].includes(k) || k.startsWith("time/")) {
+            delete r[k];
+          }
         }
-      }
-      return r;
-    });
-  assert.deepEqual(await rows(part.out!), await rows(full.out!));
-  for (const d of [full.out!, part.out!]) await Deno.remove(d, { recursive: true });
-});
+        return r;
+      });
+    assert.deepEqual(await rows(part.out!), await rows(full.out!));
+    for (const d of [full.out!, part.out!]) await Deno.remove(d, { recursive: true });
+  });
+}
 
 Deno.test("GRU options: a chunk that does not divide the rollout is refused with a suggestion", async () => {
   const cfg = await smallConfig({
