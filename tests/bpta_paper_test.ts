@@ -298,3 +298,66 @@ Deno.test("with peerWeight=0 the paper and reference estimators make the same up
   const p = await after("paper"), q = await after("reference");
   for (const key of Object.keys(p)) assert.deepEqual(p[key]!.data, q[key]!.data, key);
 });
+
+Deno.test("an update's paper peer term is built from the noise stored at acting, never fresh noise (discrete and continuous)", async () => {
+  await initBackend("cpu");
+  for (const spec of [spec2, specBox]) {
+    const seen: { noise: Float32Array; stored: Float32Array }[] = [];
+    class Spy extends Bppo {
+      override actorLoss(
+        k: number,
+        b: Parameters<Bppo["actorLoss"]>[1],
+        x: Parameters<Bppo["actorLoss"]>[2],
+      ) {
+        if (x.noise && x.g) {
+          seen.push({
+            noise: Float32Array.from(x.noise.dataSync()),
+            stored: Float32Array.from(b.noise!.dataSync()),
+          });
+        }
+        return super.actorLoss(k, b, x);
+      }
+    }
+    const algo = new Spy(spec, {
+      options: bppoOptions.parse({ hidden: 8, epochs: 2 }),
+      rng: new Rng(3),
+    });
+    const r = await collect(algo, spec, 16, 6);
+    await algo.update(r, { rng: new Rng(1), progress: 0 });
+    assert.ok(seen.length > 0, "agent 0 received feedback and built its peer term");
+    for (const s of seen) assert.deepEqual(s.noise, s.stored, "the stored noise");
+    algo.dispose();
+  }
+});
+
+Deno.test("an update's paper feedback rows are each clipped to feedbackMaxNorm before they reach the peer term", async () => {
+  await initBackend("cpu");
+  const max = 1e-3; // small enough that every non-zero row is clipped
+  const norms: number[] = [];
+  class Spy extends Bppo {
+    override actorLoss(
+      k: number,
+      b: Parameters<Bppo["actorLoss"]>[1],
+      x: Parameters<Bppo["actorLoss"]>[2],
+    ) {
+      if (x.g) {
+        const [B, A] = x.g.shape, g = x.g.dataSync();
+        for (let q = 0; q < B; q++) {
+          let s = 0;
+          for (let c = 0; c < A; c++) s += g[q * A + c]! ** 2;
+          norms.push(Math.sqrt(s));
+        }
+      }
+      return super.actorLoss(k, b, x);
+    }
+  }
+  const algo = new Spy(spec2, {
+    options: bppoOptions.parse({ hidden: 8, epochs: 1, feedbackMaxNorm: max }),
+    rng: new Rng(3),
+  });
+  await algo.update(await collect(algo, spec2, 16, 6), { rng: new Rng(1), progress: 0 });
+  assert.ok(norms.length > 0, "agent 0 received feedback");
+  for (const v of norms) assert.ok(v <= max * (1 + 1e-4), `row norm ${v} > ${max}`);
+  assert.ok(norms.filter((v) => v > max * 0.999).length > norms.length / 2, "the clip is active");
+  algo.dispose();
+});

@@ -23,6 +23,7 @@ import {
 import { makeGru } from "../core/nets.ts";
 import { disposeBatch, PpoAgents, ppoOptions, prepareBatch } from "../algos/ppo/mod.ts";
 import { actChain } from "../algos/ppo/acting.ts";
+import { Bppo, bppoOptions } from "../algos/bppo.ts";
 import { assertClose, smallConfig } from "./_helpers.ts";
 
 await initBackend("wasm");
@@ -364,4 +365,58 @@ Deno.test("GRU options: a chunk that does not divide the rollout is refused with
     train(cfg, { env: remember, algo: algos.get("mappo") }),
     /chunk=7: the truncated-BPTT chunk must divide --rollout-length 30 \(e\.g\. chunk=6\)/,
   );
+});
+
+Deno.test("BPPO's peer gradient through a GRU actor equals finite differences (paper estimator; input and recurrent weights)", async () => {
+  await initBackend("cpu");
+  const T = 4, E = 3, k = 0, tau = 0.7;
+  const algo = new Bppo(spec, {
+    options: bppoOptions.parse({ recurrent: "gru", hidden: 6, chunk: T, entropyCoef: 0 }),
+    rng: new Rng(5),
+  });
+  const r = await collect(algo.agents, T, E);
+  const tb = prepareBatch(algo.agents, r);
+  const B = T * E, A = algo.agents.A, rng = new Rng(9);
+  const g = tf.tensor2d(Float32Array.from({ length: B * A }, () => rng.normal()), [B, A]);
+  const noise = tf.tensor2d(Float32Array.from({ length: B * A }, () => rng.gumbel()), [B, A]);
+  const M = tf.ones([B]) as tf.Tensor1D;
+  const rows = { ...tb.agents[k]!, adv: tf.zeros([B]) as tf.Tensor1D }; // own term off
+  // the GRU's recurrent and input weights: the peer gradient must cross time steps
+  const vars = algo.agents.actorVars(k).filter((v) => /gru\/(x_n|h_r|h_n)\/W/.test(v.name));
+  assert.equal(vars.length, 3, `GRU variables: ${algo.agents.actorVars(k).map((v) => v.name)}`);
+  const { grads } = tf.variableGrads(
+    () => algo.actorLoss(k, rows, { u: tb.u, M, g, noise, tau }).loss,
+    vars,
+  );
+  // oracle: -mean_q sum_c g[q,c] softmax((l + eps) / tau)[q,c] through the recurrent actor
+  const f = () =>
+    tf.tidy(() => {
+      const { out } = algo.agents.evaluate(k, rows, tb.u);
+      const y = tf.softmax(tf.div(tf.add(out, noise), tau));
+      return -tf.mean(tf.sum(tf.mul(g, y), 1)).dataSync()[0]!;
+    });
+  let nonzero = false;
+  for (const v of vars) {
+    const v0 = v.dataSync().slice(), auto = grads[v.name]!.dataSync();
+    const fd: number[] = [];
+    const picks = Array.from(
+      { length: Math.min(v0.length, 6) },
+      (_, j) => Math.floor((j * v0.length) / Math.min(v0.length, 6)),
+    ); // spread over the variable
+    for (const c of picks) {
+      const h = 1e-2, p = v0.slice(), m = v0.slice();
+      p[c]! += h, m[c]! -= h;
+      v.assign(tf.tensor(p, v.shape));
+      const fp = f();
+      v.assign(tf.tensor(m, v.shape));
+      fd.push((fp - f()) / (2 * h));
+    }
+    v.assign(tf.tensor(v0, v.shape));
+    assertClose(picks.map((c) => auto[c]!), fd, { atol: 2e-4, rtol: 3e-2 });
+    nonzero ||= fd.some((x) => Math.abs(x) > 1e-4);
+  }
+  assert.ok(nonzero, "the peer gradient reaches the GRU's weights");
+  tf.dispose([g, noise, M, rows.adv, ...Object.values(grads)]);
+  disposeBatch(tb);
+  algo.dispose();
 });
