@@ -10,6 +10,7 @@ import { bridgeEnvs } from "./bridge/mod.ts";
 import { smaxEnvs } from "./smax/smax.ts";
 import { footballEnvs } from "./football/football.ts";
 import { mamujocoEnvs } from "./mamujoco/mamujoco.ts";
+import { chainEnvs } from "./chain/chain.ts";
 
 export { MatrixEnv, type MatrixGame, permutationGame, tableGame } from "./matrix/matrix.ts";
 
@@ -17,7 +18,14 @@ export { MatrixEnv, type MatrixGame, permutationGame, tableGame } from "./matrix
 export const builtinPlugin: Plugin = definePlugin({
   name: "baton-builtin",
   version: "0.1.0",
-  envs: [...matrixEnvs, ...bridgeEnvs, ...smaxEnvs, ...mamujocoEnvs, ...footballEnvs],
+  envs: [
+    ...matrixEnvs,
+    ...chainEnvs,
+    ...bridgeEnvs,
+    ...smaxEnvs,
+    ...mamujocoEnvs,
+    ...footballEnvs,
+  ],
 });
 
 /** Returns a fresh registry holding the built-in envs. */
