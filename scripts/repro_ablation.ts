@@ -35,7 +35,7 @@ import {
 
 const flags = parseFlags(
   z.strictObject({
-    suites: z.string().default("matrix").describe("matrix,smax,mamujoco,football"),
+    suites: z.string().default("matrix").describe("matrix,smax,mamujoco,football,chain"),
     conditions: z.string().default(
       "bppo,bppo:estimator=reference,bppo:peerWeight=0,armappo,mappo,happo",
     ).describe("algorithms (name or name:key=value;key=value)"),
@@ -52,6 +52,9 @@ const flags = parseFlags(
       "the report's heading",
     ),
     reportOnly: z.boolean().default(false).describe("rebuild the report from runs on disk"),
+    baseline: z.string().optional().describe(
+      "the condition every other is tested against (permutation test; default the first)",
+    ),
     fromCsv: z.boolean().default(false).describe(
       "rebuild the report's tables from its CSV (every seed's numbers) when the runs are gone; curves are kept as drawn",
     ),
@@ -144,6 +147,31 @@ const MUJOCO = {
 };
 /** Football runs with smax's settings (16 x 200, 200k steps, layers=2 epochs=10). */
 const FOOTBALL = SMAX;
+/** The chain games (reports/bpta_verdict_plan.md): one-step episodes, 50 x 20 per iteration. */
+const CHAIN = { numEnvs: 50, rolloutLength: 20, steps: 24_000, evalEpisodes: 100, algoOpts: [] };
+/** The team-size scan: chain/relay (k = 4) and chain/relay-continuous at n = 2, 4, 8, 16. */
+const CHAIN_CASES: EnvCase[] = [2, 4, 8, 16].flatMap((n) => [
+  {
+    key: `relay-n${n}`,
+    suite: "chain",
+    env: "chain/relay",
+    envOpts: [`agents=${n}`, "symbols=4"],
+    title: `chain/relay, n = ${n}, k = 4 (optimum 1, chance 0.25)`,
+    threshold: 0.9,
+    metric: "eval_return" as Metric,
+    ...CHAIN,
+  },
+  {
+    key: `relayc-n${n}`,
+    suite: "chain",
+    env: "chain/relay-continuous",
+    envOpts: [`agents=${n}`],
+    title: `chain/relay-continuous, n = ${n} (optimum 1)`,
+    threshold: 0.9,
+    metric: "eval_return" as Metric,
+    ...CHAIN,
+  },
+]);
 const ALL: EnvCase[] = [
   {
     key: "climbing",
@@ -257,6 +285,7 @@ const ALL: EnvCase[] = [
     metric: "eval_return",
     ...MUJOCO,
   },
+  ...CHAIN_CASES,
 ];
 
 const suites = list(flags.suites);
@@ -268,6 +297,12 @@ if (!cases.length) {
   Deno.exit(2);
 }
 const conditions = list(flags.conditions);
+/** The condition the others are tested against (`--baseline`, default the first). */
+const baseline = flags.baseline ?? conditions[0]!;
+if (!conditions.includes(baseline)) {
+  console.error(`Error: --baseline ${baseline} is not one of --conditions ${flags.conditions}`);
+  Deno.exit(2);
+}
 const RUNS = "runs/repro-ablation";
 const slug = (s: string) => s.replace(/[^A-Za-z0-9=._-]+/g, "_");
 const seedsOf = (c: EnvCase): number => {
@@ -448,7 +483,7 @@ const md: string[] = [
   "and the peer/own actor-gradient-norm ratio (BPPO only; the median over iterations of each run,",
   "then the median over runs; measured on the last epoch's first minibatch of each agent that received feedback).",
   "`p vs` is the two-sided permutation test of the difference in mean final value between the",
-  "condition and the first one (exact over every relabelling of the seeds; with 3 seeds a side the",
+  "condition and the baseline named in the column (exact over every relabelling of the seeds; with 3 seeds a side the",
   "smallest possible p is 0.1). Every seed is listed in the CSV.",
   "",
   `What the numbers say, written by hand: [${flags.name}_findings.md](${flags.name}_findings.md).`,
@@ -478,12 +513,10 @@ for (const c of cases) {
         : ""
     }`,
     "",
-    `| condition | runs (finished) | interval | final, IQM [interval] | p vs ${
-      conditions[0]
-    } (final) | AUC, IQM [interval] | reached | median steps to reach | wall s/run | peer/own grad ratio | final per seed |${
+    `| condition | runs (finished) | interval | final, IQM [interval] | p vs ${baseline} (final) | AUC, IQM [interval] | reached | median steps to reach | steps to reach, IQM (unreached = budget) | p vs ${baseline} (steps) | wall s/run | peer/own grad ratio | final per seed |${
       (c.also ?? []).map((m) => ` ${m}, IQM [interval] | per seed |`).join("")
     }`,
-    `|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|${
+    `|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|${
       (c.also ?? []).map(() => "---:|---|").join("")
     }`,
   );
@@ -495,10 +528,13 @@ for (const c of cases) {
       a - b
     );
     const ratios = os.map((o) => o.ratio).filter((r): r is number => r !== null);
-    const first = here.filter((o) => o.job.condition === conditions[0]).map((o) => o.final);
-    const p = cond === conditions[0] || !first.length
-      ? "-"
-      : pValue(permutationP(os.map((o) => o.final), first));
+    const base = here.filter((o) => o.job.condition === baseline);
+    const test = (f: (o: Outcome) => number) =>
+      cond === baseline || !base.length ? "-" : pValue(permutationP(os.map(f), base.map(f)));
+    const p = test((o) => o.final);
+    // steps to the threshold, a run that never reached it counted at the budget (censored)
+    const toReach = (o: Outcome) => o.reachedAt ?? c.steps;
+    const pReach = test(toReach);
     md.push(
       `| ${cond} | ${os.length} (${os.filter((o) => o.finished).length}) | ${
         intervalKind(os.length)
@@ -508,9 +544,11 @@ for (const c of cases) {
         reached.length
           ? reached[Math.floor((reached.length - 1) / 2)]!.toLocaleString("en-US")
           : "-"
-      } | ${fmt(os.reduce((a, o) => a + o.wall, 0) / os.length, 0)} | ${
-        ratios.length ? median(ratios).toExponential(1) : "-"
-      } | ${os.map((o) => fmt(o.final)).join(", ")} |${
+      } | ${Math.round(iqm(os.map(toReach))).toLocaleString("en-US")} | ${pReach} | ${
+        fmt(os.reduce((a, o) => a + o.wall, 0) / os.length, 0)
+      } | ${ratios.length ? median(ratios).toExponential(1) : "-"} | ${
+        os.map((o) => fmt(o.final)).join(", ")
+      } |${
         (c.also ?? []).map((_, k) =>
           ` ${ci(os.map((o) => o.also[k]!))} | ${os.map((o) => fmt(o.also[k]!)).join(", ")} |`
         ).join("")
