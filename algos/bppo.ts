@@ -161,41 +161,56 @@ export class Bppo extends SequentialPpo {
   }
 
   /**
-   * Agent k's actor loss under the pathwise estimator (docs/bpta.md §4d): `-mean(m Q(s, u))` at
-   * the chained joint action (k's reparameterised action, every successor's recomputed from it
-   * with its stored noise), minus the entropy bonus. Trust region: the ratio clip as a mask,
-   * `m = 1` while `|rho_k - 1| <= clip` (a sample that moved past PPO's range stops pushing, as
-   * PPO's clipped branch does); it needs no tuned coefficient, unlike a KL penalty.
+   * `[N, A]` the pathwise gradient agent k follows (docs/bpta.md §4d): the total derivative
+   * `(dQ/du_k)_total` of `Q(s, u)` at the sampled joint action, through every successor's
+   * reparameterised action recomputed from `x_k` with its stored noise. Taken once per agent
+   * update, at the behaviour point (where it is the unbiased estimate), then held fixed over k's
+   * epochs, as the paper's feedback `g_k` is: one backward pass through the chain per agent, not
+   * one per minibatch and epoch.
+   * @param k the agent
+   * @param tb the update's tensors
+   * @param tau Gumbel temperature
+   * @returns a tensor the caller disposes
+   */
+  pathwiseGrad(k: number, tb: TrainBatch, tau: number): tf.Tensor2D {
+    const ag = this.agents;
+    const logStd = (j: number) => ag.actors[j]!.logStd as tf.Tensor1D | null;
+    const s = tb.agents[0]!.criticIn;
+    return tf.tidy(() =>
+      tf.grad((xk: tf.Tensor) => {
+        const chain = chainActions(tb.u, k, xk as tf.Tensor2D, this.successors(k), ag.A, (j, v) => {
+          const bj = tb.agents[j]!;
+          const r = ag.evaluate(j, bj, v); // successor j's policy at the chained actions
+          return paperTrainAction(r.out, { act: bj.act, noise: bj.noise!, tau, logStd: logStd(j) });
+        });
+        return tf.sum(pathwiseTerm((v) => this.#q!.value(s, v), chain)); // Q(s, x_1..x_n)
+      })(tb.agents[k]!.act) as tf.Tensor2D
+    );
+  }
+
+  /**
+   * Agent k's actor loss under the pathwise estimator: `-mean(m f_k . x_k) - c_ent H`, with
+   * `f_k` from {@link pathwiseGrad} and `x_k` k's reparameterised action (stored noise). Trust
+   * region: the ratio clip as a mask, `m = 1` while `|rho_k - 1| <= clip` (a sample that moved
+   * past PPO's range stops pushing, as PPO's clipped branch does); it needs no tuned coefficient,
+   * unlike a KL penalty.
    * @param k the agent
    * @param b its rows
-   * @param idx the minibatch rows (null: all)
-   * @param tb the update's tensors (successors' rows, critic input)
+   * @param u `[B, n A]` their joint actions (k's conditioning input)
+   * @param f `[B, A]` its rows of the pathwise gradient
    * @param tau Gumbel temperature
    * @returns the loss and its named terms
    */
-  pathwiseLoss(
-    k: number,
-    b: AgentBatch,
-    idx: tf.Tensor1D | null,
-    tb: TrainBatch,
-    tau: number,
-  ): ActorTerms {
+  pathwiseLoss(k: number, b: AgentBatch, u: tf.Tensor2D, f: tf.Tensor2D, tau: number): ActorTerms {
     const ag = this.agents, eps = ag.opts.clip;
-    const logStd = (j: number) => ag.actors[j]!.logStd as tf.Tensor1D | null;
-    const u = gatherRows(tb.u, idx);
     const { logp, entropy, out } = ag.evaluate(k, b, u);
     const { ratio, approxKl, clipFrac } = ratioStats(logp, b.logpOld, eps);
-    const xk = paperTrainAction(out, { act: b.act, noise: b.noise!, tau, logStd: logStd(k) });
-    const chain = chainActions(u, k, xk, this.successors(k), ag.A, (j, v) => {
-      const bj = rows(tb.agents[j]!, idx);
-      const r = ag.evaluate(j, bj, v); // successor j's policy at the chained actions
-      return paperTrainAction(r.out, { act: bj.act, noise: bj.noise!, tau, logStd: logStd(j) });
-    });
-    const s = gatherRows(tb.agents[0]!.criticIn, idx);
-    const q = pathwiseTerm((v) => this.#q!.value(s, v), chain); // Q(s, x_1..x_n)
+    const logStd = ag.actors[k]!.logStd as tf.Tensor1D | null;
+    const xk = paperTrainAction(out, { act: b.act, noise: b.noise!, tau, logStd });
     // m = 1 while |rho_k - 1| <= clip (step() has a gradient, zero; a comparison has none)
     const inside = tf.step(tf.sub(eps + 1e-7, tf.abs(tf.sub(sg(ratio), 1))));
-    const pgLoss = tf.neg(tf.mean(tf.mul(inside, q))) as tf.Scalar; // -mean(m Q)
+    const path = peerTerm(f, xk, 1); // f_k . x_k: its gradient is (dQ/du_k)_total dx_k/dtheta_k
+    const pgLoss = tf.neg(tf.mean(tf.mul(inside, path))) as tf.Scalar; // -mean(m f_k . x_k)
     const loss = tf.sub(pgLoss, tf.mul(ag.opts.entropyCoef, entropy)) as tf.Scalar;
     return { loss, pgLoss, entropy, approxKl, clipFrac, peer: null };
   }
@@ -413,11 +428,12 @@ export class Bppo extends SequentialPpo {
         tau,
       });
       const diagRng = new Rng(k); // diagnostics draw no numbers from the training stream
+      const f = pathwise ? this.pathwiseGrad(k, tb, tau) : null; // (dQ/du_k)_total, §4d
       this.trainActor(k, tb, {
         rng: ctx.rng,
         metrics: m,
-        loss: pathwise
-          ? (b, idx) => this.pathwiseLoss(k, b, idx, tb, tau)
+        loss: f
+          ? (b, idx) => this.pathwiseLoss(k, b, gatherRows(tb.u, idx), gatherRows(f, idx), tau)
           : (b, idx) => this.actorLoss(k, b, inputs(b, idx, ctx.rng)),
         diagnose: gt && peerOn
           ? (b, idx) => this.#gradParts(k, b, inputs(b, idx, diagRng), m)
@@ -435,7 +451,7 @@ export class Bppo extends SequentialPpo {
           m.add("bppo/feedback_abs", Gki.reduce((a, b) => a + Math.abs(b), 0) / N);
         }
       }
-      tf.dispose([logpBefore, Mt, ...(gt ? [gt] : [])]);
+      tf.dispose([logpBefore, Mt, ...(gt ? [gt] : []), ...(f ? [f] : [])]);
       updated.push(k);
       const now = performance.now();
       feedbackSec += (now - fbStart) / 1000;
