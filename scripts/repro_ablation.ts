@@ -148,7 +148,7 @@ const MUJOCO = {
 /** Football runs with smax's settings (16 x 200, 200k steps, layers=2 epochs=10). */
 const FOOTBALL = SMAX;
 /** The chain games (reports/bpta_verdict_plan.md): one-step episodes, 50 x 20 per iteration. */
-const CHAIN = { numEnvs: 50, rolloutLength: 20, steps: 24_000, evalEpisodes: 100, algoOpts: [] };
+const CHAIN = { numEnvs: 50, rolloutLength: 20, steps: 48_000, evalEpisodes: 100, algoOpts: [] };
 /** The team-size scan: chain/relay (k = 4) and chain/relay-continuous at n = 2, 4, 8, 16. */
 const CHAIN_CASES: EnvCase[] = [2, 4, 8, 16].flatMap((n) => [
   {
