@@ -215,17 +215,23 @@ export class Bppo extends SequentialPpo {
     return { loss, pgLoss, entropy, approxKl, clipFrac, peer: null };
   }
 
+  /** The agents' state, plus the action-value critic's (pathwise). */
   override async getState(): Promise<AlgoState> {
     const s = await super.getState();
     if (this.#q) await this.#q.saveTo(s);
     return s;
   }
 
+  /**
+   * Restores {@link getState}'s output.
+   * @param s the state
+   */
   override async setState(s: AlgoState): Promise<void> {
     await super.setState(s);
     this.#q?.loadFrom(s);
   }
 
+  /** Frees the networks, the action-value critic's included. */
   override dispose(): void {
     this.#q?.dispose();
     super.dispose();
