@@ -34,7 +34,6 @@ import {
   ppoOptions,
   prepareBatch,
   ratioStats,
-  rows,
   type TrainBatch,
 } from "./ppo/mod.ts";
 import type { AlgoState } from "../core/algorithm.ts";
