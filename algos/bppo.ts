@@ -421,7 +421,8 @@ export class Bppo extends SequentialPpo {
       // g_k = sum_{j updated} G[j][k] * clip(prod_{l updated, l != j} rho_l, 1 ± eps/2)
       const g = successorSignal(k, { G, factor, updated, clip: clipHalf, N, A });
       if (g && paper) clipRowNorms(g, A, o.feedbackMaxNorm); // §4c: clip each sample's f_q
-      const logpBefore = this.logpFull(k, tb);
+      // k's log-probs before its epochs: for the factor and the feedback (pathwise needs neither)
+      const logpBefore = pathwise ? null : this.logpFull(k, tb);
       const Mt = tf.tensor1d(M), gt = g ? tf.tensor2d(g, [N, A]) : null;
       const inputs = (b: AgentBatch, idx: tf.Tensor1D | null, rng: Rng) => ({
         u: gatherRows(tb.u, idx),
@@ -433,7 +434,9 @@ export class Bppo extends SequentialPpo {
         tau,
       });
       const diagRng = new Rng(k); // diagnostics draw no numbers from the training stream
+      const pathStart = performance.now();
       const f = pathwise ? this.pathwiseGrad(k, tb, tau) : null; // (dQ/du_k)_total, §4d
+      if (f) feedbackSec += (performance.now() - pathStart) / 1000;
       this.trainActor(k, tb, {
         rng: ctx.rng,
         metrics: m,
@@ -445,10 +448,10 @@ export class Bppo extends SequentialPpo {
           : undefined,
       });
       // rho_k for the agents updated next (pathwise needs no factor: the chain carries them)
-      if (!pathwise) factor[k] = await this.ratioAfter(k, tb, logpBefore);
+      if (logpBefore) factor[k] = await this.ratioAfter(k, tb, logpBefore);
       m.add("bppo/factor_mean", M.reduce((a, b) => a + b, 0) / N);
       const fbStart = performance.now();
-      if (peerOn && this.predecessors(k).length) {
+      if (logpBefore && peerOn && this.predecessors(k).length) {
         for (
           const [i, Gki] of await this.feedbackTo(k, tb, await this.feedback(k, tb, logpBefore))
         ) {
@@ -456,7 +459,7 @@ export class Bppo extends SequentialPpo {
           m.add("bppo/feedback_abs", Gki.reduce((a, b) => a + Math.abs(b), 0) / N);
         }
       }
-      tf.dispose([logpBefore, Mt, ...(gt ? [gt] : []), ...(f ? [f] : [])]);
+      tf.dispose([Mt, ...(logpBefore ? [logpBefore] : []), ...(gt ? [gt] : []), ...(f ? [f] : [])]);
       updated.push(k);
       const now = performance.now();
       feedbackSec += (now - fbStart) / 1000;
