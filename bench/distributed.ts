@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "node:path";
-import { Redis } from "ioredis";
+import { Redis } from "npm:ioredis@6.0.0";
 import { defaultAlgoRegistry, defaultEnvRegistry, train, trainConfig } from "../mod.ts";
 import { hasRedisServer, RedisServer } from "../distributed/local_redis.ts";
 import {

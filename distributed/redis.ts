@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Redis } from "ioredis";
+import { Redis } from "npm:ioredis@6.0.0";
 import { redactUrl } from "../core/config.ts";
 import { GROUPS, keys } from "./protocol.ts";
 

@@ -1,6 +1,7 @@
 // Train BPPO on the climbing game from a script (README example; run by tests/url_import_test.ts).
-// From a published copy, import "https://<host>/baton/v0.2.0/mod.ts" instead of "../mod.ts".
-import { defaultAlgoRegistry, defaultEnvRegistry, train, trainConfig } from "../mod.ts";
+// "baton/" is mapped to this repository by its deno.json; from a published copy, import
+// "https://<host>/baton/v0.2.0/mod.ts" instead (or map "baton/" to that URL in your deno.json).
+import { defaultAlgoRegistry, defaultEnvRegistry, train, trainConfig } from "baton/mod.ts";
 
 const steps = Number(Deno.args[0] ?? 100_000);
 const config = trainConfig.parse({
