@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { plural } from "./core/text.ts";
 import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
 import { z } from "./core/deps.ts";
@@ -68,7 +69,11 @@ function fieldsOf(js: any): FieldInfo[] {
   return Object.entries(js?.properties ?? {}).map(([key, p]: [string, any]) => ({
     key,
     flag: kebab(key),
-    type: p.enum ? p.enum.join("|") : (p.type === "integer" ? "int" : p.type ?? "value"),
+    type: p.enum
+      ? p.enum.join("|")
+      : p.anyOf
+      ? p.anyOf.map((a: any) => a.const ?? (a.type === "integer" ? "int" : a.type)).join("|")
+      : (p.type === "integer" ? "int" : p.type ?? "value"),
     description: p.description ?? "",
     def: p.default,
   }));
@@ -181,9 +186,20 @@ export function parseCli(argv: string[]): {
   for (const f of configFields) {
     options[f.flag] = { type: f.type === "boolean" ? "boolean" : "string" };
   }
+  // `--seed -1`: node's parser reads a value starting with "-" as a missing value; join a
+  // negative number to its flag so validation can say what range the flag takes
+  const args = argv.flatMap((a, i) =>
+    /^-\d/.test(a) && /^--[a-z-]+$/.test(argv[i - 1] ?? "") &&
+      options[argv[i - 1]!.slice(2)]?.type === "string"
+      ? []
+      : /^--[a-z-]+$/.test(a) && /^-\d/.test(argv[i + 1] ?? "") &&
+          options[a.slice(2)]?.type === "string"
+      ? [`${a}=${argv[i + 1]}`]
+      : [a]
+  );
   let values: Record<string, unknown>;
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false }));
   } catch (err) {
     throw new Error(
       `${
@@ -203,6 +219,8 @@ export function parseCli(argv: string[]): {
         throw new Error(`Invalid --${f.flag} "${v}": expected a number`);
       }
       raw[f.key] = num;
+    } else if (/(^|\|)int(\||$)/.test(f.type) && /^-?\d+$/.test(String(v))) {
+      raw[f.key] = Number(v); // a union such as auto|int: a number when it is one
     } else raw[f.key] = v;
   }
   raw.envOptions = parseKeyValues((values["env-opt"] as string[]) ?? [], "--env-opt");
@@ -308,12 +326,37 @@ async function checkSameRun(
   }
 }
 
-function printSummary(s: Summary): void {
+/** The files a run directory holds, for the last line of the summary. */
+async function runFiles(dir: string): Promise<string> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) if (e.isFile) names.push(e.name);
+  } catch {
+    return "";
+  }
+  names.sort();
+  // metrics.jsonl and metrics.csv read as one entry; TensorBoard's file by its prefix
+  const shown = names.filter((n) => n !== "metrics.csv" && !n.endsWith(".tmp")).map((n) =>
+    n === "metrics.jsonl" && names.includes("metrics.csv")
+      ? "metrics.jsonl/.csv"
+      : n.startsWith("events.out.tfevents.")
+      ? "events.out.tfevents.* (TensorBoard)"
+      : n
+  );
+  return shown.join(", ");
+}
+
+async function printSummary(s: Summary): Promise<void> {
   const f = (x: number | null | undefined) => (x === null || x === undefined ? "-" : x.toFixed(2));
+  const head = s.stopped
+    ? `Stopped: ${s.algo} on ${s.env}, seed ${s.seed}, after ${
+      plural(s.iterations, "iteration")
+    } of ${s.planned_iterations} (${plural(s.env_steps, "env step")}, ${s.wall_s}s, ${s.backend})`
+    : `Done: ${s.algo} on ${s.env}, seed ${s.seed}: ${
+      plural(s.env_steps, "env step")
+    } in ${s.wall_s}s (${s.backend})`;
   const lines = [
-    `Done: ${s.algo} on ${s.env}, seed ${s.seed}: ${
-      s.env_steps.toLocaleString("en-US")
-    } env steps in ${s.wall_s}s (${s.backend})`,
+    head,
     `  train return ${f(s.final_train_return)} | greedy eval return ${f(s.final_eval_return)}${
       s.optimal_return !== undefined ? ` | optimum ${s.optimal_return}` : ""
     }${s.eval_win_rate !== undefined ? ` | win rate ${f(s.eval_win_rate)}` : ""}`,
@@ -327,9 +370,8 @@ function printSummary(s: Summary): void {
       } the optimum`,
     );
   }
-  lines.push(
-    `  run directory: ${s.out} (config.json, metrics.jsonl/.csv, summary.json, marl_eval.json, checkpoint.json)`,
-  );
+  lines.push(`  run directory: ${s.out} (${await runFiles(s.out)})`);
+  if (s.stopped) lines.push(`  continue it with: deno task train --resume ${s.out}`);
   console.log(lines.join("\n"));
 }
 
@@ -444,7 +486,21 @@ async function main(argv: string[]): Promise<number> {
   const envEntry = envs.get(cfg.env); // fail early with the list of known ids
   const algoEntry = algos.get(cfg.algo);
   parseOptions(algoEntry.options, cfg.algoOptions, `algorithm ${cfg.algo}`);
+  parseOptions(envEntry.options, cfg.envOptions, `env ${cfg.env}`); // errors before the banner
+  // a finished run (its summary written) has nothing to resume; one killed between its last
+  // checkpoint and its summary goes on, evaluates and writes the summary
+  const finishedRun = cli.resume && resume && resume.iteration >= derived(cfg).iterations &&
+    await Deno.stat(join(cfg.out!, "summary.json")).then(() => true, () => false);
+  if (finishedRun) {
+    console.error(
+      `Nothing to do: ${cfg.out} already finished ${
+        plural(resume!.envSteps, "env step")
+      } (--total-steps ${cfg.totalSteps}); pass a larger --total-steps to train on`,
+    );
+    return 0;
+  }
   const backend = await initBackend(cfg.backend);
+  if (backend.warning) console.error(`Warning: ${backend.warning}`);
   if (cli.evalOnly) {
     const r = await evaluateCheckpoint(cfg, resume!, { env: envEntry, algo: algoEntry });
     console.log(JSON.stringify(
@@ -453,7 +509,7 @@ async function main(argv: string[]): Promise<number> {
         env: cfg.env,
         algo: cfg.algo,
         env_steps: r.envSteps,
-        eval_episodes: cfg.evalEpisodes,
+        eval_episodes: r.episodes,
         eval_return: r.meanReturn,
         eval_return_std: r.std,
         eval_return_ci95: r.ci95,
@@ -482,7 +538,9 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!cfg.quiet) {
     console.error(
-      `Baton: ${cfg.algo} on ${cfg.env} (seed ${cfg.seed}), ${iterations} iterations x ${stepsPerIter} env steps, backend ${backend.name} (${backend.reason})`,
+      `Baton: ${cfg.algo} on ${cfg.env} (seed ${cfg.seed}), ${plural(iterations, "iteration")} x ${
+        plural(stepsPerIter, "env step")
+      }, backend ${backend.name} (${backend.reason})`,
     );
   }
   // Ctrl-C, SIGTERM and SIGHUP all finish the iteration, write a checkpoint, close every env
@@ -516,7 +574,7 @@ async function main(argv: string[]): Promise<number> {
         signal: ac.signal,
         backend,
       });
-      printSummary(summary);
+      await printSummary(summary);
       summaries.push(summary);
     }
     if (seeds) printSeedTable(summaries);

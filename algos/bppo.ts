@@ -142,6 +142,7 @@ export class Bppo extends SequentialPpo {
         layers: o.layers,
         activation: o.activation,
         featureNorm: o.featureNorm,
+        inputNorm: ag.inputNorm === "layer",
         lr: o.criticLr,
         eps: o.adamEps,
         maxGradNorm: o.maxGradNorm,

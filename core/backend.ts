@@ -16,6 +16,8 @@ export interface BackendInfo {
   readonly name: "wasm" | "cpu" | "webgpu";
   /** Why it was chosen. */
   readonly reason: string;
+  /** Something the user should know about the choice (a forced WebGPU on a software adapter). */
+  readonly warning?: string;
 }
 
 /**
@@ -85,10 +87,18 @@ export async function initBackend(choice: BackendChoice = "auto"): Promise<Backe
         : "no GPU adapter";
     }
   } else name = choice;
+  let warning: string | undefined;
+  if (choice === "webgpu") {
+    const a = await gpuAdapter();
+    if (a?.fallback) {
+      warning = `--backend webgpu runs on a software adapter (${a.description}), which is ` +
+        "tens of times slower than --backend wasm here; it is meant for testing, not training";
+    }
+  }
   if (name === "webgpu") {
     await import("npm:@tensorflow/tfjs-backend-webgpu@4.22.0");
   }
-  if (tf.getBackend() === name) return { name, reason };
+  if (tf.getBackend() === name) return { name, reason, warning };
   let ok = false;
   try {
     ok = await tf.setBackend(name);
@@ -106,5 +116,5 @@ export async function initBackend(choice: BackendChoice = "auto"): Promise<Backe
     if (!(await tf.setBackend("cpu"))) throw new Error("Cannot initialise any tfjs backend");
   }
   await tf.ready();
-  return { name, reason };
+  return { name, reason, warning };
 }

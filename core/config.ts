@@ -56,10 +56,19 @@ export const trainConfig = z.strictObject({
   ),
   gamma: z.number().min(0).max(1).default(0.99).describe("discount"),
   gaeLambda: z.number().min(0).max(1).default(0.95).describe("GAE lambda"),
-  evalEvery: z.int().min(0).default(1).describe(
-    "evaluate greedily every N iterations (0 = only at the end)",
+  evalEvery: z.union([z.literal("auto"), z.int().min(0)], {
+    error: "expected auto or a whole number of iterations (0 = only at the end)",
+  }).default("auto").describe(
+    "evaluate every N iterations (0 = only at the end; auto = up to 20 times, evaluation " +
+      "kept near a quarter of the training env steps)",
   ),
-  evalEpisodes: intIn(1, LIMITS.evalEpisodes).default(100).describe("episodes per evaluation"),
+  evalEpisodes: z.union([z.literal("auto"), intIn(1, LIMITS.evalEpisodes)], {
+    error: `expected auto or a whole number of episodes from 1 to ${LIMITS.evalEpisodes}`,
+  }).default("auto")
+    .describe(
+      "episodes per evaluation, greedy and again sampled (auto = 10,000 env steps' worth of the " +
+        "episode limit, 10 to 100)",
+    ),
   checkpointEvery: z.int().min(1).default(5).describe("write a checkpoint every N iterations"),
   backend: z.enum(["auto", "wasm", "cpu", "webgpu"]).default("auto").describe(
     "tfjs backend: auto = WebGPU on a hardware adapter, else wasm",
@@ -161,9 +170,36 @@ export type TrainConfig = z.infer<typeof trainConfig>;
  * @param c the config
  * @returns steps per iteration and the number of iterations
  */
-export function derived(c: TrainConfig): { stepsPerIter: number; iterations: number } {
+export function derived(
+  c: Pick<TrainConfig, "numEnvs" | "rolloutLength" | "totalSteps">,
+): { stepsPerIter: number; iterations: number } {
   const stepsPerIter = c.numEnvs * c.rolloutLength;
   return { stepsPerIter, iterations: Math.max(1, Math.ceil(c.totalSteps / stepsPerIter)) };
+}
+
+/**
+ * The evaluation schedule a run uses: `evalEvery` and `evalEpisodes` as given, or resolved from
+ * the episode limit when `auto`. Auto episodes: 10,000 env steps' worth of whole episodes (100 for
+ * one-step games, 10 for 1000-step ones). Auto period: as many evaluations as fit in a quarter of
+ * the training budget (each plays its episodes greedily and again sampled, counted at full
+ * length), at most 20, at least the one at the end.
+ * @param c the run's config
+ * @param episodeLimit the env's episode limit
+ * @returns the period in iterations (0 = only at the end) and the episodes per evaluation
+ */
+export function evalSchedule(
+  c: Pick<TrainConfig, "evalEvery" | "evalEpisodes" | "numEnvs" | "rolloutLength" | "totalSteps">,
+  episodeLimit: number,
+): { every: number; episodes: number } {
+  const limit = Math.max(1, episodeLimit);
+  const episodes = c.evalEpisodes === "auto"
+    ? Math.min(100, Math.max(10, Math.ceil(10_000 / limit)))
+    : c.evalEpisodes;
+  if (c.evalEvery !== "auto") return { every: c.evalEvery, episodes };
+  const { iterations } = derived(c);
+  const perEval = 2 * episodes * limit;
+  const count = Math.min(20, Math.floor((0.25 * c.totalSteps) / perEval));
+  return { every: count <= 1 ? 0 : Math.ceil(iterations / count), episodes };
 }
 
 /**

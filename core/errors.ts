@@ -12,10 +12,14 @@ import type { z } from "./deps.ts";
  */
 export function formatZodError(err: z.ZodError): string {
   return err.issues.map((i) => {
+    if (i.code === "unrecognized_keys") {
+      const keys = (i as { keys: string[] }).keys;
+      const where = i.path.length ? ` in ${i.path.join(".")}` : "";
+      return `unknown ${keys.length === 1 ? "key" : "keys"} ${
+        keys.map((k) => `"${k}"`).join(", ")
+      }${where}`;
+    }
     const path = i.path.length ? i.path.join(".") : "(root)";
-    const extra = i.code === "unrecognized_keys"
-      ? ` (${(i as { keys: string[] }).keys.join(", ")})`
-      : "";
-    return `${path}: ${i.message}${extra}`;
+    return `${path}: ${i.message}`;
   }).join("; ");
 }

@@ -9,7 +9,7 @@ import type { VecEnv } from "./vec_env.ts";
 import { type EnvEntry, makeEnv, parseOptions } from "./registry.ts";
 import { Rng } from "./rng.ts";
 import type { Checkpoint } from "./checkpoint.ts";
-import { evalSeed, type TrainConfig } from "./config.ts";
+import { evalSchedule, evalSeed, type TrainConfig } from "./config.ts";
 
 /** Result of an evaluation. */
 export interface EvalResult {
@@ -146,6 +146,8 @@ export interface CheckpointEval extends EvalResult {
   readonly stochastic: EvalResult;
   /** Env steps the checkpoint was trained for. */
   readonly envSteps: number;
+  /** Episodes played, each greedily and sampled (`evalEpisodes`, resolved when `auto`). */
+  readonly episodes: number;
   /** The game's optimal return, when the env knows it. */
   readonly optimalReturn?: number;
 }
@@ -162,9 +164,15 @@ export async function evaluateCheckpoint(
   ck: Checkpoint,
   deps: { env: EnvEntry; algo: AlgoEntry },
 ): Promise<CheckpointEval> {
+  let episodes: number;
+  if (cfg.evalEpisodes === "auto") { // the episode limit decides: ask a one-env copy
+    const probe = await makeEnv(deps.env, { options: cfg.envOptions, numEnvs: 1 });
+    episodes = evalSchedule(cfg, probe.spec.episodeLimit).episodes;
+    await probe.close();
+  } else episodes = cfg.evalEpisodes;
   const env = await makeEnv(deps.env, {
     options: cfg.envOptions,
-    numEnvs: Math.min(cfg.evalEpisodes, 100),
+    numEnvs: Math.min(episodes, 100),
   });
   try {
     const algo = deps.algo.create(env.spec, {
@@ -175,11 +183,12 @@ export async function evaluateCheckpoint(
     try {
       await algo.setState(ck.algo);
       const r = await evaluateBoth(algo, env, {
-        episodes: cfg.evalEpisodes,
+        episodes,
         seed: evalSeed(cfg.seed),
       });
       return {
         ...r.greedy,
+        episodes,
         stochastic: r.stochastic,
         envSteps: ck.envSteps,
         optimalReturn: env.spec.optimalReturn,

@@ -183,18 +183,20 @@ export function layerNorm(x: tf.Tensor2D, p?: Norm): tf.Tensor2D {
 export interface MlpBase {
   /** Hidden dense layers. */
   readonly layers: Dense[];
-  /** Input norm then one per layer (empty when featureNorm is off). */
+  /** The input norm (when `inputNorm`), then one per layer (when `featureNorm`). */
   readonly norms: Norm[];
   /** Hidden activation. */
   readonly activation: Activation;
-  /** Whether inputs and hidden features are LayerNorm'd. */
+  /** Whether hidden features are LayerNorm'd. */
   readonly featureNorm: boolean;
+  /** Whether the input is LayerNorm'd. */
+  readonly inputNorm: boolean;
 }
 
 /**
  * Creates an MLP base.
  * @param name variable name prefix
- * @param opts sizes, activation, rng
+ * @param opts sizes, activation, rng; `inputNorm` (default `featureNorm`): LayerNorm the input
  * @returns the base
  */
 export function makeMlpBase(
@@ -205,6 +207,7 @@ export function makeMlpBase(
     layers: number;
     activation: Activation;
     featureNorm: boolean;
+    inputNorm?: boolean;
     rng: Rng;
   },
 ): MlpBase {
@@ -218,13 +221,12 @@ export function makeMlpBase(
       rng: opts.rng,
     }));
   }
-  const norms = opts.featureNorm
-    ? [
-      makeNorm(`${name}/norm_in`, opts.inDim),
-      ...layers.map((_, l) => makeNorm(`${name}/norm${l}`, opts.hidden)),
-    ]
-    : [];
-  return { layers, norms, activation: opts.activation, featureNorm: opts.featureNorm };
+  const inputNorm = opts.inputNorm ?? opts.featureNorm;
+  const norms = [
+    ...(inputNorm ? [makeNorm(`${name}/norm_in`, opts.inDim)] : []),
+    ...(opts.featureNorm ? layers.map((_, l) => makeNorm(`${name}/norm${l}`, opts.hidden)) : []),
+  ];
+  return { layers, norms, activation: opts.activation, featureNorm: opts.featureNorm, inputNorm };
 }
 
 /**
@@ -234,10 +236,11 @@ export function makeMlpBase(
  * @returns `[B, hidden]`
  */
 export function mlpBase(x: tf.Tensor2D, m: MlpBase): tf.Tensor2D {
-  let h = m.featureNorm ? layerNorm(x, m.norms[0]) : x;
-  m.layers.forEach((d, l) => {
+  let k = 0;
+  let h = m.inputNorm ? layerNorm(x, m.norms[k++]) : x;
+  m.layers.forEach((d) => {
     h = m.activation === "relu" ? dense(h, d, "relu") : tf.tanh(dense(h, d));
-    if (m.featureNorm) h = layerNorm(h, m.norms[l + 1]);
+    if (m.featureNorm) h = layerNorm(h, m.norms[k++]);
   });
   return h;
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { nearest, plural } from "./text.ts";
 import { z } from "./deps.ts";
 import type { EnvSpec, VecEnv } from "./vec_env.ts";
 import { formatZodError } from "./errors.ts";
@@ -60,14 +61,30 @@ export class Registry<T> {
   /** Returns the entry for `key`, or throws naming the known keys. */
   get(key: string): T {
     const e = this.#entries.get(key);
-    if (!e) {
-      throw new Error(
-        `Unknown ${this.noun} "${key}": known ${this.noun}s are ${
-          [...this.#entries.keys()].join(", ")
-        }`,
-      );
-    }
+    if (!e) throw new Error(this.unknown(key));
     return e;
+  }
+
+  /** The one-line error for a key that is not registered: the nearest names, or what exists. */
+  unknown(key: string): string {
+    const keys = [...this.#entries.keys()];
+    const near = nearest(key, keys);
+    if (near.length) {
+      return `Unknown ${this.noun} "${key}": did you mean ${near.join(" or ")}? (--list shows all ${
+        plural(keys.length, this.noun)
+      })`;
+    }
+    const family = key.includes("/") ? key.slice(0, key.indexOf("/") + 1) : null;
+    const same = family ? keys.filter((k) => k.startsWith(family)) : [];
+    if (same.length) {
+      return `Unknown ${this.noun} "${key}": the ${family!.slice(0, -1)} family has ${
+        same.join(", ")
+      }`;
+    }
+    const families = [...new Set(keys.map((k) => k.includes("/") ? k.split("/")[0] + "/*" : k))];
+    return `Unknown ${this.noun} "${key}": known ${this.noun}s are ${
+      families.join(", ")
+    } (--list shows all ${plural(keys.length, this.noun)})`;
   }
 
   /** Returns whether `key` is registered. */
@@ -219,7 +236,16 @@ export function parseOptions<S extends z.ZodType>(
   const r = schema.safeParse(raw);
   if (!r.success) {
     const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
-    const allowed = shape ? ` (allowed options: ${Object.keys(shape).join(", ") || "none"})` : "";
+    const names = shape ? Object.keys(shape) : [];
+    const unknown = r.error.issues.flatMap((i) =>
+      i.code === "unrecognized_keys" ? (i as { keys: string[] }).keys : []
+    );
+    const near = unknown.flatMap((k) => nearest(k, names, 1));
+    const allowed = shape
+      ? ` (${near.length ? `did you mean ${near.join(", ")}? ` : ""}allowed options: ${
+        names.join(", ") || "none"
+      })`
+      : "";
     throw new Error(`Invalid options for ${what}: ${formatZodError(r.error)}${allowed}`);
   }
   return r.data;

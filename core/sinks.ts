@@ -143,19 +143,38 @@ export class ProgressLine implements Hook {
   readonly #tty = Deno.stderr.isTerminal();
   #lastPrint = 0;
   readonly #enc = new TextEncoder();
+  readonly #t0 = performance.now();
+  #lastReturn: { value: number; iteration: number } | null = null;
 
-  /** @param totalSteps the run's env-step budget */
-  constructor(readonly totalSteps: number) {}
+  /**
+   * @param totalSteps the run's env-step budget
+   * @param startSteps env steps done before this process started (a resumed run)
+   */
+  constructor(readonly totalSteps: number, readonly startSteps = 0) {}
 
   onIteration(rec: Record_): void {
     const steps = rec["env_steps"] ?? 0, sps = rec["sps"] ?? 0;
     const pct = Math.min(100, (100 * steps) / this.totalSteps);
-    const eta = sps > 0 ? (this.totalSteps - steps) / sps : NaN;
-    const line = `[${pct.toFixed(0).padStart(3)}%] it ${rec["iteration"]} | ${
+    // the ETA follows wall time (evaluations and checkpoints included), not the training speed
+    const elapsed = (performance.now() - this.#t0) / 1000;
+    const done = steps - this.startSteps;
+    const eta = done > 0 && elapsed > 0 ? (this.totalSteps - steps) * elapsed / done : NaN;
+    const it = rec["iteration"] ?? 0;
+    const ret = rec["train_return"];
+    if (typeof ret === "number" && Number.isFinite(ret)) {
+      this.#lastReturn = { value: ret, iteration: it };
+    }
+    // no episode ended in this rollout: show the last finished episodes' return, marked so
+    const shownReturn = typeof ret === "number"
+      ? fmtNum(ret)
+      : this.#lastReturn
+      ? `${fmtNum(this.#lastReturn.value)} (it ${this.#lastReturn.iteration})`
+      : "- (no episode ended yet)";
+    const line = `[${pct.toFixed(0).padStart(3)}%] it ${it} | ${
       steps.toLocaleString("en-US")
-    } steps | ${Math.round(sps).toLocaleString("en-US")} steps/s | return ${
-      fmtNum(rec["train_return"])
-    } | eval ${fmtNum(rec["eval_return"])} | ETA ${fmtTime(eta)}`;
+    } steps | ${Math.round(sps).toLocaleString("en-US")} steps/s | return ${shownReturn} | eval ${
+      fmtNum(rec["eval_return"])
+    } | ETA ${fmtTime(eta)}`;
     const now = performance.now();
     if (this.#tty) {
       Deno.stderr.writeSync(this.#enc.encode(`\r\x1b[2K${line}`));

@@ -15,6 +15,7 @@ import {
   checkRunSize,
   defaultOut,
   derived,
+  evalSchedule,
   evalSeed,
   learnerThreads,
   redactDeep,
@@ -144,6 +145,10 @@ export interface Summary {
   meta?: RunMetadata;
   /** The run directory. */
   out: string;
+  /** Set when the run was stopped (a signal) before its last iteration; resume it to go on. */
+  stopped?: boolean;
+  /** The iterations the config asks for (so a stopped run says how far it got). */
+  planned_iterations?: number;
 }
 
 /** What the trainer needs besides the config. */
@@ -264,18 +269,26 @@ async function trainIn(
     ? (await import("../distributed/remote_env.ts")).remoteEnvEntry(cfg, deps.env)
     : deps.env;
   const env = await makeEnv(entry, { options: cfg.envOptions, numEnvs: remote ? 1 : cfg.numEnvs });
+  // `auto` evaluation settings become numbers here (they depend on the episode limit), and the
+  // run's config.json and checkpoint record those numbers
+  const schedule = evalSchedule(cfg, env.spec.episodeLimit);
+  const scheduled: ScheduledConfig = {
+    ...cfg,
+    evalEvery: schedule.every,
+    evalEpisodes: schedule.episodes,
+  };
   let evalEnv: VecEnv;
   try {
     evalEnv = await makeEnv(entry, {
       options: cfg.envOptions,
-      numEnvs: Math.min(cfg.evalEpisodes, 100),
+      numEnvs: Math.min(schedule.episodes, 100),
     });
   } catch (err) {
     await env.close();
     throw err;
   }
   try {
-    return await trainWith(out, cfg, deps, backend, { env, evalEnv, algoOptions });
+    return await trainWith(out, scheduled, deps, backend, { env, evalEnv, algoOptions });
   } finally {
     // every failure path (reset, algorithm creation, setState, the loop) closes both envs
     await env.close();
@@ -283,9 +296,12 @@ async function trainIn(
   }
 }
 
+/** A config whose evaluation schedule is resolved to numbers (`evalSchedule`). */
+type ScheduledConfig = TrainConfig & { evalEvery: number; evalEpisodes: number };
+
 async function trainWith(
   out: string,
-  cfg: TrainConfig,
+  cfg: ScheduledConfig,
   deps: TrainDeps,
   backend: BackendInfo,
   x: { env: VecEnv; evalEnv: VecEnv; algoOptions: unknown },
@@ -327,7 +343,7 @@ async function trainWith(
     finiteGuard,
     new FileSink(out),
     ...(cfg.log === "tensorboard" ? [new TensorBoardSink(out)] : []),
-    ...(cfg.quiet ? [] : [new ProgressLine(stepsPerIter * iterations)]),
+    ...(cfg.quiet ? [] : [new ProgressLine(stepsPerIter * iterations, envSteps)]),
     ...(deps.hooks ?? []),
     new CheckpointHook(cfg.checkpointEvery),
   ];
@@ -466,6 +482,8 @@ async function trainWith(
       : {}),
     out,
     meta,
+    ...(iteration < iterations ? { stopped: true } : {}),
+    planned_iterations: iterations,
   };
   await Deno.writeTextFile(
     join(out, "summary.json"),

@@ -46,16 +46,42 @@ Deno.test("train.ts exits non-zero with one clear line for an unknown env or bad
   assert.equal(a.code, 2);
   assert.match(
     a.stderr.trim(),
-    /^Error: Unknown env "matrix\/nope": known envs are .*matrix\/climbing/,
+    /^Error: Unknown env "matrix\/nope": the matrix family has matrix\/climbing, matrix\/penalty/,
   );
   assert.equal(a.stderr.trim().split("\n").length, 1);
+  // a typo gets the nearest id, not the list of every env; nothing printed before the error
+  const typo = await cli("--env", "matrix/climbin");
+  assert.equal(typo.code, 2);
+  assert.equal(
+    typo.stderr.trim(),
+    'Error: Unknown env "matrix/climbin": did you mean matrix/climbing? (--list shows all ' +
+      `${typo.stderr.match(/all (\d+) envs/)?.[1]} envs)`,
+  );
+  const family = await cli("--env", "nope/x");
+  assert.match(family.stderr, /known envs are matrix\/\*, chain\/\*, .*smax\/\*/);
+  // negative numbers reach validation (not the argument parser's "ambiguous" text)
+  for (const [flag, range] of [["--seed", "0 to 2147483647"], ["--total-steps", "1 to"]]) {
+    const neg = await cli(flag!, "-1");
+    assert.equal(neg.code, 2);
+    assert.match(
+      neg.stderr.trim(),
+      new RegExp(`^Error: Invalid flag ${flag}: must be from ${range}`),
+    );
+  }
+  // an unknown option key names the nearest one, before the banner
+  const key = await cli("--env", "matrix/penalty", "--env-opt", "kk=3");
+  assert.equal(
+    key.stderr.trim(),
+    'Error: Invalid options for env matrix/penalty: unknown key "kk" (did you mean k? allowed ' +
+      "options: k, episodeLength)",
+  );
   const b = await cli("--env", "matrix/penalty", "--env-opt", "k=high", "--total-steps", "10");
   assert.equal(b.code, 2);
   assert.match(b.stderr, /Invalid options for env matrix\/penalty: k: .*number/);
   const c = await cli("--algo", "dqn");
   assert.match(
     c.stderr,
-    /Unknown algorithm "dqn": known algorithms are bppo, mappo, ippo, armappo, happo/,
+    /Unknown algorithm "dqn": known algorithms are bppo, mappo, ippo, armappo, happo \(--list/,
   );
 });
 
@@ -108,6 +134,53 @@ Deno.test("train, then --eval-only on the checkpoint, from the command line", as
   assert.equal(r.env, "coin/match");
   assert.equal(r.env_steps, 400);
   assert.ok(typeof r.eval_return === "number");
+  assert.equal(r.eval_episodes, 10);
+  // the summary lists the files the run wrote; resuming the finished run says there is nothing to do
+  assert.match(
+    t.stdout,
+    /run directory: .* \(checkpoint\.json, config\.json, evaluations\.jsonl, marl_eval\.json, metrics\.jsonl\/\.csv, summary\.json\)/,
+  );
+  const again = await cli("--resume", out);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(
+    again.stderr.trim(),
+    /^Nothing to do: .* already finished 400 env steps \(--total-steps 400\); pass a larger --total-steps to train on$/,
+  );
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("Ctrl-C: the run stops after its checkpoint and says so (not Done), with the resume command", async () => {
+  const out = await Deno.makeTempDir({ prefix: "baton_cli_int_" });
+  const p = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "train.ts", "--total-steps", "10000000", "--num-envs", "8", "--out", out],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stdoutText = new Response(p.stdout).text();
+  // wait for the first iteration's line, then interrupt
+  const dec = new TextDecoder();
+  let err = "";
+  const reader = p.stderr.getReader();
+  while (!/\bit 1 \|/.test(err)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += dec.decode(value);
+  }
+  p.kill("SIGINT");
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += dec.decode(value);
+  }
+  const [{ code }, text] = await Promise.all([p.status, stdoutText]);
+  assert.equal(code, 130, err);
+  assert.match(text, /^Stopped: bppo on matrix\/climbing, seed 0, after \d+ iterations? of 6250/m);
+  assert.doesNotMatch(text, /Done:/);
+  assert.match(text, new RegExp(`continue it with: deno task train --resume ${out}`));
+  const summary = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
+  assert.equal(summary.stopped, true);
+  await Deno.remove(out, { recursive: true });
 });
 
 Deno.test("one version string: core/version.ts equals deno.json's version", async () => {

@@ -96,7 +96,7 @@ export async function actChain(
     const head = tf.tidy(() => {
       const obs = new Float32Array(n * E * ag.obsIn);
       for (let i = 0; i < n; i++) {
-        obs.set(ag.agentRows(x.obs, i, E, ag.spec.obsDim), i * E * ag.obsIn);
+        obs.set(ag.obsRows(x.obs, i, E), i * E * ag.obsIn);
       }
       let r: Recurrence | null = null;
       if (rec) {
@@ -124,7 +124,7 @@ export async function actChain(
     if (all) rows = all.subarray(i * E * A, (i + 1) * E * A);
     else {
       const head = tf.tidy(() => {
-        const obs = tf.tensor2d(ag.agentRows(x.obs, i, E, ag.spec.obsDim), [E, ag.obsIn]);
+        const obs = tf.tensor2d(ag.obsRows(x.obs, i, E), [E, ag.obsIn]);
         const cond = ag.opts.conditioned ? ag.condInput(i, tf.tensor2d(u, [E, n * A])) : null;
         const r = rec ? oneStep(memoryRows(ag, rec.memory, i, E), rec.keep, H) : null;
         const f = ag.actorForward(i, obs, cond, r);

@@ -41,6 +41,7 @@ export class ActionValueCritic {
       layers: number;
       activation: Activation;
       featureNorm: boolean;
+      inputNorm?: boolean;
       lr: number;
       eps: number;
       maxGradNorm: number;

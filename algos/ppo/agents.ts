@@ -33,6 +33,7 @@ import {
 } from "../../core/nets.ts";
 import { Adam } from "../../core/adam.ts";
 import { ValueNorm } from "../../core/value_norm.ts";
+import { RunningNorm } from "../../core/running_norm.ts";
 import {
   categoricalEntropy,
   categoricalLogp,
@@ -110,6 +111,12 @@ export class PpoAgents {
   readonly criticOpts: Adam[] = [];
   /** Value normaliser of every agent. */
   readonly valueNorm: ValueNorm;
+  /** The input normalisation in use (`inputNorm`, `auto` resolved for this env). */
+  readonly inputNorm: "layer" | "running" | "none";
+  /** Running statistics of each agent's observation (`inputNorm` running), else null. */
+  readonly obsStats: RunningNorm[] | null;
+  /** Running statistics of the global state (`inputNorm` running, state critics), else null. */
+  readonly stateStats: RunningNorm | null;
   /** Execution (chain) order: position p acts as agent order[p]. */
   order: Int32Array;
   /** Every variable by its instance-free name (checkpoint keys). */
@@ -152,11 +159,16 @@ export class PpoAgents {
     this.obsIn = obsDim + id;
     this.#criticDim = (opts.critic === "state" ? stateDim : obsDim) + id;
     const pre = `baton${instances++}`;
+    this.inputNorm = resolveInputNorm(opts, obsDim, opts.critic === "state" ? stateDim : obsDim);
+    const running = this.inputNorm === "running";
+    this.obsStats = running ? Array.from({ length: n }, () => new RunningNorm(obsDim)) : null;
+    this.stateStats = running && opts.critic === "state" ? new RunningNorm(stateDim) : null;
     const net = {
       hidden: opts.hidden,
       layers: opts.layers,
       activation: opts.activation,
       featureNorm: opts.featureNorm,
+      inputNorm: this.inputNorm === "layer",
       rng: opts.rng,
     };
     const gru = (name: string) =>
@@ -173,7 +185,11 @@ export class PpoAgents {
         base: makeMlpBase(`${pre}/actor${i}/base`, { inDim: this.obsIn, ...net }),
         gru: gru(`${pre}/actor${i}/gru`),
         cond: opts.conditioned
-          ? makeMlpBase(`${pre}/actor${i}/cond`, { inDim: n * this.A + n, ...net })
+          ? makeMlpBase(`${pre}/actor${i}/cond`, {
+            inDim: n * this.A + n,
+            ...net,
+            inputNorm: opts.featureNorm, // actions and positions, not observations
+          })
           : null,
         fuseNorm: opts.conditioned && opts.featureNorm
           ? makeNorm(`${pre}/actor${i}/fuse_norm`, opts.hidden)
@@ -294,15 +310,47 @@ export class PpoAgents {
    * @returns `[rows, criticDim]`
    */
   criticRows(state: Float32Array, obs: Float32Array, i: number, rows: number): Float32Array {
-    const { obsDim, stateDim } = this.spec;
-    if (this.opts.critic === "obs") return this.agentRows(obs, i, rows, obsDim);
-    if (!this.shared) return state.slice(0, rows * stateDim);
-    const w = stateDim + this.n, out = new Float32Array(rows * w);
-    for (let s = 0; s < rows; s++) {
-      out.set(state.subarray(s * stateDim, (s + 1) * stateDim), s * w);
-      out[s * w + stateDim + i] = 1;
+    const { stateDim } = this.spec;
+    if (this.opts.critic === "obs") return this.obsRows(obs, i, rows);
+    let out: Float32Array;
+    if (!this.shared) out = state.slice(0, rows * stateDim);
+    else {
+      const w = stateDim + this.n;
+      out = new Float32Array(rows * w);
+      for (let s = 0; s < rows; s++) {
+        out.set(state.subarray(s * stateDim, (s + 1) * stateDim), s * w);
+        out[s * w + stateDim + i] = 1;
+      }
     }
+    this.stateStats?.apply(out, rows, this.#criticDim);
     return out;
+  }
+
+  /**
+   * Agent i's actor input for `rows` rows: its observations (normalised with the running
+   * statistics when `inputNorm` is running), with the agent-id one-hot appended when shared.
+   * @param obs `[rows, n, obsDim]`
+   * @param i the agent
+   * @param rows leading size
+   * @returns `[rows, obsIn]`
+   */
+  obsRows(obs: Float32Array, i: number, rows: number): Float32Array {
+    const out = this.agentRows(obs, i, rows, this.spec.obsDim);
+    this.obsStats?.[i]?.apply(out, rows, this.obsIn);
+    return out;
+  }
+
+  /**
+   * Merges a rollout's raw observations and states into the running statistics (after the
+   * update has used the statistics the rollout was acted with; see prepareBatch).
+   * @param obs `[rows, n, obsDim]`
+   * @param state `[rows, stateDim]`
+   * @param rows leading size
+   */
+  updateInputStats(obs: Float32Array, state: Float32Array, rows: number): void {
+    const { obsDim, stateDim } = this.spec;
+    this.obsStats?.forEach((st, i) => st.update(obs, rows, this.n * obsDim, i * obsDim));
+    this.stateStats?.update(state, rows, stateDim);
   }
 
   /** Returns agent i's actor variables. */
@@ -517,4 +565,47 @@ export class PpoAgents {
 function largestDivisor(n: number, k: number): number {
   for (let d = Math.min(n, k); d > 1; d--) if (n % d === 0) return d;
   return 1;
+}
+
+/**
+ * The input normalisation a network set uses: `inputNorm` as given, or for `auto` a LayerNorm
+ * when featureNorm is on and every input has 3+ features, running statistics when one has fewer
+ * (a LayerNorm over two features leaves only their order, over one nothing), none without
+ * featureNorm. Says so on stderr when auto avoids the LayerNorm, and warns when a LayerNorm was
+ * asked for on such an input.
+ * @param o the options
+ * @param obsDim actor input features
+ * @param criticDim critic input features (before any agent id)
+ * @returns the mode
+ */
+export function resolveInputNorm(
+  o: Pick<PpoOptions, "inputNorm" | "featureNorm">,
+  obsDim: number,
+  criticDim: number,
+): "layer" | "running" | "none" {
+  const narrow = Math.min(obsDim, criticDim);
+  const what = `${narrow === obsDim ? "observations" : "critic inputs"} have ${narrow} feature${
+    narrow === 1 ? "" : "s"
+  }`;
+  if (o.inputNorm === "layer" && narrow < 3) {
+    warnOnce(
+      `Warning: inputNorm=layer: the ${what}; a LayerNorm over them keeps ${
+        narrow === 1 ? "nothing" : "only which one is larger"
+      } (use --algo-opt inputNorm=running)`,
+    );
+  }
+  if (o.inputNorm !== "auto") return o.inputNorm;
+  if (!o.featureNorm) return "none";
+  if (narrow >= 3) return "layer";
+  warnOnce(
+    `Note: inputNorm auto: the ${what}, which a LayerNorm would erase; normalising them with running mean/std instead`,
+  );
+  return "running";
+}
+
+const warned = new Set<string>();
+function warnOnce(line: string): void {
+  if (warned.has(line)) return;
+  warned.add(line);
+  console.error(line);
 }

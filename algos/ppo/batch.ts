@@ -63,7 +63,6 @@ export function prepareBatch(ag: PpoAgents, rollout: Rollout): TrainBatch {
   const { n, A } = ag;
   const r = ag.recurrent ? chunkMajor(rollout, ag.seqLen) : rollout;
   const N = r.T * r.E;
-  const { obsDim } = ag.spec;
   const ret = r.returns.slice(), vOld = r.values.slice();
   if (ag.opts.valueNorm) {
     ag.valueNorm.update(ret);
@@ -83,7 +82,7 @@ export function prepareBatch(ag: PpoAgents, rollout: Rollout): TrainBatch {
   for (let i = 0; i < n; i++) {
     const criticIn = tf.tensor2d(ag.criticRows(r.state, r.obs, i, N), [N, ag.criticDim]);
     agents.push({
-      obs: tf.tensor2d(ag.agentRows(r.obs, i, N, obsDim), [N, ag.obsIn]),
+      obs: tf.tensor2d(ag.obsRows(r.obs, i, N), [N, ag.obsIn]),
       act: tf.tensor2d(pick(r.actionVecs, i, A), [N, A]),
       avail: r.avail ? tf.tensor2d(pick(r.avail, i, A), [N, A]) : null,
       logpOld: tf.tensor1d(pick(r.logp, i, 1)),
@@ -95,6 +94,9 @@ export function prepareBatch(ag: PpoAgents, rollout: Rollout): TrainBatch {
       ...memoryRows(ag, r, i),
     });
   }
+  // the rollout was acted with the current input statistics and the batch uses them too; the
+  // next rollout's statistics include this one
+  ag.updateInputStats(r.obs, r.state, N);
   return { N, agents, u: tf.tensor2d(r.actionVecs, [N, n * A]) };
 }
 

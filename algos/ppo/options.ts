@@ -19,7 +19,15 @@ export const ppoOptions = z.strictObject({
   hidden: z.int().min(1).default(64).describe("hidden width"),
   layers: z.int().min(1).default(1).describe("hidden layers in each MLP base"),
   activation: z.enum(["relu", "tanh"]).default("relu").describe("hidden activation"),
-  featureNorm: z.boolean().default(true).describe("LayerNorm on inputs and hidden features"),
+  featureNorm: z.boolean().default(true).describe(
+    "LayerNorm on hidden features (and on inputs when inputNorm is layer)",
+  ),
+  inputNorm: z.enum(["auto", "layer", "running", "none"]).default("auto").describe(
+    "observation/state input normalisation: layer = a LayerNorm per sample (MAPPO's " +
+      "feature_norm; over 1-2 features it erases the values), running = running mean/std per " +
+      "feature (in checkpoints), none; auto = layer when featureNorm and every input has 3+ " +
+      "features, running when featureNorm and one has fewer, none without featureNorm",
+  ),
   huberDelta: z.number().positive().default(10).describe("Huber delta of the value loss"),
   valueNorm: z.boolean().default(true).describe("normalise value targets (ValueNorm)"),
   critic: z.enum(["state", "obs"]).default("state").describe(

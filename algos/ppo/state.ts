@@ -7,6 +7,7 @@ import { tf, z } from "../../core/deps.ts";
 import { formatZodError } from "../../core/errors.ts";
 import type { AlgoState } from "../../core/algorithm.ts";
 import type { ValueNormState } from "../../core/value_norm.ts";
+import type { RunningNormState } from "../../core/running_norm.ts";
 import type { PpoAgents } from "./agents.ts";
 
 /**
@@ -33,6 +34,15 @@ export async function agentsState(ag: PpoAgents): Promise<AlgoState> {
       valueNorm: ag.valueNorm.getState(),
       adamT,
       order: Array.from(ag.order),
+      // running input statistics (inputNorm running): workers act with them, resumes keep them
+      ...(ag.obsStats
+        ? {
+          inputStats: {
+            obs: ag.obsStats.map((s) => s.getState()),
+            state: ag.stateStats?.getState() ?? null,
+          },
+        }
+        : {}),
     },
   };
 }
@@ -68,6 +78,13 @@ export function setAgentsState(ag: PpoAgents, s: AlgoState): void {
   });
   ag.valueNorm.setState(s.extra.valueNorm as ValueNormState);
   ag.order = Int32Array.from(s.extra.order as number[]);
+  const stats = s.extra.inputStats as
+    | { obs: RunningNormState[]; state: RunningNormState | null }
+    | undefined;
+  if (ag.obsStats) {
+    stats!.obs.forEach((st, i) => ag.obsStats![i]!.setState(st));
+    if (ag.stateStats) ag.stateStats.setState(stats!.state!);
+  }
 }
 
 /** Checks a checkpoint's extras (counts, value statistics, chain order) before any is used. */
@@ -86,6 +103,12 @@ function checkExtra(ag: PpoAgents, extra: Record<string, unknown>): void {
       (o) => new Set(o).size === o.length,
       "expected a permutation of the agents",
     ),
+    inputStats: ag.obsStats
+      ? z.object({
+        obs: z.array(runningState(ag.spec.obsDim)).length(n),
+        state: ag.stateStats ? runningState(ag.spec.stateDim) : z.null(),
+      })
+      : z.undefined({ error: "present, but this run does not use inputNorm=running" }),
   });
   const r = schema.safeParse(extra);
   if (!r.success) {
@@ -95,4 +118,13 @@ function checkExtra(ag: PpoAgents, extra: Record<string, unknown>): void {
       } (the file was edited or written by another algorithm or size)`,
     );
   }
+}
+
+/** A running-normaliser snapshot of `width` features: finite means, variances >= 0. */
+function runningState(width: number) {
+  return z.object({
+    count: z.number().positive(),
+    mean: z.array(z.number()).length(width),
+    var: z.array(z.number().min(0)).length(width),
+  });
 }

@@ -835,7 +835,9 @@ export const footballEnvs: EnvEntry<typeof footballOptions>[] = Object.values(SC
   s,
 ) => ({
   id: `football/${s.name}`,
-  description: `GRF ${s.name}: ${s.controlled.length} agents vs a scripted opponent (native 2-D)`,
+  description: `GRF ${s.name}: ${s.controlled.length} agent${
+    s.controlled.length === 1 ? "" : "s"
+  } vs a scripted opponent (native 2-D)`,
   options: footballOptions,
   create: (o, ctx) => new FootballVecEnv(s.name, ctx.numEnvs, o),
 }));
