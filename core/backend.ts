@@ -49,9 +49,11 @@ function noGpuDevice(): boolean {
   }
 }
 
-async function gpuAdapter(): Promise<{ fallback: boolean; description: string } | null> {
+async function gpuAdapter(
+  probe = false,
+): Promise<{ fallback: boolean; description: string } | null> {
   const gpu = (globalThis.navigator as { gpu?: any } | undefined)?.gpu;
-  if (!gpu || noGpuDevice()) return null;
+  if (!gpu || (!probe && noGpuDevice())) return null;
   try {
     const a = await gpu.requestAdapter();
     if (!a) return null;
@@ -89,9 +91,13 @@ export async function initBackend(choice: BackendChoice = "auto"): Promise<Backe
   } else name = choice;
   let warning: string | undefined;
   if (choice === "webgpu") {
-    const a = await gpuAdapter();
-    if (a?.fallback) {
-      warning = `--backend webgpu runs on a software adapter (${a.description}), which is ` +
+    // asked for: look even without a GPU device node (Mesa's llvmpipe answers then)
+    const a = await gpuAdapter(true);
+    if (a?.fallback || noGpuDevice()) {
+      warning =
+        `--backend webgpu runs on a software adapter (${
+          a?.description ?? "no GPU device on this machine"
+        }), which is ` +
         "tens of times slower than --backend wasm here; it is meant for testing, not training";
     }
   }

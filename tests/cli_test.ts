@@ -220,3 +220,25 @@ Deno.test("every deno task prints its flags on --help and exits 0; a typo'd flag
     }
   }
 });
+
+Deno.test("a forced --backend webgpu on a software adapter is warned about", async () => {
+  const out = await Deno.makeTempDir({ prefix: "baton_cli_wg_" });
+  const r = await cli(
+    "--backend",
+    "webgpu",
+    "--total-steps",
+    "100",
+    "--num-envs",
+    "10",
+    "--rollout-length",
+    "10",
+    "--eval-episodes",
+    "5",
+    "--out",
+    out,
+  );
+  await Deno.remove(out, { recursive: true });
+  assert.equal(r.code, 0, r.stderr);
+  // this project's machines (and CI) have only Mesa's llvmpipe
+  assert.match(r.stderr, /Warning: --backend webgpu runs on a software adapter/);
+});
