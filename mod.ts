@@ -34,6 +34,7 @@ export {
   type ZodType,
 } from "./core/deps.ts";
 export { VERSION } from "./core/version.ts";
+export { loadPolicy, type Policy, type PolicyInput, type PolicyOutput } from "./core/policy.ts";
 export { Rng, type RngState, type RngStreamState } from "./core/rng.ts";
 export {
   collect,

@@ -59,6 +59,7 @@ function helpText(): string {
     "  --resume runs/<name>                      continue a run from its checkpoint",
     "  --eval-only --checkpoint <file|dir>       evaluate a checkpoint greedily and exit",
     "  --list                                    list envs and algorithms with their options",
+    "  --dry-run                                 validate the config, plugins, ids and options; train nothing",
     "  --help                                    this text",
     "",
     "Example: deno task train --env matrix/penalty --env-opt k=100 --algo mappo --seed 1",
@@ -161,6 +162,7 @@ export function parseCli(argv: string[]): {
   help: boolean;
   resume?: string;
   evalOnly: boolean;
+  dryRun: boolean;
   checkpoint?: string;
   config?: string;
   seeds?: string;
@@ -173,6 +175,7 @@ export function parseCli(argv: string[]): {
     help: { type: "boolean" },
     resume: { type: "string" },
     "eval-only": { type: "boolean" },
+    "dry-run": { type: "boolean" },
     checkpoint: { type: "string" },
     config: { type: "string" },
     seeds: { type: "string" },
@@ -219,7 +222,9 @@ export function parseCli(argv: string[]): {
         throw new Error(`Invalid --${f.flag} "${v}": expected a number`);
       }
       raw[f.key] = num;
-    } else if (/(^|\|)int(\||$)/.test(f.type) && /^-?\d+$/.test(String(v))) {
+    } else if (
+      /(^|\|)int(\||$)/.test(f.type) && String(v).trim() !== "" && Number.isFinite(Number(v))
+    ) {
       raw[f.key] = Number(v); // a union such as auto|int: a number when it is one
     } else raw[f.key] = v;
   }
@@ -239,6 +244,7 @@ export function parseCli(argv: string[]): {
     help: Boolean(values.help),
     resume: values.resume as string | undefined,
     evalOnly: Boolean(values["eval-only"]),
+    dryRun: Boolean(values["dry-run"]),
     checkpoint: values.checkpoint as string | undefined,
     config: values.config as string | undefined,
     seeds: values.seeds as string | undefined,
@@ -487,6 +493,10 @@ async function main(argv: string[]): Promise<number> {
   const algoEntry = algos.get(cfg.algo);
   parseOptions(algoEntry.options, cfg.algoOptions, `algorithm ${cfg.algo}`);
   parseOptions(envEntry.options, cfg.envOptions, `env ${cfg.env}`); // errors before the banner
+  if (cli.dryRun) { // everything above validated: the config, plugins, ids and options
+    console.log(`ok: ${cfg.algo} on ${cfg.env} (seed ${cfg.seed}), ${cfg.totalSteps} env steps`);
+    return 0;
+  }
   // a finished run (its summary written) has nothing to resume; one killed between its last
   // checkpoint and its summary goes on, evaluates and writes the summary
   const finishedRun = cli.resume && resume && resume.iteration >= derived(cfg).iterations &&

@@ -379,7 +379,7 @@ export class Bppo extends SequentialPpo {
   }
 
   /** One learning update from a rollout. */
-  async update(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
+  protected async learn(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
     const ag = this.agents, o = this.options, eps = ag.opts.clip;
     const paper = o.estimator === "paper", pathwise = o.estimator === "pathwise";
     const { n, A } = ag;
@@ -410,6 +410,7 @@ export class Bppo extends SequentialPpo {
         minibatches: ag.opts.minibatches,
         rng: ctx.rng,
         huberDelta: ag.opts.huberDelta,
+        lrScale: ag.criticOpts[0]!.lrScale,
       });
       feedbackSec += (performance.now() - fbStart) / 1000;
     }

@@ -59,7 +59,7 @@ export class Happo extends SequentialPpo {
   }
 
   /** One learning update from a rollout. */
-  async update(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
+  protected async learn(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
     const ag = this.agents;
     const tb = prepareBatch(ag, r);
     const critics = this.critics.start(tb, ctx.rng); // beside the actors, on other threads

@@ -101,7 +101,7 @@ export class Mappo extends PpoAlgorithm {
   }
 
   /** One learning update from a rollout. */
-  async update(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
+  protected async learn(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
     const ag = this.agents;
     const { clip, entropyCoef, epochs } = ag.opts;
     const tb = prepareBatch(ag, r);

@@ -13,6 +13,8 @@ export class Adam {
   readonly #m: tf.Variable[];
   readonly #v: tf.Variable[];
   #t = 0;
+  /** Multiplies `opts.lr` (a learning-rate schedule sets it before each update; default 1). */
+  lrScale = 1;
 
   /**
    * Creates it.
@@ -36,7 +38,7 @@ export class Adam {
     const b1 = this.opts.beta1 ?? 0.9, b2 = this.opts.beta2 ?? 0.999;
     this.#t += 1;
     const bc1 = 1 - b1 ** this.#t, bc2 = 1 - b2 ** this.#t;
-    const stepSize = this.opts.lr / bc1;
+    const stepSize = this.opts.lr * this.lrScale / bc1;
     return tf.tidy(() => {
       const norm = tf.sqrt(addAll(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
       const scale = this.opts.maxGradNorm > 0

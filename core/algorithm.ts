@@ -119,6 +119,8 @@ export interface Algorithm {
    * feed-forward). Callers keep it with {@link MemoryCarry}.
    */
   readonly memorySize?: number;
+  /** Lines the trainer prints once on stderr unless quiet (choices the run should know about). */
+  readonly notes?: readonly string[];
   /** Called once before each rollout (e.g. to draw an agent order). */
   beginIteration?(rng: Rng): void;
   /** Samples (or, greedily, picks) every agent's action. */

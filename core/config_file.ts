@@ -1,116 +1,44 @@
 /**
- * Config files for `--config`: JSON, or the YAML a config needs (block mappings, block lists,
- * scalars, comments, and JSON-style flow values such as `payoff: [[1, 0], [0, 1]]`). Anything
- * else in a YAML file (anchors, multi-line strings, tags, several documents) is refused with the
- * line number, rather than read wrongly. Keys are the run config's (`core/config.ts`); a run's own
+ * Config files for `--config`: JSON, or YAML 1.2 (read by the npm package `yaml`: anchors,
+ * aliases, block scalars, flow values such as `payoff: [[1, 0], [0, 1]]`); a syntax error or a
+ * duplicate key is refused with the file, line and column. Keys are the run config's (`core/config.ts`); a run's own
  * `config.json` loads too, without its record of where it ran.
  *
  * @module
  */
+import { parse as parseYamlText, YAMLError } from "npm:yaml@2.9.1";
 import { trainConfig } from "./config.ts";
 
 /** A parse error with the file and line. */
 export class ConfigFileError extends Error {}
 
-function scalar(raw: string, where: string): unknown {
-  const s = raw.trim();
-  if (s === "" || s === "~" || s === "null") return null;
-  if (s === "true") return true;
-  if (s === "false") return false;
-  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) return Number(s);
-  if (/^["[{]/.test(s)) {
-    try {
-      return JSON.parse(s);
-    } catch {
-      if (s.startsWith("'")) return s.slice(1, -1);
-      throw new ConfigFileError(`${where}: ${s} looks like JSON but does not parse`);
-    }
-  }
-  if (s.startsWith("'") && s.endsWith("'") && s.length >= 2) {
-    return s.slice(1, -1).replace(/''/g, "'");
-  }
-  if (/^[&*!|>%@`]/.test(s)) {
-    throw new ConfigFileError(`${where}: anchors, tags and block scalars are not supported`);
-  }
-  return s;
-}
-
-/** Strips a `#` comment that is not inside quotes or brackets. */
-function stripComment(line: string): string {
-  let q: string | null = null;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (q) {
-      if (c === q) q = null;
-    } else if (c === '"' || c === "'") q = c;
-    else if (c === "#" && (i === 0 || /\s/.test(line[i - 1]!))) return line.slice(0, i);
-  }
-  return line;
-}
-
 /**
- * Parses the YAML subset described in the module doc.
+ * Parses a YAML 1.2 file with the maintained `yaml` package (anchors, aliases, block scalars,
+ * flow values, comments, all of it). One document only; duplicate keys, an alias bomb (more than
+ * 100 alias expansions) and any syntax error are refused with the file, line and column.
  * @param text the file's text
  * @param path the file (for messages)
  * @returns the value
  */
-export function parseYamlSubset(text: string, path: string): unknown {
-  const lines = text.split(/\r?\n/).map((l, i) => ({ no: i + 1, text: stripComment(l) }))
-    .filter((l) => l.text.trim() !== "" && l.text.trim() !== "---");
-  for (const l of lines) {
-    if (/^\s*\t/.test(l.text)) {
-      throw new ConfigFileError(`${path}:${l.no}: tabs are not allowed for indentation`);
+export function parseYaml(text: string, path: string): unknown {
+  try {
+    return parseYamlText(text, {
+      version: "1.2",
+      uniqueKeys: true,
+      maxAliasCount: 100,
+      merge: true,
+    });
+  } catch (err) {
+    if (err instanceof YAMLError) {
+      const at = err.linePos?.[0];
+      const where = at ? `${path}:${at.line}:${at.col}` : path;
+      // the package's message ends with a picture of the line; the first line says what is wrong
+      throw new ConfigFileError(
+        `${where}: ${err.message.split("\n")[0]!.replace(/ at line.*$/, "")}`,
+      );
     }
+    throw new ConfigFileError(`${path}: ${(err as Error).message.split("\n")[0]}`);
   }
-  let i = 0;
-  const indent = (t: string) => t.length - t.trimStart().length;
-  const block = (level: number): unknown => {
-    const first = lines[i]!;
-    const isList = first.text.trimStart().startsWith("- ") || first.text.trim() === "-";
-    if (isList) {
-      const out: unknown[] = [];
-      while (i < lines.length && indent(lines[i]!.text) === level) {
-        const t = lines[i]!.text.trimStart();
-        if (!t.startsWith("-")) break;
-        const rest = t.slice(1).trim();
-        const where = `${path}:${lines[i]!.no}`;
-        i++;
-        if (rest === "") {
-          out.push(
-            i < lines.length && indent(lines[i]!.text) > level
-              ? block(indent(lines[i]!.text))
-              : null,
-          );
-        } else if (/^[\w.-]+\s*:(\s|$)/.test(rest)) {
-          throw new ConfigFileError(`${where}: mappings inside lists are not supported`);
-        } else out.push(scalar(rest, where));
-      }
-      return out;
-    }
-    const out: Record<string, unknown> = {};
-    while (i < lines.length && indent(lines[i]!.text) === level) {
-      const t = lines[i]!.text.trim();
-      const where = `${path}:${lines[i]!.no}`;
-      const m = /^("[^"]*"|'[^']*'|[^:]+?)\s*:(\s+(.*))?$/.exec(t);
-      if (!m) throw new ConfigFileError(`${where}: expected "key: value"`);
-      const key = m[1]!.replace(/^["']|["']$/g, "");
-      if (key in out) throw new ConfigFileError(`${where}: key ${key} appears twice`);
-      i++;
-      if (m[3] !== undefined && m[3].trim() !== "") out[key] = scalar(m[3], where);
-      else if (i < lines.length && indent(lines[i]!.text) > level) {
-        out[key] = block(indent(lines[i]!.text));
-      } else out[key] = null;
-    }
-    return out;
-  };
-  if (!lines.length) return {};
-  const v = block(indent(lines[0]!.text));
-  if (i < lines.length) {
-    throw new ConfigFileError(
-      `${path}:${lines[i]!.no}: indentation does not match the lines above`,
-    );
-  }
-  return v;
 }
 
 /** Keys a run's `config.json` holds besides the config: where and how it ran. */
@@ -131,7 +59,7 @@ export async function loadConfigFile(path: string): Promise<Record<string, unkno
     throw new ConfigFileError(`Cannot read --config ${path}: ${(err as Error).message}`);
   }
   let v: unknown;
-  if (/\.ya?ml$/i.test(path)) v = parseYamlSubset(text, path);
+  if (/\.ya?ml$/i.test(path)) v = parseYaml(text, path);
   else {
     try {
       v = JSON.parse(text);

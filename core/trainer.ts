@@ -316,6 +316,7 @@ async function trainWith(
     threads,
     rolloutLength: cfg.rolloutLength,
   });
+  if (!cfg.quiet) { for (const line of algo.notes ?? []) console.error(line); }
   const { stepsPerIter, iterations } = derived(cfg);
   let iteration = 0, envSteps = 0, wallBefore = 0;
   if (deps.resume) {

@@ -37,40 +37,176 @@ const dataSchema = z.record(
   z.record(z.string(), z.record(z.string(), z.record(z.string(), runSchema))),
 );
 
+/** One marl_eval.json and what its run directory says about it. */
+interface Source {
+  file: string;
+  data: Data;
+  /** The run's config.json beside the file (runs written by Baton), else null. */
+  config: Record<string, unknown> | null;
+}
+
+/** The training settings that make runs different experiments when they differ. */
+const SETTINGS = ["numEnvs", "rolloutLength", "gamma", "gaeLambda"] as const;
+
+const shown = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+
+/** The last evaluation's env steps of a run body (its budget), or null. */
+function budgetOf(body: Run): number | null {
+  let best: number | null = null;
+  for (const [k, v] of Object.entries(body)) {
+    const c = (v as Record<string, unknown>).step_count;
+    if (k.startsWith("step_") && typeof c === "number") best = Math.max(best ?? 0, c);
+  }
+  return best;
+}
+
+/**
+ * Regroups runs: a run written by Baton (a config.json beside its marl_eval.json) goes under its
+ * env id plus the env options that differ between the runs of that env, and its algorithm plus
+ * the algorithm options and training settings that differ between the runs of that algorithm;
+ * runs of one group with different budgets (last evaluated env steps) are split by budget, never
+ * pooled. Files without a config keep the names they carry.
+ * @returns the regrouped data and one line per group saying what it pooled
+ */
+function regroup(sources: Source[]): { merged: Data; pooled: string[]; notes: string[] } {
+  const withCfg = sources.filter((s) => s.config);
+  const differing = (
+    runs: Record<string, unknown>[],
+    pick: (c: Record<string, unknown>) => Record<string, unknown>,
+  ) => {
+    const keys = new Set(runs.flatMap((c) => Object.keys(pick(c))));
+    return [...keys].sort().filter((k) =>
+      new Set(runs.map((c) => JSON.stringify(pick(c)[k] ?? null))).size > 1
+    );
+  };
+  const cfgs = withCfg.map((s) => s.config!);
+  const byEnv = new Map<string, Record<string, unknown>[]>();
+  const byAlgo = new Map<string, Record<string, unknown>[]>();
+  for (const c of cfgs) {
+    byEnv.set(String(c.env), [...(byEnv.get(String(c.env)) ?? []), c]);
+    byAlgo.set(String(c.algo), [...(byAlgo.get(String(c.algo)) ?? []), c]);
+  }
+  const envKeys = new Map(
+    [...byEnv].map(([e, cs]) => [
+      e,
+      differing(cs, (c) => (c.envOptions ?? {}) as Record<string, unknown>),
+    ]),
+  );
+  const algoKeys = new Map(
+    [...byAlgo].map(([a, cs]) => [
+      a,
+      differing(cs, (c) => (c.algoOptions ?? {}) as Record<string, unknown>),
+    ]),
+  );
+  const settingKeys = differing(cfgs, (c) => Object.fromEntries(SETTINGS.map((k) => [k, c[k]])));
+  const merged: Data = {};
+  const members = new Map<string, { seeds: number[]; budgets: Set<number | null>; runs: number }>();
+  const put = (env: string, task: string, algo: string, run: string, body: Run) => {
+    const into = (((merged[env] ??= {})[task] ??= {})[algo] ??= {});
+    let name = run;
+    for (let k = 2; name in into; k++) name = `${run}_${k}`; // the same seed twice
+    into[name] = body;
+    const key = `${env}/${task} | ${algo}`;
+    const m = members.get(key) ?? { seeds: [], budgets: new Set(), runs: 0 };
+    const seed = Number(/^run_(\d+)/.exec(run)?.[1]);
+    if (Number.isFinite(seed)) m.seeds.push(seed);
+    m.budgets.add(budgetOf(body));
+    m.runs++;
+    members.set(key, m);
+  };
+  // first pass: labels; second: budgets within a label (split when they differ)
+  const labelled: { env: string; task: string; algo: string; run: string; body: Run }[] = [];
+  for (const s of sources) {
+    for (const [env, tasks] of Object.entries(s.data)) {
+      for (const [task, algos] of Object.entries(tasks)) {
+        for (const [algo, runs] of Object.entries(algos)) {
+          for (const [run, body] of Object.entries(runs)) {
+            if (!s.config) {
+              labelled.push({ env, task, algo, run, body });
+              continue;
+            }
+            const c = s.config;
+            const eo = (c.envOptions ?? {}) as Record<string, unknown>;
+            const ao = (c.algoOptions ?? {}) as Record<string, unknown>;
+            const tk = envKeys.get(String(c.env)) ?? [];
+            const ak = algoKeys.get(String(c.algo)) ?? [];
+            const opts = [
+              ...ak.map((k) => `${k}=${shown(ao[k] ?? null)}`),
+              ...settingKeys.map((k) => `${k}=${shown(c[k] ?? null)}`),
+            ];
+            const [family, ...rest] = String(c.env).split("/");
+            labelled.push({
+              env: family!,
+              task: (rest.join("/") || family!) +
+                (tk.length ? `:${tk.map((k) => `${k}=${shown(eo[k] ?? null)}`).join(";")}` : ""),
+              algo: String(c.algo) + (opts.length ? `:${opts.join(";")}` : ""),
+              run,
+              body,
+            });
+          }
+        }
+      }
+    }
+  }
+  const budgets = new Map<string, Set<number | null>>();
+  for (const l of labelled) {
+    const k = `${l.env}/${l.task} | ${l.algo}`;
+    budgets.set(k, (budgets.get(k) ?? new Set()).add(budgetOf(l.body)));
+  }
+  const notes: string[] = [];
+  for (const l of labelled) {
+    const k = `${l.env}/${l.task} | ${l.algo}`;
+    const split = budgets.get(k)!.size > 1;
+    if (split && !notes.some((n) => n.startsWith(k))) {
+      notes.push(
+        `${k}: runs with different budgets (${
+          [...budgets.get(k)!].map((b) => b ?? "?").join(", ")
+        } env steps) are reported apart, not pooled`,
+      );
+    }
+    put(l.env, l.task, split ? `${l.algo} @${budgetOf(l.body) ?? "?"}` : l.algo, l.run, l.body);
+  }
+  const pooled = [...members].map(([k, m]) => {
+    const seeds = [...new Set(m.seeds)].sort((a, b) => a - b);
+    return `| ${k} | ${m.runs} | ${seeds.join(", ")} | ${
+      [...m.budgets].map((b) => b?.toLocaleString("en-US") ?? "?").join(", ")
+    } |`;
+  });
+  return { merged, pooled, notes };
+}
+
 /**
  * Aggregates every marl_eval.json below `from` (folders, or marl-eval JSON files).
- * @param x folders or files, the metric, the output path without extension
- * @returns the report's Markdown (also written to `<out>.md`, with `<out>.json` and
- *   `<out>_profile.svg`)
+ * @param x folders or files, the metric, the output folder, the files' name (default `aggregate`)
+ * @returns the report's Markdown (also written to `<out>/<name>.md`, with `<name>.json` and
+ *   `<name>_profile.svg`)
  */
 export async function aggregate(
-  x: { from: string[]; metric: string; out: string },
+  x: { from: string[]; metric: string; out: string; name?: string },
 ): Promise<string> {
   const flags = { ...x, from: x.from.join(",") };
-  const merged: Data = {};
-  let read = 0;
+  const name = x.name ?? "aggregate";
+  const sources: Source[] = [];
   for (const root of x.from) {
     for await (const f of files(root)) {
       const parsed = dataSchema.safeParse(JSON.parse(await Deno.readTextFile(f)));
       if (!parsed.success) {
         throw new Error(`${f} is not marl-eval JSON (env > task > algorithm > run > step)`);
       }
-      for (const [env, tasks] of Object.entries(parsed.data)) {
-        for (const [task, algos] of Object.entries(tasks)) {
-          for (const [algo, runs] of Object.entries(algos)) {
-            const into = (((merged[env] ??= {})[task] ??= {})[algo] ??= {});
-            for (const [run, body] of Object.entries(runs)) {
-              let name = run;
-              for (let k = 2; name in into; k++) name = `${run}_${k}`; // same seed from two folders
-              into[name] = body;
-            }
-          }
-        }
-      }
-      read++;
+      const config = await Deno.readTextFile(join(f, "..", "config.json")).then(
+        (t) => JSON.parse(t) as Record<string, unknown>,
+        () => null,
+      );
+      sources.push({
+        file: f,
+        data: parsed.data,
+        config: f.endsWith("marl_eval.json") ? config : null,
+      });
     }
   }
+  const read = sources.length;
   if (!read) throw new Error(`no marl_eval.json under ${flags.from}`);
+  const { merged, pooled, notes } = regroup(sources);
 
   const finalMean = (r: Run): number | null => {
     const v = r.absolute_metrics?.[flags.metric];
@@ -102,6 +238,16 @@ export async function aggregate(
     "IQM over runs with an interval: from 5 runs on, the 95% percentile-bootstrap CI (2,000",
     "resamples); with fewer, the range of the runs (min, max), labelled so: a bootstrap over 3 runs",
     "is always exactly their range and has no 95% meaning.",
+    "",
+    "Runs are grouped by env and algorithm plus the options that differ between the runs read",
+    "(env options per env, algorithm options per algorithm, and numEnvs, rollout length, gamma and",
+    "GAE lambda); everything else they share. Runs of one group with different budgets are kept",
+    "apart (`@<env steps>`).",
+    "",
+    "| group (task \\| algorithm) | runs | seeds | env steps at the last evaluation |",
+    "|---|---:|---|---|",
+    ...pooled,
+    ...(notes.length ? ["", ...notes.map((n) => `Note: ${n}.`)] : []),
     "",
     "| task | algorithm | runs | IQM [interval] | interval | mean | per run |",
     "|---|---|---:|---:|---|---:|---|",
@@ -174,13 +320,16 @@ export async function aggregate(
   });
   md.push(
     "",
-    `![performance profile](${flags.out.split("/").pop()}_profile.svg)`,
+    `![performance profile](${name}_profile.svg)`,
     "",
     "Performance profile: for each algorithm, the fraction of its (task, run) scores at or above tau, with each task's scores min-max normalised over all algorithms' runs.",
   );
-  await Deno.mkdir(join(flags.out, ".."), { recursive: true });
-  await Deno.writeTextFile(`${flags.out}.json`, JSON.stringify(merged, null, 1) + "\n");
-  await Deno.writeTextFile(`${flags.out}.md`, md.join("\n") + "\n");
-  await Deno.writeTextFile(`${flags.out}_profile.svg`, svg);
+  await Deno.mkdir(flags.out, { recursive: true });
+  await Deno.writeTextFile(
+    join(flags.out, `${name}.json`),
+    JSON.stringify(merged, null, 1) + "\n",
+  );
+  await Deno.writeTextFile(join(flags.out, `${name}.md`), md.join("\n") + "\n");
+  await Deno.writeTextFile(join(flags.out, `${name}_profile.svg`), svg);
   return md.join("\n") + "\n";
 }

@@ -7,8 +7,10 @@
  * algorithms of each task, plus a performance
  * profile: for each algorithm, the fraction of (task, run) scores above a threshold tau, with
  * scores min-max normalised per task over every algorithm's runs (Agarwal et al. 2021, rliable;
- * Gorsane et al. 2022, marl-eval). Outputs: `<out>.json` (merged marl-eval data), `<out>.md`,
- * `<out>_profile.svg`.
+ * Gorsane et al. 2022, marl-eval). Runs written by Baton are grouped by the options that differ
+ * between them (and never pooled across budgets); the report says what each group pooled.
+ * Outputs in the folder `--out`: `aggregate.json` (merged marl-eval data), `aggregate.md`,
+ * `aggregate_profile.svg`.
  *
  * @module
  */
@@ -22,7 +24,9 @@ const flags = parseFlags(
       "folders to search for marl_eval.json, or marl-eval JSON files (comma-separated)",
     ),
     metric: z.string().default("return").describe("metric to aggregate: return or win_rate"),
-    out: z.string().default("reports/aggregate").describe("output path without extension"),
+    out: z.string().default("reports/aggregate").describe(
+      "output folder (aggregate.md, aggregate.json, aggregate_profile.svg)",
+    ),
   }),
   {
     task: "aggregate",
@@ -34,7 +38,7 @@ const flags = parseFlags(
 try {
   const md = await aggregate({ from: list(flags.from), metric: flags.metric, out: flags.out });
   console.log(md.split("\n").filter((l) => l.startsWith("|")).join("\n"));
-  console.error(`wrote ${flags.out}.json, ${flags.out}.md and ${flags.out}_profile.svg`);
+  console.error(`wrote ${flags.out}/aggregate.md, aggregate.json and aggregate_profile.svg`);
 } catch (err) {
   console.error(`Error: ${(err as Error).message}`);
   Deno.exit(2);

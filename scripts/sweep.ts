@@ -69,6 +69,29 @@ const common = [
   ...(flags.trustPlugin ? ["--trust-plugin"] : []),
   ...(flags.totalSteps ? ["--total-steps", String(flags.totalSteps)] : []),
 ];
+// every algorithm and env of the grid (with its options, the base config and the plugins) is
+// validated by train.ts --dry-run before any run starts: a typo fails the sweep in seconds, not
+// after the first runs of a long grid
+const checks = list(flags.algos).flatMap((algo) => list(flags.envs).map((env) => ({ algo, env })));
+const problems: string[] = [];
+await pool(checks, flags.workers, async ({ algo, env }) => {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "train.ts", ...common, ...envArgs(env), ...algoArgs(algo), "--dry-run"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (r.code !== 0) {
+    const line = new TextDecoder().decode(r.stderr).trim().split("\n").filter(Boolean).pop() ?? "";
+    problems.push(`${algo} on ${env}: ${line.replace(/^Error: /, "")}`);
+  }
+});
+if (problems.length) {
+  for (const p of problems) console.error(`Error: ${p}`);
+  console.error(
+    `sweep: nothing started (${problems.length} of ${checks.length} combinations invalid)`,
+  );
+  Deno.exit(2);
+}
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 let done = 0, resumed = 0;
 const failed: string[] = [];
@@ -107,7 +130,8 @@ if (failed.length < jobs.length) {
   const md = await aggregate({
     from: [flags.out],
     metric: flags.metric,
-    out: join(flags.out, "sweep"),
+    out: flags.out,
+    name: "sweep",
   });
   console.log(md.split("\n").filter((l) => l.startsWith("|")).join("\n"));
   console.error(`wrote ${join(flags.out, "sweep")}.md, .json and _profile.svg`);

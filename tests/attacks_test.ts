@@ -78,6 +78,7 @@ Deno.test("limits: out-of-range sizes and times get one line naming the flag and
     [["--seed=-1"], /--seed: must be from 0 to 2147483647$/m],
     [["--seed", "1.5"], /--seed: expected a whole number from 0 to 2147483647$/m],
     [["--eval-episodes", "2e7"], /--eval-episodes: must be from 1 to 10000000$/m],
+    [["--eval-every", "often"], /--eval-every: expected auto or a whole number of iterations/],
   ];
   const out = await Deno.makeTempDir({ prefix: "baton_limits_" });
   for (const [args, want] of cases) {

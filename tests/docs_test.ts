@@ -106,3 +106,37 @@ Deno.test("the plugin tutorial trains from a folder outside the repository", asy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("examples/play.ts plays a trained run's policy and gets the run's own greedy return", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "baton_play_" });
+  try {
+    const t = await run([
+      "run",
+      "-A",
+      "train.ts",
+      "--total-steps",
+      "4000",
+      "--num-envs",
+      "20",
+      "--rollout-length",
+      "100",
+      "--eval-episodes",
+      "10",
+      "--threads",
+      "1",
+      "--quiet",
+      "--out",
+      join(dir, "run"),
+    ]);
+    assert.equal(t.code, 0, t.out);
+    const summary = JSON.parse(await Deno.readTextFile(join(dir, "run", "summary.json")));
+    const p = await run(["run", "-A", "examples/play.ts", join(dir, "run"), "6"]);
+    assert.equal(p.code, 0, p.out);
+    assert.match(p.out, /bppo on matrix\/climbing \(2 agents\), trained 4000 env steps/);
+    // a one-step game played greedily: every episode earns the run's greedy evaluation return
+    const mean = Number(/mean return (-?[\d.]+) over 6 episodes \(optimum 11\)/.exec(p.out)?.[1]);
+    assert.equal(mean, summary.final_eval_return);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -71,8 +71,9 @@ Deno.test("deno task aggregate: IQM with an honest interval per task and algorit
     "--out",
     join(dir, "agg"),
   );
+  // --out is a folder
   assert.equal(out.code, 0, out.stderr);
-  const md = await Deno.readTextFile(join(dir, "agg.md"));
+  const md = await Deno.readTextFile(join(dir, "agg", "aggregate.md"));
   // 4 runs: the interval is their range, labelled so; 5 runs: a 95% bootstrap CI
   assert.match(
     md,
@@ -85,9 +86,9 @@ Deno.test("deno task aggregate: IQM with an honest interval per task and algorit
   assert.ok(pair, md);
   assert.ok(Number(pair[1]) > 0 && Number(pair[1]) <= 1);
   assert.equal(Math.round(Number(pair[1]) * 126) / 126, Number(pair[1]) * 1, "a multiple of 1/126");
-  const merged = JSON.parse(await Deno.readTextFile(join(dir, "agg.json")));
+  const merged = JSON.parse(await Deno.readTextFile(join(dir, "agg", "aggregate.json")));
   assert.deepEqual(Object.keys(merged.matrix.climbing).sort(), ["bppo", "mappo"]);
-  assert.match(await Deno.readTextFile(join(dir, "agg_profile.svg")), /^<svg/);
+  assert.match(await Deno.readTextFile(join(dir, "agg", "aggregate_profile.svg")), /^<svg/);
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -102,5 +103,66 @@ Deno.test("a resume drops evaluation rows past the checkpoint, like metrics rows
   const kept = (await Deno.readTextFile(join(dir, "evaluations.jsonl"))).trim().split("\n")
     .map((l) => JSON.parse(l).iteration);
   assert.deepEqual(kept, [1, 2]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("aggregate groups Baton runs by the options that differ and never pools budgets", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "baton_agg_groups_" });
+  const runDir = async (
+    name: string,
+    algoOptions: Record<string, unknown>,
+    seed: number,
+    steps: number,
+    score: number,
+  ) => {
+    const d = join(dir, "runs", name);
+    await Deno.mkdir(d, { recursive: true });
+    const config = {
+      env: "chain/relay",
+      envOptions: { agents: 4, symbols: 4 },
+      algo: "bppo",
+      // resolved options: every key is written, only estimator differs between the runs
+      algoOptions: { lr: 5e-4, epochs: 15, estimator: "paper", ...algoOptions },
+      seed,
+      numEnvs: 50,
+      rolloutLength: 20,
+    };
+    await Deno.writeTextFile(join(d, "config.json"), JSON.stringify(config));
+    await Deno.writeTextFile(
+      join(d, "marl_eval.json"),
+      JSON.stringify({
+        chain: {
+          relay: {
+            [`bppo:whatever-the-run-called-it`]: {
+              [`run_${seed}`]: {
+                step_0: { step_count: steps, return: [score] },
+                absolute_metrics: { return: [score] },
+              },
+            },
+          },
+        },
+      }),
+    );
+  };
+  await runDir("a0", {}, 0, 1000, 1);
+  await runDir("a1", {}, 1, 1000, 2);
+  await runDir("b0", { estimator: "pathwise" }, 0, 1000, 3);
+  await runDir("b1", { estimator: "pathwise" }, 1, 2000, 4); // another budget
+  const out = await script(
+    "scripts/aggregate.ts",
+    "--from",
+    join(dir, "runs"),
+    "--out",
+    join(dir, "agg"),
+  );
+  assert.equal(out.code, 0, out.stderr);
+  const md = await Deno.readTextFile(join(dir, "agg", "aggregate.md"));
+  // grouped by the one option that differs; equal options (lr, epochs) and env options do not show
+  assert.match(md, /\| chain\/relay \| bppo:estimator=paper \| 2 \|/);
+  // the pathwise runs have two budgets: reported apart, with a note
+  assert.match(md, /\| chain\/relay \| bppo:estimator=pathwise @1000 \| 1 \|/);
+  assert.match(md, /\| chain\/relay \| bppo:estimator=pathwise @2000 \| 1 \|/);
+  assert.match(md, /Note: chain\/relay \| bppo:estimator=pathwise: runs with different budgets/);
+  assert.match(md, /\| chain\/relay \| bppo:estimator=paper \| 2 \| 0, 1 \| 1,000 \|/);
   await Deno.remove(dir, { recursive: true });
 });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { box, type EnvEntry, type EnvSpec, fromScalarEnv, type Rng, train, z } from "../mod.ts";
 import { RunningNorm } from "../core/running_norm.ts";
-import { resolveInputNorm } from "../algos/ppo/agents.ts";
+import { inputNormNote, resolveInputNorm } from "../algos/ppo/agents.ts";
 import { entries, smallConfig } from "./_helpers.ts";
 
 const spec: EnvSpec = {
@@ -76,6 +76,17 @@ Deno.test("inputNorm auto: LayerNorm from 3 features, running below, none withou
   assert.equal(resolveInputNorm({ inputNorm: "auto", featureNorm: true }, 3, 3), "layer");
   assert.equal(resolveInputNorm({ inputNorm: "auto", featureNorm: false }, 2, 2), "none");
   assert.equal(resolveInputNorm({ inputNorm: "layer", featureNorm: true }, 2, 2), "layer");
+  // what the run is told
+  assert.match(
+    inputNormNote({ inputNorm: "auto", featureNorm: true }, 2, 4)!,
+    /^Note: inputNorm auto: the observations have 2 features/,
+  );
+  assert.match(
+    inputNormNote({ inputNorm: "layer", featureNorm: true }, 4, 1)!,
+    /^Warning: inputNorm=layer: the critic inputs have 1 feature; .* keeps nothing/,
+  );
+  assert.equal(inputNormNote({ inputNorm: "auto", featureNorm: true }, 3, 3), null);
+  assert.equal(inputNormNote({ inputNorm: "running", featureNorm: true }, 2, 2), null);
 });
 
 Deno.test("RunningNorm: batch merges equal the statistics of all samples; clipping", () => {

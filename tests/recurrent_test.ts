@@ -5,10 +5,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   defaultAlgoRegistry,
-  discrete,
-  type EnvEntry,
-  type EnvSpec,
-  fromScalarEnv,
   gruCell,
   gruSeq,
   initBackend,
@@ -18,13 +14,13 @@ import {
   type Rollout,
   tf,
   train,
-  z,
 } from "../mod.ts";
 import { makeGru } from "../core/nets.ts";
 import { disposeBatch, PpoAgents, ppoOptions, prepareBatch } from "../algos/ppo/mod.ts";
 import { actChain } from "../algos/ppo/acting.ts";
 import { Bppo, bppoOptions } from "../algos/bppo.ts";
 import { assertClose, smallConfig } from "./_helpers.ts";
+import { remember, rememberAlternating, rememberEnv, spec } from "./_remember.ts";
 
 await initBackend("wasm");
 const algos = defaultAlgoRegistry();
@@ -108,57 +104,6 @@ Deno.test("GRU: PyTorch's equations, resets where keep is 0, and gradients match
     assertClose(grads[v.name]!.dataSync(), fd, { atol: 2e-3, rtol: 2e-2 });
   }
 });
-
-const spec: EnvSpec = {
-  numAgents: 2,
-  obsDim: 2,
-  stateDim: 2,
-  actionSpace: discrete(2),
-  episodeLimit: 3,
-};
-
-/**
- * "Remember the first observation": a cue of +-1 is shown at step 0 only; at step 2 (flagged
- * in the observation) each agent is paid 0.5 for naming it. A policy without memory cannot do
- * better than 0.5 there; one with memory can reach 1.
- */
-function rememberEnv(numEnvs: number, cues: "random" | "alternating" = "random") {
-  return fromScalarEnv(spec, numEnvs, () => {
-    let cue = 0, t = 0, episodes = 0;
-    return {
-      reset(rng: Rng) {
-        cue = cues === "random" ? rng.int(2) : episodes++ % 2;
-        t = 0;
-      },
-      step(a: Int32Array | Float32Array) {
-        t++;
-        if (t < 3) return { reward: 0, terminated: false };
-        return { reward: 0.5 * (Number(a[0] === cue) + Number(a[1] === cue)), terminated: true };
-      },
-      obs(out: Float32Array) {
-        const signal = t === 0 ? 2 * cue - 1 : 0, last = t === 2 ? 1 : 0;
-        out.set([signal, last, signal, last]);
-      },
-      state(out: Float32Array) {
-        out.set([t === 0 ? 2 * cue - 1 : 0, t === 2 ? 1 : 0]);
-      },
-    };
-  });
-}
-
-const remember: EnvEntry = {
-  id: "test/remember",
-  description: "remember the first observation",
-  options: z.strictObject({}),
-  create: (_o, ctx) => rememberEnv(ctx.numEnvs),
-};
-
-// A resumed run restarts its episodes from the iteration's seed, so it equals the uninterrupted
-// run only where episodes end with iterations and resets draw no random numbers: cues alternate.
-const rememberAlternating: EnvEntry = {
-  ...remember,
-  create: (_o, ctx) => rememberEnv(ctx.numEnvs, "alternating"),
-};
 
 function agents(over: Record<string, unknown>, conditioned = true): PpoAgents {
   return new PpoAgents(spec, {
@@ -286,32 +231,6 @@ Deno.test("truncated BPTT: stored states reproduce acting for any chunk, and chu
     disposeBatch(tb);
     ag.dispose();
   }
-});
-
-async function rememberRun(over: Record<string, unknown>, algo = "mappo", seed = 0) {
-  const cfg = await smallConfig({
-    env: "test/remember",
-    algo,
-    seed,
-    numEnvs: 16,
-    rolloutLength: 30,
-    totalSteps: 14_400,
-    evalEpisodes: 32,
-    algoOptions: { hidden: 32, epochs: 5, lr: 3e-3, criticLr: 3e-3, ...over },
-  });
-  const s = await train(cfg, { env: remember, algo: algos.get(algo) });
-  return { s, out: cfg.out! };
-}
-
-Deno.test("memory task: mappo and bppo with a GRU learn to remember the cue; the same MLP cannot", async () => {
-  for (const algo of ["mappo", "bppo"]) {
-    const gru = await rememberRun({ recurrent: "gru", chunk: 6 }, algo);
-    assert.ok(gru.s.final_eval_return! >= 0.95, `${algo} gru: ${gru.s.final_eval_return}`);
-    await Deno.remove(gru.out, { recursive: true });
-  }
-  const mlp = await rememberRun({});
-  assert.ok(mlp.s.final_eval_return! <= 0.6, `mlp: ${mlp.s.final_eval_return}`);
-  await Deno.remove(mlp.out, { recursive: true });
 });
 
 for (const estimator of ["paper", "pathwise"]) {

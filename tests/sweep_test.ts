@@ -35,7 +35,8 @@ Deno.test("sweep: algorithms x envs x seeds on a pool, one summary table, resuma
   for (
     const row of [
       "coin/match | bppo | 2",
-      "coin/match | mappo:epochs=3 | 2",
+      // grouped by the options that differ between runs: every mappo run has epochs=3
+      "coin/match | mappo | 2",
       "matrix/penalty | bppo | 2",
     ]
   ) {
@@ -93,4 +94,31 @@ Deno.test("sweep: SIGTERM stops every run after its checkpoint, leaves no proces
     assert.ok(sum.env_steps < 2_000_000, "stopped early, so not counted as done on a rerun");
   }
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("sweep: every algorithm, env and option is validated before anything starts", async () => {
+  const out = join(await Deno.makeTempDir({ prefix: "baton_sweep_bad_" }), "sweep");
+  const r = await script(
+    "scripts/sweep.ts",
+    "--algos",
+    "mappo,mapo,mappo:epochz=3",
+    "--envs",
+    "matrix/climbing",
+    "--seeds",
+    "0-1",
+    "--out",
+    out,
+  );
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /Error: mapo on matrix\/climbing: Unknown algorithm "mapo": did you mean mappo/,
+  );
+  assert.match(
+    r.stderr,
+    /Error: mappo:epochz=3 on matrix\/climbing: .*unknown key "epochz" \(did you mean epochs\?/,
+  );
+  assert.match(r.stderr, /sweep: nothing started \(2 of 3 combinations invalid\)/);
+  assert.equal(await Deno.stat(out).then(() => true, () => false), false, "no run directory made");
+  await Deno.remove(join(out, ".."), { recursive: true });
 });

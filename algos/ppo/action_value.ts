@@ -87,8 +87,9 @@ export class ActionValueCritic {
     s: tf.Tensor2D,
     u: tf.Tensor2D,
     ret: tf.Tensor1D,
-    o: { epochs: number; minibatches: number; rng: Rng; huberDelta: number },
+    o: { epochs: number; minibatches: number; rng: Rng; huberDelta: number; lrScale?: number },
   ): Promise<number> {
+    this.#opt.lrScale = o.lrScale ?? 1; // the run's learning-rate schedule, as for the critics
     const vars = this.named.map(([, v]) => v);
     const d = o.huberDelta;
     let last = 0;

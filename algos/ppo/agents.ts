@@ -41,7 +41,7 @@ import {
   gaussianLogp,
   maskLogits,
 } from "../../core/distributions.ts";
-import type { PpoOptions } from "./options.ts";
+import { lrScaleAt, type PpoOptions } from "./options.ts";
 import type { AgentBatch } from "./batch.ts";
 
 /** One agent's actor. */
@@ -111,6 +111,8 @@ export class PpoAgents {
   readonly criticOpts: Adam[] = [];
   /** Value normaliser of every agent. */
   readonly valueNorm: ValueNorm;
+  /** Lines the run should print once (`inputNorm` choices), see {@link inputNormNote}. */
+  readonly notes: readonly string[];
   /** The input normalisation in use (`inputNorm`, `auto` resolved for this env). */
   readonly inputNorm: "layer" | "running" | "none";
   /** Running statistics of each agent's observation (`inputNorm` running), else null. */
@@ -159,7 +161,9 @@ export class PpoAgents {
     this.obsIn = obsDim + id;
     this.#criticDim = (opts.critic === "state" ? stateDim : obsDim) + id;
     const pre = `baton${instances++}`;
-    this.inputNorm = resolveInputNorm(opts, obsDim, opts.critic === "state" ? stateDim : obsDim);
+    const criticIn = opts.critic === "state" ? stateDim : obsDim;
+    this.inputNorm = resolveInputNorm(opts, obsDim, criticIn);
+    this.notes = [inputNormNote(opts, obsDim, criticIn)].filter((x): x is string => x !== null);
     const running = this.inputNorm === "running";
     this.obsStats = running ? Array.from({ length: n }, () => new RunningNorm(obsDim)) : null;
     this.stateStats = running && opts.critic === "state" ? new RunningNorm(stateDim) : null;
@@ -338,6 +342,18 @@ export class PpoAgents {
     const out = this.agentRows(obs, i, rows, this.spec.obsDim);
     this.obsStats?.[i]?.apply(out, rows, this.obsIn);
     return out;
+  }
+
+  /**
+   * Sets every optimiser's learning-rate factor for an update at `progress` of the run
+   * (`lrSchedule`; the critic Workers receive it with the critics' slots).
+   * @param progress fraction of training done before this update
+   * @returns the factor
+   */
+  applyLrSchedule(progress: number): number {
+    const s = lrScaleAt(this.opts.lrSchedule, progress);
+    for (const o of [...this.actorOpts, ...this.criticOpts]) o.lrScale = s;
+    return s;
   }
 
   /**
@@ -571,8 +587,7 @@ function largestDivisor(n: number, k: number): number {
  * The input normalisation a network set uses: `inputNorm` as given, or for `auto` a LayerNorm
  * when featureNorm is on and every input has 3+ features, running statistics when one has fewer
  * (a LayerNorm over two features leaves only their order, over one nothing), none without
- * featureNorm. Says so on stderr when auto avoids the LayerNorm, and warns when a LayerNorm was
- * asked for on such an input.
+ * featureNorm.
  * @param o the options
  * @param obsDim actor input features
  * @param criticDim critic input features (before any agent id)
@@ -583,29 +598,36 @@ export function resolveInputNorm(
   obsDim: number,
   criticDim: number,
 ): "layer" | "running" | "none" {
+  if (o.inputNorm !== "auto") return o.inputNorm;
+  if (!o.featureNorm) return "none";
+  return Math.min(obsDim, criticDim) >= 3 ? "layer" : "running";
+}
+
+/**
+ * What a run should be told about its input normalisation: that `auto` avoided a LayerNorm, or
+ * that a forced one erases an input; null when there is nothing to say.
+ * @param o the options
+ * @param obsDim actor input features
+ * @param criticDim critic input features
+ * @returns one line, or null
+ */
+export function inputNormNote(
+  o: Pick<PpoOptions, "inputNorm" | "featureNorm">,
+  obsDim: number,
+  criticDim: number,
+): string | null {
   const narrow = Math.min(obsDim, criticDim);
+  if (narrow >= 3) return null;
   const what = `${narrow === obsDim ? "observations" : "critic inputs"} have ${narrow} feature${
     narrow === 1 ? "" : "s"
   }`;
-  if (o.inputNorm === "layer" && narrow < 3) {
-    warnOnce(
-      `Warning: inputNorm=layer: the ${what}; a LayerNorm over them keeps ${
-        narrow === 1 ? "nothing" : "only which one is larger"
-      } (use --algo-opt inputNorm=running)`,
-    );
+  if (o.inputNorm === "layer") {
+    return `Warning: inputNorm=layer: the ${what}; a LayerNorm over them keeps ${
+      narrow === 1 ? "nothing" : "only which one is larger"
+    } (use --algo-opt inputNorm=running)`;
   }
-  if (o.inputNorm !== "auto") return o.inputNorm;
-  if (!o.featureNorm) return "none";
-  if (narrow >= 3) return "layer";
-  warnOnce(
-    `Note: inputNorm auto: the ${what}, which a LayerNorm would erase; normalising them with running mean/std instead`,
-  );
-  return "running";
-}
-
-const warned = new Set<string>();
-function warnOnce(line: string): void {
-  if (warned.has(line)) return;
-  warned.add(line);
-  console.error(line);
+  if (resolveInputNorm(o, obsDim, criticDim) === "running" && o.inputNorm === "auto") {
+    return `Note: inputNorm auto: the ${what}, which a LayerNorm would erase; normalising them with running mean/std instead`;
+  }
+  return null;
 }

@@ -36,13 +36,27 @@ export abstract class PpoAlgorithm implements Algorithm {
     this.critics = new CriticPool(agents, threads);
   }
 
+  /** What the run should be told once (the input normalisation chosen). */
+  get notes(): readonly string[] {
+    return this.agents.notes;
+  }
+
   /** Floats of GRU state carried per env (0 for feed-forward networks). */
   get memorySize(): number {
     return this.agents.memorySize;
   }
 
-  /** One learning update (the algorithm itself). */
-  abstract update(batch: Rollout, ctx: UpdateContext): Promise<Metrics>;
+  /** One learning update (the algorithm itself), with the learning rates already scheduled. */
+  protected abstract learn(batch: Rollout, ctx: UpdateContext): Promise<Metrics>;
+
+  /**
+   * One update: sets the learning-rate schedule's factor for this point of the run
+   * (`lrSchedule`, from `ctx.progress`), then learns.
+   */
+  async update(batch: Rollout, ctx: UpdateContext): Promise<Metrics> {
+    const lrScale = this.agents.applyLrSchedule(ctx.progress);
+    return { ...(await this.learn(batch, ctx)), lr_scale: lrScale };
+  }
 
   /** Called before each rollout: warms the critic workers. */
   beginIteration(_rng: Rng): void {

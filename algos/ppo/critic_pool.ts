@@ -31,6 +31,8 @@ export const criticSlotsSchema = z.object({
   v: z.array(f32),
   /** Adam step count. */
   t: z.int().min(0),
+  /** The learning-rate schedule's factor for this update. */
+  lrScale: z.number().min(0).max(1),
 });
 /** Parsed {@link criticSlotsSchema}. */
 export type CriticSlots = z.infer<typeof criticSlotsSchema>;
@@ -91,7 +93,7 @@ export function readCriticSlots(ag: PpoAgents, i: number): CriticSlots {
   }
   const s = ag.criticOpts[i]!.slots();
   const copy = (ts: tf.Variable[]) => ts.map((t) => Float32Array.from(t.dataSync()));
-  return { params, m: copy(s.m), v: copy(s.v), t: s.t };
+  return { params, m: copy(s.m), v: copy(s.v), t: s.t, lrScale: ag.criticOpts[i]!.lrScale };
 }
 
 /**
@@ -116,6 +118,7 @@ export function writeCriticSlots(ag: PpoAgents, i: number, s: CriticSlots): void
   sl.m.forEach((t, j) => set(t, s.m[j], `adam m${j}`));
   sl.v.forEach((t, j) => set(t, s.v[j], `adam v${j}`));
   ag.criticOpts[i]!.setStep(s.t);
+  ag.criticOpts[i]!.lrScale = s.lrScale;
 }
 
 /** One Worker that updates the critics of a share of the agents. */

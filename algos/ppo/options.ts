@@ -11,6 +11,10 @@ export const ppoOptions = z.strictObject({
   lr: z.number().positive().default(5e-4).describe("actor learning rate"),
   criticLr: z.number().positive().default(5e-4).describe("critic learning rate"),
   adamEps: z.number().positive().default(1e-5).describe("Adam epsilon"),
+  lrSchedule: z.enum(["constant", "linear", "cosine"]).default("constant").describe(
+    "actor and critic learning-rate schedule over the run: linear decays to 0 (MAPPO's " +
+      "use_linear_lr_decay), cosine follows half a cosine to 0",
+  ),
   epochs: z.int().min(1).default(15).describe("PPO epochs per update"),
   minibatches: z.int().min(1).default(1).describe("minibatches per epoch"),
   clip: z.number().positive().default(0.2).describe("PPO clip epsilon (also value clipping)"),
@@ -47,3 +51,18 @@ export const ppoOptions = z.strictObject({
 
 /** Parsed {@link ppoOptions}. */
 export type PpoOptions = z.infer<typeof ppoOptions>;
+
+/**
+ * The learning-rate factor of a schedule at a point of the run: `constant` 1, `linear`
+ * `1 - progress` (MAPPO's `update_linear_schedule`: lr - lr * episode / episodes), `cosine`
+ * `(1 + cos(pi progress)) / 2`.
+ * @param schedule the schedule
+ * @param progress the fraction of training done before this update, in [0, 1)
+ * @returns the factor the base learning rates are multiplied by
+ */
+export function lrScaleAt(schedule: PpoOptions["lrSchedule"], progress: number): number {
+  const p = Math.min(1, Math.max(0, progress));
+  if (schedule === "linear") return 1 - p;
+  if (schedule === "cosine") return (1 + Math.cos(Math.PI * p)) / 2;
+  return 1;
+}

@@ -108,7 +108,7 @@ function checkExtra(ag: PpoAgents, extra: Record<string, unknown>): void {
         obs: z.array(runningState(ag.spec.obsDim)).length(n),
         state: ag.stateStats ? runningState(ag.spec.stateDim) : z.null(),
       })
-      : z.undefined({ error: "present, but this run does not use inputNorm=running" }),
+      : z.undefined({ error: "present, but this run does not use inputNorm=running" }).optional(),
   });
   const r = schema.safeParse(extra);
   if (!r.success) {

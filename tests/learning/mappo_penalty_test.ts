@@ -1,7 +1,7 @@
 // "It learns" tests with thresholds (style guide practice 22), kept small enough for CI.
 import assert from "node:assert/strict";
-import { initBackend, train } from "../mod.ts";
-import { entries, smallConfig } from "./_helpers.ts";
+import { initBackend, train } from "../../mod.ts";
+import { entries, smallConfig } from "../_helpers.ts";
 
 Deno.test("MAPPO reaches the optimum of matrix/penalty (k=0) on at least 4 of 5 seeds", async () => {
   await initBackend("wasm");
