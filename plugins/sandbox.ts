@@ -424,6 +424,7 @@ export async function loadConfiguredPlugins(
   sandboxes: PluginSandbox[],
 ): Promise<void> {
   for (const p of cfg.plugins) {
+    await checkPluginFile(p);
     if (cfg.trustPlugins) await loadPlugin(registry, p);
     else {
       sandboxes.push(
@@ -434,5 +435,30 @@ export async function loadConfiguredPlugins(
         }),
       );
     }
+  }
+}
+
+/**
+ * A local plugin path must name a file: a missing one is said as such (the sandbox would
+ * otherwise report Deno's "Requires read access" for a path it was never granted).
+ * @param spec the --plugin value
+ */
+async function checkPluginFile(spec: string): Promise<void> {
+  const url = pluginUrl(spec);
+  if (!url.startsWith("file:")) return; // a URL: its server answers
+  const path = fileURLToPath(url);
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new Error(`Cannot load plugin ${spec}: there is no file ${path}`);
+    }
+    return; // no permission to look: the loader says what it can
+  }
+  if (st.isDirectory) {
+    throw new Error(
+      `Cannot load plugin ${spec}: ${path} is a folder; pass the plugin's module file`,
+    );
   }
 }

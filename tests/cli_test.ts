@@ -68,6 +68,13 @@ Deno.test("train.ts exits non-zero with one clear line for an unknown env or bad
       new RegExp(`^Error: Invalid flag ${flag}: must be from ${range}`),
     );
   }
+  // a missing plugin file is said as such (not as a sandbox read permission)
+  const gone = await cli("--plugin", "./no_such_plugin.ts", "--env", "x/y");
+  assert.equal(gone.code, 2);
+  assert.match(
+    gone.stderr.trim(),
+    /^Error: Cannot load plugin \.\/no_such_plugin\.ts: there is no file \/.*no_such_plugin\.ts$/,
+  );
   // an unknown option key names the nearest one, before the banner
   const key = await cli("--env", "matrix/penalty", "--env-opt", "kk=3");
   assert.equal(
