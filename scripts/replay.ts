@@ -1,7 +1,8 @@
 /**
- * `deno task replay runs/<name> [--out file.html] [--seed N]`: plays one greedy evaluation
- * episode of a trained `smax/*` or `mamujoco/*` run and writes a self-contained HTML replay
- * (`runs/<name>/replay.html` by default).
+ * `deno task replay runs/<name> [--out file.html] [--seed N] [--gif]`: plays one greedy evaluation
+ * episode of a trained run and writes a self-contained HTML replay (`runs/<name>/replay.html` by
+ * default); with `--gif` also an animated GIF of it (`replay.gif`, drawn by headless Chromium,
+ * scripts/_gif.ts).
  *
  * Permissions: read of the run directory (and the tfjs wasm binary), write of the output file.
  *
@@ -23,6 +24,7 @@ import { MamujocoVecEnv, type MujocoRecording } from "../envs/mamujoco/mamujoco.
 import { mujocoReplayHtml } from "../envs/mamujoco/replay.ts";
 import { type Scene, sceneReplayHtml, sceneSchema } from "../core/scene.ts";
 import { loadConfiguredPlugins, type PluginSandbox } from "../plugins/sandbox.ts";
+import { replayGif } from "./_gif.ts";
 
 /** A generic replay: the scenes of an env's render hook (core/scene.ts), one per step. */
 export interface SceneRecording {
@@ -155,6 +157,9 @@ if (import.meta.main) {
     options: {
       out: { type: "string" },
       seed: { type: "string", default: "12345" },
+      gif: { type: "boolean" },
+      "gif-size": { type: "string", default: "800x800" },
+      "gif-delay": { type: "string", default: "200" },
       help: { type: "boolean" },
     },
     allowPositionals: true,
@@ -165,6 +170,9 @@ if (import.meta.main) {
     "  have their own pages; any other env (plugin envs included) needs a render() hook.",
     "  --out   output file [default: runs/<name>/replay.html]",
     "  --seed  episode seed [default: 12345]",
+    "  --gif   also write an animated GIF beside the page (needs chromium-headless-shell)",
+    "  --gif-size WxH   pixels of each GIF frame [default: 800x800]",
+    "  --gif-delay MS   milliseconds per step in the GIF [default: 200]",
   ].join("\n");
   if (values.help) {
     console.log(usage);
@@ -175,6 +183,32 @@ if (import.meta.main) {
     console.error(runDir ? `Error: --seed "${values.seed}" is not a whole number` : usage);
     Deno.exit(2);
   }
+  const size = /^(\d{2,4})x(\d{2,4})$/.exec(values["gif-size"]!);
+  const delay = Number(values["gif-delay"]);
+  if (!size || !Number.isInteger(delay) || delay < 10 || delay > 60_000) {
+    console.error(
+      !size
+        ? `Error: --gif-size "${
+          values["gif-size"]
+        }" is not WxH in pixels (10 to 9999 each), e.g. 800x800`
+        : `Error: --gif-delay "${
+          values["gif-delay"]
+        }" is not a whole number of milliseconds from 10 to 60000`,
+    );
+    Deno.exit(2);
+  }
+  /** Writes the GIF of a page of `frames` steps when --gif asked for one. */
+  const gif = async (page: string, frames: number) => {
+    if (!values.gif) return;
+    const file = page.replace(/\.html?$/, "") + ".gif";
+    const bytes = await replayGif(page, file, {
+      frames,
+      width: Number(size[1]),
+      height: Number(size[2]),
+      delayMs: delay,
+    });
+    console.log(`${file}: ${frames} frames, ${(bytes / 1024).toFixed(0)} KiB`);
+  };
   try {
     const out = values.out ?? join(runDir, "replay.html");
     const env = validateConfig((await loadCheckpoint(runDir)).config).env;
@@ -182,6 +216,7 @@ if (import.meta.main) {
       const r = await recordScenes(runDir, { seed: Number(values.seed) });
       await Deno.writeTextFile(out, sceneReplayHtml(r.frames, `${r.env} (${runDir})`));
       console.log(`${out}: ${r.env}, return ${r.ret.toFixed(2)}, ${r.frames.length} scenes`);
+      await gif(out, r.frames.length);
       Deno.exit(0);
     }
     const rec = await recordEpisode(runDir, { seed: Number(values.seed) });
@@ -191,11 +226,13 @@ if (import.meta.main) {
       console.log(
         `${out}: ${rec.robot}, return ${ret.toFixed(1)} in ${rec.frames.length - 1} steps`,
       );
+      await gif(out, rec.frames.length);
     } else {
       await Deno.writeTextFile(out, replayHtml(rec, runDir));
       console.log(
         `${out}: ${rec.scenario}, ${rec.won ? "won" : "lost"} in ${rec.frames.length - 1} steps`,
       );
+      await gif(out, rec.frames.length);
     }
   } catch (err) {
     console.error(`Error: ${(err as Error).message}`);

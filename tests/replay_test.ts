@@ -118,3 +118,40 @@ Deno.test("replay: matrix games show the payoff table and the joint action; an e
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test({
+  name: "replay --gif: one GIF frame per step, at the size asked for, drawn by headless Chromium",
+  ignore: !CHROMIUM,
+}, async () => {
+  const { GifReader } = (await import("npm:omggif@1.0.10")).default as {
+    GifReader: new (b: Uint8Array) => { width: number; height: number; numFrames(): number };
+  };
+  const dir = await Deno.makeTempDir({ prefix: "baton_replay_gif_" });
+  const t = await cli(
+    "--env",
+    "matrix/climbing",
+    "--num-envs",
+    "4",
+    "--rollout-length",
+    "10",
+    "--total-steps",
+    "40",
+    "--eval-episodes",
+    "4",
+    "--out",
+    join(dir, "m"),
+    "--quiet",
+  );
+  assert.equal(t.code, 0, t.stderr);
+  const r = await replay(join(dir, "m"), "--gif", "--gif-size", "320x240", "--gif-delay", "500");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /replay\.gif: 2 frames, \d+ KiB/);
+  const bytes = await Deno.readFile(join(dir, "m", "replay.gif"));
+  assert.equal(new TextDecoder().decode(bytes.subarray(0, 6)), "GIF89a");
+  const gif = new GifReader(bytes);
+  assert.deepEqual([gif.width, gif.height, gif.numFrames()], [320, 240, 2]);
+  const bad = await replay(join(dir, "m"), "--gif", "--gif-size", "big");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--gif-size "big" is not WxH in pixels/);
+  await Deno.remove(dir, { recursive: true });
+});
