@@ -140,3 +140,23 @@ Deno.test("examples/play.ts plays a trained run's policy and gets the run's own 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("every preset in examples/configs passes train.ts --dry-run", async () => {
+  const files: string[] = [];
+  for await (const e of Deno.readDir(join(ROOT, "examples/configs"))) {
+    if (e.name.endsWith(".yaml")) files.push(e.name);
+  }
+  assert.ok(files.length >= 4, `presets: ${files}`);
+  for (const f of files.sort()) {
+    const r = await run([
+      "run",
+      "-A",
+      "train.ts",
+      "--config",
+      `examples/configs/${f}`,
+      "--dry-run",
+    ]);
+    assert.equal(r.code, 0, `${f}: ${r.out}`);
+    assert.match(r.out, /^ok: bppo on (smax|mamujoco)\//m, f);
+  }
+});
