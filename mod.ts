@@ -35,6 +35,7 @@ export {
 } from "./core/deps.ts";
 export { VERSION } from "./core/version.ts";
 export { loadPolicy, type Policy, type PolicyInput, type PolicyOutput } from "./core/policy.ts";
+export { RunningNorm, type RunningNormState } from "./core/running_norm.ts";
 export { Rng, type RngState, type RngStreamState } from "./core/rng.ts";
 export {
   collect,

@@ -28,6 +28,7 @@ export class RunningNorm {
   readonly var: Float64Array;
 
   /**
+   * Creates statistics at mean 0, variance 1 (so an input is unchanged until the first update).
    * @param width features per sample
    * @param eps added to the variance before the square root
    * @param clip normalised values are clipped to [-clip, clip]
@@ -89,12 +90,18 @@ export class RunningNorm {
     }
   }
 
-  /** @returns a snapshot for checkpoints */
+  /**
+   * A snapshot of the statistics, for checkpoints and for rollout workers.
+   * @returns count, means and variances
+   */
   getState(): RunningNormState {
     return { count: this.count, mean: Array.from(this.mean), var: Array.from(this.var) };
   }
 
-  /** @param s a snapshot from {@link getState} */
+  /**
+   * Restores a snapshot.
+   * @param s a snapshot from {@link getState}
+   */
   setState(s: RunningNormState): void {
     if (s.mean.length !== this.width || s.var.length !== this.width) {
       throw new Error(`Running-norm state has width ${s.mean.length}, expected ${this.width}`);
