@@ -1,0 +1,118 @@
+// The Multi-Agent Transformer's networks (algos/mat/model.ts): the decoder's one teacher-forced
+// pass equals decoding agent by agent, and agent i never depends on a later agent's action.
+import assert from "node:assert/strict";
+import { box, discrete, type EnvSpec, initBackend, Rng, tf } from "../mod.ts";
+import { MatModel } from "../algos/mat/model.ts";
+import { assertClose } from "./_helpers.ts";
+
+const spec = (actions: "discrete" | "box"): EnvSpec => ({
+  numAgents: 4,
+  obsDim: 6,
+  stateDim: 6,
+  actionSpace: actions === "discrete" ? discrete(3) : box(2),
+  episodeLimit: 10,
+});
+
+/** A model with weights of a useful size (the initial gains are tiny by design). */
+function model(kind: "discrete" | "box", seed: number): MatModel {
+  const rng = new Rng(seed);
+  const m = new MatModel(spec(kind), {
+    blocks: 2,
+    heads: 2,
+    embed: 8,
+    logStdInit: -0.5,
+    rng,
+    name: `t_mat_${kind}_${seed}`,
+  });
+  for (const v of m.variables()) {
+    v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 0.5 * rng.normal()), v.shape));
+  }
+  return m;
+}
+
+function actionVecs(m: MatModel, B: number, rng: Rng): Float32Array {
+  const out = new Float32Array(B * m.n * m.A);
+  for (let r = 0; r < B * m.n; r++) {
+    if (m.discrete) out[r * m.A + rng.int(m.A)] = 1;
+    else for (let c = 0; c < m.A; c++) out[r * m.A + c] = rng.normal();
+  }
+  return out;
+}
+
+for (const kind of ["discrete", "box"] as const) {
+  Deno.test(`MAT decoder (${kind}): one teacher-forced pass equals decoding agent by agent`, async () => {
+    await initBackend("cpu");
+    const m = model(kind, 1), rng = new Rng(2), B = 3, { n, A, slot } = m;
+    const obs = tf.tensor3d(Float32Array.from({ length: B * n * 6 }, () => rng.normal()), [
+      B,
+      n,
+      6,
+    ]);
+    const { rep } = m.encode(obs);
+    const acts = actionVecs(m, B, rng);
+    const forced = m.decode(tf.tensor3d(m.shiftActions(acts, B), [B, n, slot]), rep).arraySync();
+    // auto-regressive: position i + 1 is filled only after agent i has "acted"
+    const shifted = new Float32Array(B * n * slot);
+    for (let b = 0; b < B; b++) if (m.discrete) shifted[b * n * slot] = 1;
+    for (let i = 0; i < n; i++) {
+      const step = m.decode(tf.tensor3d(shifted, [B, n, slot]), rep).arraySync();
+      for (let b = 0; b < B; b++) {
+        assertClose(step[b]![i]!, forced[b]![i]!, { atol: 1e-5, rtol: 1e-5 });
+        if (i + 1 < n) {
+          for (let c = 0; c < A; c++) {
+            shifted[(b * n + i + 1) * slot + (m.discrete ? 1 : 0) + c] = acts[(b * n + i) * A + c]!;
+          }
+        }
+      }
+    }
+    m.dispose();
+  });
+
+  Deno.test(`MAT decoder (${kind}): agent i's output ignores the actions of agents i, i+1, ...`, async () => {
+    await initBackend("cpu");
+    const m = model(kind, 3), rng = new Rng(4), B = 2, { n, A, slot } = m;
+    const obs = tf.tensor3d(Float32Array.from({ length: B * n * 6 }, () => rng.normal()), [
+      B,
+      n,
+      6,
+    ]);
+    const { rep } = m.encode(obs);
+    const acts = actionVecs(m, B, rng);
+    const base = m.decode(tf.tensor3d(m.shiftActions(acts, B), [B, n, slot]), rep).arraySync();
+    for (let j = 0; j < n; j++) {
+      const other = acts.slice();
+      for (let b = 0; b < B; b++) {
+        for (let c = 0; c < A; c++) {
+          other[(b * n + j) * A + c] = m.discrete
+            ? Number(c === (acts.indexOf(1, (b * n + j) * A) - (b * n + j) * A + 1) % A)
+            : acts[(b * n + j) * A + c]! + 2;
+        }
+      }
+      const moved = m.decode(tf.tensor3d(m.shiftActions(other, B), [B, n, slot]), rep).arraySync();
+      for (let b = 0; b < B; b++) {
+        for (let i = 0; i < n; i++) {
+          const d = Math.max(...moved[b]![i]!.map((v, c) => Math.abs(v - base[b]![i]![c]!)));
+          if (i <= j) {
+            assert.ok(d < 1e-5, `agent ${i} moved by ${d} when agent ${j}'s action changed`);
+          } else if (i === j + 1) assert.ok(d > 1e-6, `agent ${i} should see agent ${j} (${d})`);
+        }
+      }
+    }
+    m.dispose();
+  });
+}
+
+Deno.test("MAT encoder: one value per agent, every agent sees every other", async () => {
+  await initBackend("cpu");
+  const m = model("discrete", 5), rng = new Rng(6), B = 2, n = 4;
+  const data = Float32Array.from({ length: B * n * 6 }, () => rng.normal());
+  const a = m.encode(tf.tensor3d(data, [B, n, 6]));
+  assert.deepEqual(a.value.shape, [B, n]);
+  assert.deepEqual(a.rep.shape, [B, n, 8]);
+  data[3 * 6] += 1; // the last agent's observation (batch row 0)
+  const b = m.encode(tf.tensor3d(data, [B, n, 6]));
+  const v0 = a.value.arraySync(), v1 = b.value.arraySync();
+  assert.ok(Math.abs(v1[0]![0]! - v0[0]![0]!) > 1e-5, "agent 0's value sees agent 3");
+  assert.equal(v1[1]![0], v0[1]![0], "another batch row does not");
+  m.dispose();
+});
