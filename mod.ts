@@ -28,6 +28,7 @@ export {
   type Tensor,
   type Tensor1D,
   type Tensor2D,
+  type Tensor3D,
   tf,
   type Variable,
   z,

@@ -12,7 +12,14 @@ export * as tf from "npm:@tensorflow/tfjs@4.22.0";
 /** zod, the schema library every config and message is validated with. */
 export { z } from "npm:zod@4.6.7";
 /** The tfjs tensor types that Baton's public signatures name. */
-export type { Scalar, Tensor, Tensor1D, Tensor2D, Variable } from "npm:@tensorflow/tfjs@4.22.0";
+export type {
+  Scalar,
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Variable,
+} from "npm:@tensorflow/tfjs@4.22.0";
 /** The zod types that Baton's public signatures name. */
 export type { ZodType } from "npm:zod@4.6.7";
 /** zod's output type, what `z.infer` names in Baton's option and config types. */

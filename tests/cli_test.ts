@@ -88,7 +88,7 @@ Deno.test("train.ts exits non-zero with one clear line for an unknown env or bad
   const c = await cli("--algo", "dqn");
   assert.match(
     c.stderr,
-    /Unknown algorithm "dqn": known algorithms are bppo, mappo, ippo, armappo, happo \(--list/,
+    /Unknown algorithm "dqn": known algorithms are bppo, mappo, ippo, armappo, happo, mat \(--list/,
   );
 });
 

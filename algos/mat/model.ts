@@ -189,7 +189,10 @@ export class MatModel {
     return out;
   }
 
-  /** @returns every trained variable (each carries its checkpoint name) */
+  /**
+   * The trained variables, in a fixed order (the optimiser's and the checkpoint's).
+   * @returns the variables
+   */
   variables(): tf.Variable[] {
     const d = (x: Dense) => [x.W, x.b];
     const nv = (x: Norm) => [x.g, x.b];

@@ -1,0 +1,340 @@
+/**
+ * `--algo mat`: the Multi-Agent Transformer (Wen et al., NeurIPS 2022) on Baton's trainer. The
+ * encoder gives every agent's value; the decoder emits the agents' actions one after another,
+ * agent i conditioned on the actions of agents 0..i-1 (algos/mat/model.ts). Training is PPO on
+ * the paper's objective (its eq. 5), one teacher-forced decoder pass per minibatch:
+ *
+ *   L = -1/(N n) sum_t sum_i min(r_t^i A_t^i, clip(r_t^i, 1 +- eps) A_t^i)        (policy)
+ *       + c_v mean(max(huber(R - V), huber(R - V_clipped)))                         (value)
+ *       - c_ent mean(H(pi(. | o, a^{<i})))                                          (entropy)
+ *
+ * with `r_t^i = pi(a^i | o, a^{<i}) / pi_old(a^i | o, a^{<i})` the ratio of agent i's
+ * conditional (so the product over agents is the joint action's ratio), `A_t^i` the GAE of agent
+ * i's value (normalised over the batch), one Adam over every weight (the authors' code).
+ *
+ * Left for later (issue 31): a per-iteration agent order, recurrent memory.
+ *
+ * @module
+ */
+import { tf, z } from "../../core/deps.ts";
+import type {
+  ActInput,
+  ActOutput,
+  AlgoEntry,
+  Algorithm,
+  AlgoState,
+  Metrics,
+  Rollout,
+  UpdateContext,
+} from "../../core/algorithm.ts";
+import type { EnvSpec } from "../../core/vec_env.ts";
+import type { Rng } from "../../core/rng.ts";
+import { Adam } from "../../core/adam.ts";
+import { ValueNorm, type ValueNormState } from "../../core/value_norm.ts";
+import { formatZodError } from "../../core/errors.ts";
+import {
+  categoricalEntropy,
+  categoricalLogp,
+  gaussianEntropy,
+  gaussianLogp,
+  maskLogits,
+  sampleCategorical,
+} from "../../core/distributions.ts";
+import { minibatches } from "../ppo/batch.ts";
+import { MatModel } from "./model.ts";
+
+/** MAT's options (`--algo-opt`); defaults: the authors' SMAC settings where they exist. */
+export const matOptions = z.strictObject({
+  blocks: z.int().min(1).max(16).default(1).describe("encoder and decoder blocks (n_block)"),
+  heads: z.int().min(1).max(16).default(1).describe("attention heads (n_head; divide embed)"),
+  embed: z.int().min(2).max(1024).default(64).describe("embedding width (n_embd)"),
+  lr: z.number().positive().default(5e-4).describe("learning rate"),
+  adamEps: z.number().positive().default(1e-5).describe("Adam epsilon"),
+  epochs: z.int().min(1).default(10).describe("PPO epochs per update"),
+  minibatches: z.int().min(1).default(1).describe("minibatches per epoch"),
+  clip: z.number().positive().default(0.2).describe("PPO clip (also value clipping)"),
+  entropyCoef: z.number().min(0).default(0.01).describe("entropy bonus coefficient"),
+  valueCoef: z.number().min(0).default(1).describe("value loss coefficient"),
+  maxGradNorm: z.number().min(0).default(10).describe("gradient norm clip (0 = off)"),
+  huberDelta: z.number().positive().default(10).describe("Huber delta of the value loss"),
+  valueNorm: z.boolean().default(true).describe("normalise value targets (ValueNorm)"),
+  logStdInit: z.number().default(-0.5).describe("initial log std of Gaussian policies"),
+});
+/** Parsed {@link matOptions}. */
+export type MatOptions = z.infer<typeof matOptions>;
+
+let instances = 0;
+
+/** The Multi-Agent Transformer. */
+export class Mat implements Algorithm {
+  readonly name = "mat";
+  /** The encoder and decoder. */
+  readonly model: MatModel;
+  /** Value normaliser of every agent's value targets. */
+  readonly valueNorm: ValueNorm;
+  readonly #opt: Adam;
+  readonly #vars: tf.Variable[];
+  /** Checkpoint keys: variable names without the instance prefix. */
+  readonly #keys: string[];
+  readonly #spec: EnvSpec;
+
+  /**
+   * Creates it.
+   * @param spec the env spec
+   * @param o options and an rng for the initial weights
+   */
+  constructor(spec: EnvSpec, readonly o: MatOptions & { rng: Rng }) {
+    if (o.embed % o.heads !== 0) {
+      throw new Error(
+        `Invalid --algo-opt heads=${o.heads}: the heads must divide embed=${o.embed}`,
+      );
+    }
+    this.#spec = spec;
+    const prefix = `mat${instances++}`;
+    this.model = new MatModel(spec, { ...o, name: prefix });
+    this.#vars = this.model.variables();
+    this.#keys = this.#vars.map((v) => v.name.slice(prefix.length + 1));
+    this.#opt = new Adam(this.#vars, { lr: o.lr, eps: o.adamEps, maxGradNorm: o.maxGradNorm });
+    this.valueNorm = new ValueNorm(spec.numAgents);
+  }
+
+  /** Feed-forward: no memory. */
+  readonly memorySize = 0;
+
+  /** Values of E envs' agents, denormalised `[E, n]`. */
+  values(x: ActInput): Promise<Float32Array> {
+    const { numAgents: n, obsDim } = this.#spec;
+    const v = tf.tidy(() => this.model.encode(tf.tensor3d(x.obs, [x.E, n, obsDim])).value);
+    const out = v.dataSync() as Float32Array;
+    v.dispose();
+    return Promise.resolve(this.o.valueNorm ? this.valueNorm.denormalize(out) : out);
+  }
+
+  /**
+   * Acts auto-regressively: the encoder once, then the decoder once per agent, agent i reading
+   * the actions agents 0..i-1 just took.
+   */
+  async act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): Promise<ActOutput> {
+    const m = this.model, { numAgents: n, obsDim } = this.#spec, E = x.E;
+    const { n: _n, A, slot } = m;
+    const { value, rep } = m.encode(tf.tensor3d(x.obs, [E, n, obsDim]));
+    const shifted = new Float32Array(E * n * slot);
+    if (m.discrete) { for (let e = 0; e < E; e++) shifted[e * n * slot] = 1; // start tokens
+     }
+    const actions = m.discrete ? new Int32Array(E * n) : new Float32Array(E * n * A);
+    const actionVecs = new Float32Array(E * n * A), logp = new Float32Array(E * n);
+    const std = m.logStd ? Array.from(m.logStd.dataSync(), Math.exp) : [];
+    const logStd = m.logStd ? Array.from(m.logStd.dataSync()) : [];
+    for (let i = 0; i < n; i++) {
+      const out = tf.tidy(() => m.decode(tf.tensor3d(shifted, [E, n, slot]), rep));
+      const rows = await out.data();
+      out.dispose();
+      for (let e = 0; e < E; e++) {
+        const row = rows.subarray((e * n + i) * A, (e * n + i + 1) * A) as Float32Array;
+        const k = e * n + i;
+        if (m.discrete) {
+          const avail = x.avail ? x.avail.subarray(k * A, (k + 1) * A) : null;
+          const s = sampleCategorical(row, { avail, rng: ctx.rng, greedy: ctx.greedy });
+          actions[k] = s.a;
+          actionVecs[k * A + s.a] = 1;
+          logp[k] = s.logp;
+        } else {
+          let lp = 0;
+          for (let c = 0; c < A; c++) {
+            const z = ctx.greedy ? 0 : ctx.rng.normal();
+            const a = row[c]! + std[c]! * z;
+            actions[k * A + c] = a;
+            actionVecs[k * A + c] = a;
+            lp += -0.5 * z * z - logStd[c]! - 0.5 * Math.log(2 * Math.PI); // log N(a; mu, std)
+          }
+          logp[k] = lp;
+        }
+        if (i + 1 < n) { // agent i's action becomes agent i + 1's input
+          const to = (e * n + i + 1) * slot + (m.discrete ? 1 : 0);
+          for (let c = 0; c < A; c++) shifted[to + c] = actionVecs[k * A + c]!;
+        }
+      }
+    }
+    const v = value.dataSync() as Float32Array;
+    tf.dispose([value, rep]);
+    return {
+      actions,
+      actionVecs,
+      logp,
+      values: this.o.valueNorm ? this.valueNorm.denormalize(v) : v,
+    };
+  }
+
+  /** One PPO update on the rollout (see the module doc for the loss). */
+  async update(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
+    const m = this.model, o = this.o, { numAgents: n, obsDim } = this.#spec;
+    const N = r.T * r.E, A = m.A;
+    const ret = r.returns.slice(), vOld = r.values.slice();
+    if (o.valueNorm) {
+      this.valueNorm.update(ret);
+      this.valueNorm.normalize(ret);
+      this.valueNorm.normalize(vOld);
+    }
+    // advantages normalised over the whole batch (every agent together), as the authors' code
+    let mean = 0, sq = 0;
+    for (const a of r.advantages) mean += a / r.advantages.length;
+    for (const a of r.advantages) sq += (a - mean) ** 2 / r.advantages.length;
+    const adv = Float32Array.from(r.advantages, (a) => (a - mean) / (Math.sqrt(sq) + 1e-5));
+    const t = {
+      obs: tf.tensor3d(r.obs, [N, n, obsDim]),
+      shifted: tf.tensor3d(m.shiftActions(r.actionVecs, N), [N, n, m.slot]),
+      act: tf.tensor3d(r.actionVecs, [N, n, A]),
+      avail: r.avail ? tf.tensor3d(Float32Array.from(r.avail), [N, n, A]) : null,
+      logpOld: tf.tensor2d(r.logp, [N, n]),
+      adv: tf.tensor2d(adv, [N, n]),
+      ret: tf.tensor2d(ret, [N, n]),
+      vOld: tf.tensor2d(vOld, [N, n]),
+    };
+    const sums = { policy: 0, value: 0, entropy: 0, kl: 0, clipFrac: 0, gradNorm: 0, count: 0 };
+    for (let ep = 0; ep < o.epochs; ep++) {
+      for (const idx of minibatches(N, o.minibatches, ctx.rng) ?? [null]) {
+        const pick = <T extends tf.Tensor>(x: T) => (idx ? tf.gather(x, idx) as T : x);
+        const last = ep === o.epochs - 1;
+        const diag: tf.Tensor[] = [];
+        const { grads } = tf.variableGrads(() =>
+          tf.tidy(() => {
+            const obs = pick(t.obs), B = obs.shape[0];
+            const { value, rep } = m.encode(obs);
+            const out = tf.reshape(m.decode(pick(t.shifted), rep), [B * n, A]) as tf.Tensor2D;
+            const act = tf.reshape(pick(t.act), [B * n, A]) as tf.Tensor2D;
+            let logp: tf.Tensor1D, entropy: tf.Scalar;
+            if (m.discrete) {
+              const avail = t.avail ? tf.reshape(pick(t.avail), [B * n, A]) as tf.Tensor2D : null;
+              const logits = maskLogits(out, avail);
+              logp = categoricalLogp(logits, act);
+              entropy = tf.mean(categoricalEntropy(logits));
+            } else {
+              logp = gaussianLogp(out, m.logStd! as tf.Tensor1D, act);
+              entropy = gaussianEntropy(m.logStd! as tf.Tensor1D);
+            }
+            const logpOld = tf.reshape(pick(t.logpOld), [B * n]);
+            const a = tf.reshape(pick(t.adv), [B * n]);
+            const ratio = tf.exp(tf.sub(logp, logpOld)); // r_t^i, agent i's conditional
+            const surr1 = tf.mul(ratio, a);
+            const surr2 = tf.mul(tf.clipByValue(ratio, 1 - o.clip, 1 + o.clip), a);
+            const policy = tf.neg(tf.mean(tf.minimum(surr1, surr2))) as tf.Scalar; // eq. 5
+            const v = tf.reshape(value, [B * n]), vo = tf.reshape(pick(t.vOld), [B * n]);
+            const R = tf.reshape(pick(t.ret), [B * n]);
+            const vClip = tf.add(vo, tf.clipByValue(tf.sub(v, vo), -o.clip, o.clip));
+            const d = o.huberDelta;
+            const huber = (err: tf.Tensor) => { // 0.5 q^2 + d (|e| - q), q = min(|e|, d)
+              const q = tf.minimum(tf.abs(err), d);
+              return tf.add(tf.mul(0.5, tf.square(q)), tf.mul(d, tf.sub(tf.abs(err), q)));
+            };
+            const vLoss = tf.mean(tf.maximum(huber(tf.sub(R, v)), huber(tf.sub(R, vClip))));
+            if (last) {
+              const logRatio = tf.sub(logp, logpOld);
+              diag.push(
+                ...[
+                  policy,
+                  vLoss,
+                  entropy,
+                  tf.mean(tf.sub(tf.sub(ratio, 1), logRatio)),
+                  tf.mean(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), o.clip), "float32")),
+                ].map((x) => tf.keep(x)),
+              );
+            }
+            return tf.sub(
+              tf.add(policy, tf.mul(o.valueCoef, vLoss)),
+              tf.mul(o.entropyCoef, entropy),
+            ) as tf.Scalar;
+          }), this.#vars);
+        const norm = this.#opt.step(this.#vars.map((v) => grads[v.name]!));
+        if (last) {
+          const [p, vl, en, kl, cf] = await Promise.all(diag.map((x) => x.data()));
+          sums.policy += p![0]!;
+          sums.value += vl![0]!;
+          sums.entropy += en![0]!;
+          sums.kl += kl![0]!;
+          sums.clipFrac += cf![0]!;
+          sums.gradNorm += (await norm.data())[0]!;
+          sums.count++;
+        }
+        tf.dispose([...Object.values(grads), norm, ...diag]);
+      }
+    }
+    tf.dispose(Object.values(t).filter((x) => x !== null) as tf.Tensor[]);
+    const c = Math.max(1, sums.count);
+    return {
+      "losses/policy": sums.policy / c,
+      "losses/value": sums.value / c,
+      "losses/entropy": sums.entropy / c,
+      "losses/approx_kl": sums.kl / c,
+      "losses/clip_frac": sums.clipFrac / c,
+      "losses/actor_grad_norm": sums.gradNorm / c,
+    };
+  }
+
+  async getState(): Promise<AlgoState> {
+    const tensors: AlgoState["tensors"] = {};
+    const put = async (name: string, x: tf.Tensor) => {
+      tensors[name] = { shape: x.shape, data: Float32Array.from(await x.data()) };
+    };
+    for (const [k, v] of this.#vars.entries()) await put(this.#keys[k]!, v);
+    const s = this.#opt.slots();
+    for (const [j, x] of s.m.entries()) await put(`adam/m${j}`, x);
+    for (const [j, x] of s.v.entries()) await put(`adam/v${j}`, x);
+    return { tensors, extra: { valueNorm: this.valueNorm.getState(), adamT: s.t } };
+  }
+
+  setState(s: AlgoState): Promise<void> {
+    const nv = this.valueNorm.getState().mean.length;
+    const stats = z.array(z.number()).length(nv);
+    const r = z.object({
+      valueNorm: z.object({
+        mean: stats,
+        meanSq: z.array(z.number().min(0)).length(nv),
+        debias: stats,
+      }),
+      adamT: z.int().min(0),
+    }).safeParse(s.extra);
+    if (!r.success) {
+      throw new Error(
+        `Cannot use the checkpoint: its algorithm state has algo.extra.${
+          formatZodError(r.error)
+        } (the file was edited or written by another algorithm or size)`,
+      );
+    }
+    const load = (name: string, v: tf.Variable) => {
+      const x = s.tensors[name];
+      if (!x) {
+        throw new Error(
+          `Checkpoint has no tensor "${name}": was it saved by another algorithm or size?`,
+        );
+      }
+      if (x.shape.join(",") !== v.shape.join(",")) {
+        throw new Error(
+          `Checkpoint tensor "${name}" has shape [${x.shape}], expected [${v.shape}]`,
+        );
+      }
+      v.assign(tf.tensor(x.data, x.shape));
+    };
+    this.#vars.forEach((v, k) => load(this.#keys[k]!, v));
+    const sl = this.#opt.slots();
+    sl.m.forEach((x, j) => load(`adam/m${j}`, x));
+    sl.v.forEach((x, j) => load(`adam/v${j}`, x));
+    this.#opt.setStep(r.data.adamT);
+    this.valueNorm.setState(r.data.valueNorm as ValueNormState);
+    return Promise.resolve();
+  }
+
+  dispose(): void {
+    const s = this.#opt.slots();
+    tf.dispose([...s.m, ...s.v]);
+    this.model.dispose();
+  }
+}
+
+/** `--algo mat`. */
+export const matEntry: AlgoEntry<typeof matOptions> = {
+  name: "mat",
+  description:
+    "Multi-Agent Transformer: an encoder over all agents' observations gives the values, a causal decoder emits the actions one agent after another; PPO on each agent's conditional ratio",
+  options: matOptions,
+  create: (spec, { options, rng }) => new Mat(spec, { ...options, rng }),
+};
