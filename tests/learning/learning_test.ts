@@ -95,3 +95,30 @@ Deno.test("chain/relay is the control it was built for: AR-MAPPO solves it, MAPP
   assert.ok(result.armappo! >= 0.9, `armappo: ${result.armappo}`);
   assert.ok(result.mappo! <= 0.5, `mappo: ${result.mappo} (chance is 1/3)`);
 });
+
+Deno.test("MAT finds the climbing optimum (11) where MAPPO, with the same budget and batch, does not", async () => {
+  await initBackend("wasm");
+  const run = async (algo: string, seed: number) => {
+    const cfg = await smallConfig({
+      env: "matrix/climbing",
+      algo,
+      seed,
+      numEnvs: 20,
+      rolloutLength: 50,
+      totalSteps: 30_000,
+      evalEvery: 0,
+      threads: 1,
+      algoOptions: { epochs: 5 },
+    });
+    const s = await train(cfg, entries(cfg, defaultEnvRegistry(), algos));
+    await Deno.remove(cfg.out!, { recursive: true });
+    return s.final_eval_return!;
+  };
+  const mat = [], mappo = [];
+  for (const seed of [0, 1, 2]) {
+    mat.push(await run("mat", seed));
+    mappo.push(await run("mappo", seed));
+  }
+  assert.ok(mat.filter((r) => r === 11).length >= 2, `MAT greedy returns per seed: ${mat}`);
+  assert.equal(mappo.filter((r) => r === 11).length, 0, `MAPPO greedy returns per seed: ${mappo}`);
+});
