@@ -179,3 +179,47 @@ Deno.test("--algo mat: --resume continues exactly where an uninterrupted run wou
   await Deno.remove(full.out!, { recursive: true });
   await Deno.remove(part.out!, { recursive: true });
 });
+
+for (const kind of ["discrete", "box"] as const) {
+  Deno.test(`MAT order=random (${kind}): the update's first pass gives back the acting log-probs (ratio 1)`, async () => {
+    const { Mat, matOptions } = await import("../algos/mat/mat.ts");
+    await initBackend("cpu");
+    const s = spec(kind), E = 16, n = s.numAgents;
+    const rng = new Rng(9);
+    const mat = new Mat(s, {
+      ...matOptions.parse({ order: "random", embed: 8, heads: 2, epochs: 1 }),
+      rng,
+    });
+    // weights of a useful size: at the initial gains every order gives near-uniform policies
+    for (const v of mat.model.variables()) {
+      v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 0.5 * rng.normal()), v.shape));
+    }
+    // a non-identity decoding order
+    for (let k = 0; k < 20 && mat.order.every((o, p) => o === p); k++) mat.beginIteration(rng);
+    assert.ok(!mat.order.every((o, p) => o === p), `order ${mat.order}`);
+    const obs = Float32Array.from({ length: E * n * s.obsDim }, () => rng.normal());
+    const state = new Float32Array(E * s.stateDim);
+    const out = await mat.act({ obs, state, avail: null, E }, { rng, greedy: false });
+    const zeros = new Float32Array(E * n);
+    const m = await mat.update({
+      T: 1,
+      E,
+      n,
+      obs,
+      state,
+      avail: null,
+      actions: out.actions,
+      actionVecs: out.actionVecs,
+      logp: out.logp,
+      values: out.values!,
+      rewards: new Float32Array(E),
+      dones: new Uint8Array(E),
+      advantages: Float32Array.from(zeros, () => rng.normal()),
+      returns: zeros,
+    }, { rng, progress: 0 });
+    // one epoch, one minibatch: the ratios are taken before the only step
+    assert.ok(Math.abs(m["losses/approx_kl"]!) < 1e-6, `approx KL ${m["losses/approx_kl"]}`);
+    assert.equal(m["losses/clip_frac"], 0);
+    mat.dispose();
+  });
+}

@@ -12,7 +12,10 @@
  * conditional (so the product over agents is the joint action's ratio), `A_t^i` the GAE of agent
  * i's value (normalised over the batch), one Adam over every weight (the authors' code).
  *
- * Left for later (issue 31): a per-iteration agent order, recurrent memory.
+ * `order=random` draws the agents' decoding order before each rollout (position p of the encoder
+ * and decoder holds agent `order[p]`); the update of that iteration uses the same order.
+ *
+ * Left for later (issue 31): recurrent memory.
  *
  * @module
  */
@@ -59,6 +62,9 @@ export const matOptions = z.strictObject({
   huberDelta: z.number().positive().default(10).describe("Huber delta of the value loss"),
   valueNorm: z.boolean().default(true).describe("normalise value targets (ValueNorm)"),
   logStdInit: z.number().default(-0.5).describe("initial log std of Gaussian policies"),
+  order: z.enum(["identity", "random"]).default("identity").describe(
+    "decoding order of the agents: fixed identity, or a random permutation per iteration",
+  ),
 });
 /** Parsed {@link matOptions}. */
 export type MatOptions = z.infer<typeof matOptions>;
@@ -77,6 +83,8 @@ export class Mat implements Algorithm {
   /** Checkpoint keys: variable names without the instance prefix. */
   readonly #keys: string[];
   readonly #spec: EnvSpec;
+  /** Decoding order: position p holds agent `order[p]`. */
+  order: Int32Array;
 
   /**
    * Creates it.
@@ -96,6 +104,35 @@ export class Mat implements Algorithm {
     this.#keys = this.#vars.map((v) => v.name.slice(prefix.length + 1));
     this.#opt = new Adam(this.#vars, { lr: o.lr, eps: o.adamEps, maxGradNorm: o.maxGradNorm });
     this.valueNorm = new ValueNorm(spec.numAgents);
+    this.order = Int32Array.from({ length: spec.numAgents }, (_, i) => i);
+  }
+
+  /** Draws the decoding order for the next rollout when it is random. */
+  beginIteration(rng: Rng): void {
+    if (this.o.order === "random") this.order = rng.permutation(this.#spec.numAgents);
+  }
+
+  /**
+   * Rows of `width` floats per agent, from agent order to chain order (position p <- agent
+   * order[p]), or back with `back`.
+   */
+  #chain<T extends Float32Array | Uint8Array>(
+    src: T,
+    rows: number,
+    width: number,
+    back = false,
+  ): T {
+    const n = this.#spec.numAgents, o = this.order;
+    if (o.every((k, p) => k === p)) return src;
+    const out = new (src.constructor as new (n: number) => T)(src.length);
+    for (let r = 0; r < rows; r++) {
+      for (let p = 0; p < n; p++) {
+        const from = (r * n + (back ? p : o[p]!)) * width,
+          to = (r * n + (back ? o[p]! : p)) * width;
+        out.set(src.subarray(from, from + width) as T, to);
+      }
+    }
+    return out;
   }
 
   /** Feed-forward: no memory. */
@@ -104,8 +141,9 @@ export class Mat implements Algorithm {
   /** Values of E envs' agents, denormalised `[E, n]`. */
   values(x: ActInput): Promise<Float32Array> {
     const { numAgents: n, obsDim } = this.#spec;
-    const v = tf.tidy(() => this.model.encode(tf.tensor3d(x.obs, [x.E, n, obsDim])).value);
-    const out = v.dataSync() as Float32Array;
+    const obs = this.#chain(x.obs, x.E, obsDim);
+    const v = tf.tidy(() => this.model.encode(tf.tensor3d(obs, [x.E, n, obsDim])).value);
+    const out = this.#chain(v.dataSync() as Float32Array, x.E, 1, true);
     v.dispose();
     return Promise.resolve(this.o.valueNorm ? this.valueNorm.denormalize(out) : out);
   }
@@ -117,7 +155,7 @@ export class Mat implements Algorithm {
   async act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): Promise<ActOutput> {
     const m = this.model, { numAgents: n, obsDim } = this.#spec, E = x.E;
     const { n: _n, A, slot } = m;
-    const { value, rep } = m.encode(tf.tensor3d(x.obs, [E, n, obsDim]));
+    const { value, rep } = m.encode(tf.tensor3d(this.#chain(x.obs, E, obsDim), [E, n, obsDim]));
     const shifted = new Float32Array(E * n * slot);
     if (m.discrete) { for (let e = 0; e < E; e++) shifted[e * n * slot] = 1; // start tokens
      }
@@ -131,7 +169,7 @@ export class Mat implements Algorithm {
       out.dispose();
       for (let e = 0; e < E; e++) {
         const row = rows.subarray((e * n + i) * A, (e * n + i + 1) * A) as Float32Array;
-        const k = e * n + i;
+        const k = e * n + this.order[i]!; // position i decodes agent order[i]
         if (m.discrete) {
           const avail = x.avail ? x.avail.subarray(k * A, (k + 1) * A) : null;
           const s = sampleCategorical(row, { avail, rng: ctx.rng, greedy: ctx.greedy });
@@ -155,7 +193,7 @@ export class Mat implements Algorithm {
         }
       }
     }
-    const v = value.dataSync() as Float32Array;
+    const v = this.#chain(value.dataSync() as Float32Array, E, 1, true);
     tf.dispose([value, rep]);
     return {
       actions,
@@ -180,15 +218,18 @@ export class Mat implements Algorithm {
     for (const a of r.advantages) mean += a / r.advantages.length;
     for (const a of r.advantages) sq += (a - mean) ** 2 / r.advantages.length;
     const adv = Float32Array.from(r.advantages, (a) => (a - mean) / (Math.sqrt(sq) + 1e-5));
+    // every per-agent array in the order this iteration decoded the agents in
+    const ch = <T extends Float32Array | Uint8Array>(x: T, w: number) => this.#chain(x, N, w);
+    const actionVecs = ch(r.actionVecs, A);
     const t = {
-      obs: tf.tensor3d(r.obs, [N, n, obsDim]),
-      shifted: tf.tensor3d(m.shiftActions(r.actionVecs, N), [N, n, m.slot]),
-      act: tf.tensor3d(r.actionVecs, [N, n, A]),
-      avail: r.avail ? tf.tensor3d(Float32Array.from(r.avail), [N, n, A]) : null,
-      logpOld: tf.tensor2d(r.logp, [N, n]),
-      adv: tf.tensor2d(adv, [N, n]),
-      ret: tf.tensor2d(ret, [N, n]),
-      vOld: tf.tensor2d(vOld, [N, n]),
+      obs: tf.tensor3d(ch(r.obs, obsDim), [N, n, obsDim]),
+      shifted: tf.tensor3d(m.shiftActions(actionVecs, N), [N, n, m.slot]),
+      act: tf.tensor3d(actionVecs, [N, n, A]),
+      avail: r.avail ? tf.tensor3d(Float32Array.from(ch(r.avail, A)), [N, n, A]) : null,
+      logpOld: tf.tensor2d(ch(r.logp, 1), [N, n]),
+      adv: tf.tensor2d(ch(adv, 1), [N, n]),
+      ret: tf.tensor2d(ch(ret, 1), [N, n]),
+      vOld: tf.tensor2d(ch(vOld, 1), [N, n]),
     };
     const sums = { policy: 0, value: 0, entropy: 0, kl: 0, clipFrac: 0, gradNorm: 0, count: 0 };
     for (let ep = 0; ep < o.epochs; ep++) {
@@ -279,7 +320,10 @@ export class Mat implements Algorithm {
     const s = this.#opt.slots();
     for (const [j, x] of s.m.entries()) await put(`adam/m${j}`, x);
     for (const [j, x] of s.v.entries()) await put(`adam/v${j}`, x);
-    return { tensors, extra: { valueNorm: this.valueNorm.getState(), adamT: s.t } };
+    return {
+      tensors,
+      extra: { valueNorm: this.valueNorm.getState(), adamT: s.t, order: Array.from(this.order) },
+    };
   }
 
   setState(s: AlgoState): Promise<void> {
@@ -292,6 +336,8 @@ export class Mat implements Algorithm {
         debias: stats,
       }),
       adamT: z.int().min(0),
+      order: z.array(z.int().min(0).max(this.#spec.numAgents - 1)).length(this.#spec.numAgents)
+        .refine((o) => new Set(o).size === o.length, "expected a permutation of the agents"),
     }).safeParse(s.extra);
     if (!r.success) {
       throw new Error(
@@ -320,6 +366,7 @@ export class Mat implements Algorithm {
     sl.v.forEach((x, j) => load(`adam/v${j}`, x));
     this.#opt.setStep(r.data.adamT);
     this.valueNorm.setState(r.data.valueNorm as ValueNormState);
+    this.order = Int32Array.from(r.data.order);
     return Promise.resolve();
   }
 
