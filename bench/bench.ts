@@ -16,6 +16,8 @@
  *   the backend's large-matmul GFLOP/s;
  * - `recurrent` (bench/recurrent.ts): GRU against MLP policies on smax/protoss_5_vs_5, and
  *   shared-parameter against per-agent MAPPO on smax/protoss_10_vs_10;
+ * - `mat` (bench/mat.ts): the Multi-Agent Transformer against MAPPO on smax/protoss_5_vs_5 and
+ *   mamujoco/HalfCheetah-6x1, time per env step in alternating runs;
  * - `football` (bench/football.ts): the native football academy's env steps/s at E = 1024;
  * - `distributed` (bench/distributed.ts): rollout workers through Redis, 1, 2 and 4 workers on
  *   an env of 5 ms per step, and the broker's cost per chunk next to raw Redis.
@@ -35,6 +37,7 @@ const BENCHES = [
   "estimators",
   "learner",
   "recurrent",
+  "mat",
   "football",
   "distributed",
 ] as const;
