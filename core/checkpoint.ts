@@ -15,7 +15,7 @@
 import { dirname, join } from "node:path";
 import type { AlgoState } from "./algorithm.ts";
 import type { RngState } from "./rng.ts";
-import { z } from "./deps.ts";
+import { tf, z } from "./deps.ts";
 import { formatZodError } from "./errors.ts";
 
 const i32 = z.int().min(-0x80000000).max(0xffffffff); // xoshiro words, signed or not
@@ -201,4 +201,24 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   }
   const { digest: _d, ...rest } = parsed.data;
   return { ...rest, algo: { tensors, extra: parsed.data.algo.extra } };
+}
+
+/**
+ * Assigns a checkpoint's tensor to a variable, refusing a missing name or another shape with one
+ * line (every algorithm's `setState` restores its variables and optimiser slots this way).
+ * @param state the algorithm state of a checkpoint
+ * @param name the tensor's checkpoint name
+ * @param v the variable to assign
+ */
+export function assignTensor(state: AlgoState, name: string, v: tf.Variable): void {
+  const t = state.tensors[name];
+  if (!t) {
+    throw new Error(
+      `Checkpoint has no tensor "${name}": was it saved by another algorithm or size?`,
+    );
+  }
+  if (t.shape.join(",") !== v.shape.join(",")) {
+    throw new Error(`Checkpoint tensor "${name}" has shape [${t.shape}], expected [${v.shape}]`);
+  }
+  v.assign(tf.tensor(t.data, t.shape));
 }

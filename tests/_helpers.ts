@@ -90,3 +90,19 @@ export const SPEC2: EnvSpec = {
   actionSpace: discrete(3),
   episodeLimit: 1,
 };
+
+/**
+ * A run's metrics rows without the columns that measure time (wall, speed, time/*), for
+ * comparing two runs that should be identical.
+ * @param dir the run directory
+ * @returns the rows
+ */
+export async function timelessRows(dir: string): Promise<Record<string, unknown>[]> {
+  return (await Deno.readTextFile(`${dir}/metrics.jsonl`)).trim().split("\n").map((l) => {
+    const r = JSON.parse(l);
+    for (const k of Object.keys(r)) {
+      if (/^(wall_s|sps|rollout_s|update_s)$|^time\//.test(k)) delete r[k];
+    }
+    return r;
+  });
+}

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { box, type EnvEntry, type EnvSpec, fromScalarEnv, type Rng, train, z } from "../mod.ts";
 import { RunningNorm } from "../core/running_norm.ts";
 import { inputNormNote, resolveInputNorm } from "../algos/ppo/agents.ts";
-import { entries, smallConfig } from "./_helpers.ts";
+import { entries, smallConfig, timelessRows } from "./_helpers.ts";
 
 const spec: EnvSpec = {
   numAgents: 2,
@@ -127,14 +127,7 @@ Deno.test("inputNorm running: statistics are checkpointed, a resumed run equals 
     algoOptions: { epochs: 2, inputNorm: "running" },
   };
   const deps = entries({ env: "matrix/climbing", algo: "bppo" });
-  const rows = async (dir: string) =>
-    (await Deno.readTextFile(`${dir}/metrics.jsonl`)).trim().split("\n").map((l) => {
-      const r = JSON.parse(l);
-      for (const k of Object.keys(r)) {
-        if (/^(wall_s|sps|rollout_s|update_s)$|^time\//.test(k)) delete r[k];
-      }
-      return r;
-    });
+  const rows = timelessRows;
   const full = await smallConfig(base), part = await smallConfig({ ...base, totalSteps: 400 });
   try {
     await train(full, deps);

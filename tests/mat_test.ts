@@ -149,7 +149,7 @@ Deno.test("--algo mat trains end to end on discrete (matrix) and continuous (plu
 
 Deno.test("--algo mat: --resume continues exactly where an uninterrupted run would be", async () => {
   const { loadCheckpoint, train } = await import("../mod.ts");
-  const { entries, smallConfig } = await import("./_helpers.ts");
+  const { entries, smallConfig, timelessRows } = await import("./_helpers.ts");
   await initBackend("wasm");
   const base = {
     env: "matrix/climbing",
@@ -162,14 +162,7 @@ Deno.test("--algo mat: --resume continues exactly where an uninterrupted run wou
     evalEpisodes: 4,
     algoOptions: { epochs: 2, embed: 16 },
   };
-  const rows = async (dir: string) =>
-    (await Deno.readTextFile(`${dir}/metrics.jsonl`)).trim().split("\n").map((l) => {
-      const r = JSON.parse(l);
-      for (const k of Object.keys(r)) {
-        if (/^(wall_s|sps|rollout_s|update_s)$|^time\//.test(k)) delete r[k];
-      }
-      return r;
-    });
+  const rows = timelessRows;
   const full = await smallConfig(base), part = await smallConfig({ ...base, totalSteps: 400 });
   await train(full, entries(full));
   await train(part, entries(part));

@@ -33,6 +33,7 @@ import type {
 import type { EnvSpec } from "../../core/vec_env.ts";
 import type { Rng } from "../../core/rng.ts";
 import { Adam } from "../../core/adam.ts";
+import { assignTensor } from "../../core/checkpoint.ts";
 import { ValueNorm, type ValueNormState } from "../../core/value_norm.ts";
 import { formatZodError } from "../../core/errors.ts";
 import {
@@ -346,20 +347,7 @@ export class Mat implements Algorithm {
         } (the file was edited or written by another algorithm or size)`,
       );
     }
-    const load = (name: string, v: tf.Variable) => {
-      const x = s.tensors[name];
-      if (!x) {
-        throw new Error(
-          `Checkpoint has no tensor "${name}": was it saved by another algorithm or size?`,
-        );
-      }
-      if (x.shape.join(",") !== v.shape.join(",")) {
-        throw new Error(
-          `Checkpoint tensor "${name}" has shape [${x.shape}], expected [${v.shape}]`,
-        );
-      }
-      v.assign(tf.tensor(x.data, x.shape));
-    };
+    const load = (name: string, v: tf.Variable) => assignTensor(s, name, v);
     this.#vars.forEach((v, k) => load(this.#keys[k]!, v));
     const sl = this.#opt.slots();
     sl.m.forEach((x, j) => load(`adam/m${j}`, x));

@@ -3,9 +3,10 @@
  *
  * @module
  */
-import { tf, z } from "../../core/deps.ts";
+import { type tf, z } from "../../core/deps.ts";
 import { formatZodError } from "../../core/errors.ts";
 import type { AlgoState } from "../../core/algorithm.ts";
+import { assignTensor } from "../../core/checkpoint.ts";
 import type { ValueNormState } from "../../core/value_norm.ts";
 import type { RunningNormState } from "../../core/running_norm.ts";
 import type { PpoAgents } from "./agents.ts";
@@ -54,20 +55,7 @@ export async function agentsState(ag: PpoAgents): Promise<AlgoState> {
  */
 export function setAgentsState(ag: PpoAgents, s: AlgoState): void {
   checkExtra(ag, s.extra);
-  const load = (name: string, v: tf.Variable) => {
-    const t = s.tensors[name];
-    if (!t) {
-      throw new Error(
-        `Checkpoint has no tensor "${name}": was it saved by another algorithm or size?`,
-      );
-    }
-    if (t.shape.join(",") !== v.shape.join(",")) {
-      throw new Error(
-        `Checkpoint tensor "${name}" has shape [${t.shape}], expected [${v.shape}]`,
-      );
-    }
-    v.assign(tf.tensor(t.data, t.shape));
-  };
+  const load = (name: string, v: tf.Variable) => assignTensor(s, name, v);
   for (const [name, v] of ag.named) load(name, v);
   const adamT = s.extra.adamT as number[];
   [...ag.actorOpts, ...ag.criticOpts].forEach((o, k) => {
