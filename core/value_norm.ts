@@ -5,6 +5,8 @@
  * @module
  */
 
+import { z } from "./deps.ts";
+
 /** Serialisable state of a {@link ValueNorm}. */
 export interface ValueNormState {
   /** Running mean per agent. */
@@ -100,4 +102,15 @@ export class ValueNorm {
   setState(s: ValueNormState): void {
     this.#s = structuredClone(s);
   }
+}
+
+/**
+ * The checkpoint schema of {@link ValueNorm.getState} for `n` agents: finite means, second
+ * moments >= 0, debiasing terms (checked before a checkpoint's state is used).
+ * @param n agents
+ * @returns the zod schema
+ */
+export function valueNormStateSchema(n: number): z.ZodType<ValueNormState> {
+  const stats = z.array(z.number()).length(n);
+  return z.object({ mean: stats, meanSq: z.array(z.number().min(0)).length(n), debias: stats });
 }

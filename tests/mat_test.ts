@@ -216,3 +216,24 @@ for (const kind of ["discrete", "box"] as const) {
     mat.dispose();
   });
 }
+
+Deno.test("MAT: acting and values leave no tensor behind", async () => {
+  const { Mat, matOptions } = await import("../algos/mat/mat.ts");
+  await initBackend("cpu");
+  const s = spec("discrete"), E = 4, rng = new Rng(12);
+  const mat = new Mat(s, { ...matOptions.parse({ embed: 8 }), rng });
+  const x = {
+    obs: Float32Array.from({ length: E * s.numAgents * s.obsDim }, () => rng.normal()),
+    state: new Float32Array(E * s.stateDim),
+    avail: null,
+    E,
+  };
+  await mat.act(x, { rng, greedy: false }); // warm-up: anything created once is not a leak
+  const before = tf.memory().numTensors;
+  for (let k = 0; k < 3; k++) {
+    await mat.act(x, { rng, greedy: false });
+    await mat.values(x);
+  }
+  assert.equal(tf.memory().numTensors, before);
+  mat.dispose();
+});

@@ -34,7 +34,7 @@ import type { EnvSpec } from "../../core/vec_env.ts";
 import type { Rng } from "../../core/rng.ts";
 import { Adam } from "../../core/adam.ts";
 import { assignTensor } from "../../core/checkpoint.ts";
-import { ValueNorm, type ValueNormState } from "../../core/value_norm.ts";
+import { ValueNorm, type ValueNormState, valueNormStateSchema } from "../../core/value_norm.ts";
 import { formatZodError } from "../../core/errors.ts";
 import {
   categoricalEntropy,
@@ -156,7 +156,9 @@ export class Mat implements Algorithm {
   async act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): Promise<ActOutput> {
     const m = this.model, { numAgents: n, obsDim } = this.#spec, E = x.E;
     const { n: _n, A, slot } = m;
-    const { value, rep } = m.encode(tf.tensor3d(this.#chain(x.obs, E, obsDim), [E, n, obsDim]));
+    const obsT = tf.tensor3d(this.#chain(x.obs, E, obsDim), [E, n, obsDim]);
+    const { value, rep } = m.encode(obsT);
+    obsT.dispose(); // encode keeps only its outputs
     const shifted = new Float32Array(E * n * slot);
     if (m.discrete) { for (let e = 0; e < E; e++) shifted[e * n * slot] = 1; // start tokens
      }
@@ -328,14 +330,8 @@ export class Mat implements Algorithm {
   }
 
   setState(s: AlgoState): Promise<void> {
-    const nv = this.valueNorm.getState().mean.length;
-    const stats = z.array(z.number()).length(nv);
     const r = z.object({
-      valueNorm: z.object({
-        mean: stats,
-        meanSq: z.array(z.number().min(0)).length(nv),
-        debias: stats,
-      }),
+      valueNorm: valueNormStateSchema(this.valueNorm.getState().mean.length),
       adamT: z.int().min(0),
       order: z.array(z.int().min(0).max(this.#spec.numAgents - 1)).length(this.#spec.numAgents)
         .refine((o) => new Set(o).size === o.length, "expected a permutation of the agents"),

@@ -7,7 +7,7 @@ import { type tf, z } from "../../core/deps.ts";
 import { formatZodError } from "../../core/errors.ts";
 import type { AlgoState } from "../../core/algorithm.ts";
 import { assignTensor } from "../../core/checkpoint.ts";
-import type { ValueNormState } from "../../core/value_norm.ts";
+import { type ValueNormState, valueNormStateSchema } from "../../core/value_norm.ts";
 import type { RunningNormState } from "../../core/running_norm.ts";
 import type { PpoAgents } from "./agents.ts";
 
@@ -79,13 +79,8 @@ export function setAgentsState(ag: PpoAgents, s: AlgoState): void {
 function checkExtra(ag: PpoAgents, extra: Record<string, unknown>): void {
   const nv = ag.valueNorm.getState().mean.length, n = ag.order.length;
   const opts = ag.actorOpts.length + ag.criticOpts.length;
-  const stats = z.array(z.number()).length(nv);
   const schema = z.object({
-    valueNorm: z.object({
-      mean: stats,
-      meanSq: z.array(z.number().min(0)).length(nv),
-      debias: stats,
-    }),
+    valueNorm: valueNormStateSchema(nv),
     adamT: z.array(z.int().min(0)).length(opts),
     order: z.array(z.int().min(0).max(n - 1)).length(n).refine(
       (o) => new Set(o).size === o.length,
