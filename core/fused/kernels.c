@@ -1,0 +1,523 @@
+// Baton's fused kernels: whole-batch forward and backward passes of the small networks Baton
+// trains (dense + bias + activation, LayerNorm, categorical head) and Adam, as SIMD WebAssembly.
+// Built by `deno task kernels` (scripts/build_kernels.ts: clang --target=wasm32 -msimd128, no
+// libc); the binary is embedded in core/fused/kernels_wasm.ts with this file's SHA-256, and
+// `deno task check` refuses a binary whose source hash differs. Every kernel is tested against
+// tfjs autodiff in tests/fused_test.ts. All arrays are float32, row-major, 16-byte aligned by the
+// caller (core/fused/kernels.ts); sums run in a fixed order, so results are deterministic.
+//
+// Conventions: M rows (the batch), K inputs, N outputs. `acc` = 1 adds into the output instead
+// of overwriting it. `act`: 0 none, 1 ReLU, 2 tanh.
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+typedef float f32;
+
+// ---- elementary functions (no libm here): Cephes single-precision polynomials ----
+
+// exp(x) on four lanes: x = n ln2 + r, |r| <= ln2 / 2, exp(r) by a degree-6 polynomial, 2^n by
+// adding n to the exponent bits. Inputs are clamped to [-87.3, 88.3] (exp underflows to ~1e-38).
+static inline v128_t vexp(v128_t x) {
+  x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-87.3f)), wasm_f32x4_splat(88.3f));
+  v128_t n = wasm_f32x4_floor(
+      wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)),
+                     wasm_f32x4_splat(0.5f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t z = wasm_f32x4_mul(r, r);
+  v128_t y = wasm_f32x4_splat(1.9875691500e-4f);
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, r), wasm_f32x4_splat(1.3981999507e-3f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, r), wasm_f32x4_splat(8.3334519073e-3f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, r), wasm_f32x4_splat(4.1665795894e-2f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, r), wasm_f32x4_splat(1.6666665459e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, r), wasm_f32x4_splat(5.0000001201e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(y, z), r), wasm_f32x4_splat(1.0f));
+  v128_t e = wasm_i32x4_shl(wasm_i32x4_trunc_sat_f32x4(n), 23);
+  return wasm_i32x4_add(y, e); // y * 2^n
+}
+
+static inline f32 sexp(f32 x) { return wasm_f32x4_extract_lane(vexp(wasm_f32x4_splat(x)), 0); }
+
+// log(x) for x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) by Cephes' polynomial.
+static f32 slog(f32 x) {
+  union { f32 f; int32_t i; } u = {x};
+  int32_t e = ((u.i >> 23) & 0xff) - 126;
+  u.i = (u.i & 0x807fffff) | 0x3f000000; // m in [0.5, 1)
+  f32 m = u.f, fe = (f32)e;
+  if (m < 0.707106781186547524f) {
+    fe -= 1.0f;
+    m = m + m - 1.0f;
+  } else {
+    m = m - 1.0f;
+  }
+  f32 z = m * m;
+  f32 y = 7.0376836292e-2f;
+  y = y * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z;
+  y += -2.12194440e-4f * fe;
+  y += -0.5f * z;
+  return m + y + 0.693359375f * fe;
+}
+
+// tanh on four lanes: Cephes' odd polynomial below |x| = 0.625, else 1 - 2 / (exp(2|x|) + 1),
+// with the sign put back.
+static inline v128_t vtanh(v128_t x) {
+  v128_t ax = wasm_f32x4_abs(x);
+  v128_t z = wasm_f32x4_mul(x, x);
+  v128_t p = wasm_f32x4_splat(-5.70498872745e-3f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z), wasm_f32x4_splat(2.06390887954e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z), wasm_f32x4_splat(-5.37397155531e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z), wasm_f32x4_splat(1.33314422036e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z), wasm_f32x4_splat(-3.33332819422e-1f));
+  v128_t small = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, z), x), x);
+  v128_t e = vexp(wasm_f32x4_add(ax, ax));
+  v128_t big = wasm_f32x4_sub(wasm_f32x4_splat(1.0f),
+                              wasm_f32x4_div(wasm_f32x4_splat(2.0f),
+                                             wasm_f32x4_add(e, wasm_f32x4_splat(1.0f))));
+  big = wasm_v128_or(big, wasm_v128_and(x, wasm_i32x4_splat((int32_t)0x80000000))); // sign of x
+  return wasm_v128_bitselect(small, big, wasm_f32x4_lt(ax, wasm_f32x4_splat(0.625f)));
+}
+
+static inline f32 stanh(f32 x) { return wasm_f32x4_extract_lane(vtanh(wasm_f32x4_splat(x)), 0); }
+
+static inline v128_t vact(v128_t x, int act) {
+  if (act == 1) return wasm_f32x4_max(x, wasm_f32x4_splat(0.0f));
+  if (act == 2) return vtanh(x);
+  return x;
+}
+
+static inline f32 sact(f32 x, int act) {
+  if (act == 1) return x > 0.0f ? x : 0.0f;
+  if (act == 2) return stanh(x);
+  return x;
+}
+
+EXPORT(tanh_inplace) void tanh_inplace(f32* x, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(x + i, vtanh(wasm_v128_load(x + i)));
+  for (; i < n; i++) x[i] = stanh(x[i]);
+}
+
+EXPORT(exp_inplace) void exp_inplace(f32* x, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(x + i, vexp(wasm_v128_load(x + i)));
+  for (; i < n; i++) x[i] = sexp(x[i]);
+}
+
+EXPORT(log_inplace) void log_inplace(f32* x, int n) {
+  for (int i = 0; i < n; i++) x[i] = slog(x[i]);
+}
+
+// ---- matrix products ----
+
+// C[M, N] = act(A[M, K] B[K, N] + bias) (acc = 0), or C += A B (acc = 1; bias and act unused).
+// Register blocks of 4 rows x 8 columns: eight accumulators, two loads of B and four broadcasts
+// of A per k. B (K x N, a layer's weights) stays in cache across the row blocks.
+EXPORT(gemm_nn)
+void gemm_nn(const f32* A, const f32* B, f32* C, const f32* bias, int M, int K, int N, int acc,
+             int act) {
+  int i = 0;
+  for (; i + 4 <= M; i += 4) {
+    const f32 *a0 = A + i * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;
+    f32 *c0 = C + i * N, *c1 = c0 + N, *c2 = c1 + N, *c3 = c2 + N;
+    int j = 0;
+    for (; j + 8 <= N; j += 8) {
+      v128_t x00, x01, x10, x11, x20, x21, x30, x31;
+      if (acc) {
+        x00 = wasm_v128_load(c0 + j), x01 = wasm_v128_load(c0 + j + 4);
+        x10 = wasm_v128_load(c1 + j), x11 = wasm_v128_load(c1 + j + 4);
+        x20 = wasm_v128_load(c2 + j), x21 = wasm_v128_load(c2 + j + 4);
+        x30 = wasm_v128_load(c3 + j), x31 = wasm_v128_load(c3 + j + 4);
+      } else if (bias) {
+        x00 = x10 = x20 = x30 = wasm_v128_load(bias + j);
+        x01 = x11 = x21 = x31 = wasm_v128_load(bias + j + 4);
+      } else {
+        x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = wasm_f32x4_splat(0.0f);
+      }
+      const f32* b = B + j;
+      for (int k = 0; k < K; k++, b += N) {
+        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+        v128_t s0 = wasm_f32x4_splat(a0[k]), s1 = wasm_f32x4_splat(a1[k]);
+        v128_t s2 = wasm_f32x4_splat(a2[k]), s3 = wasm_f32x4_splat(a3[k]);
+        x00 = wasm_f32x4_add(x00, wasm_f32x4_mul(s0, b0));
+        x01 = wasm_f32x4_add(x01, wasm_f32x4_mul(s0, b1));
+        x10 = wasm_f32x4_add(x10, wasm_f32x4_mul(s1, b0));
+        x11 = wasm_f32x4_add(x11, wasm_f32x4_mul(s1, b1));
+        x20 = wasm_f32x4_add(x20, wasm_f32x4_mul(s2, b0));
+        x21 = wasm_f32x4_add(x21, wasm_f32x4_mul(s2, b1));
+        x30 = wasm_f32x4_add(x30, wasm_f32x4_mul(s3, b0));
+        x31 = wasm_f32x4_add(x31, wasm_f32x4_mul(s3, b1));
+      }
+      if (!acc && act) {
+        x00 = vact(x00, act), x01 = vact(x01, act), x10 = vact(x10, act), x11 = vact(x11, act);
+        x20 = vact(x20, act), x21 = vact(x21, act), x30 = vact(x30, act), x31 = vact(x31, act);
+      }
+      wasm_v128_store(c0 + j, x00), wasm_v128_store(c0 + j + 4, x01);
+      wasm_v128_store(c1 + j, x10), wasm_v128_store(c1 + j + 4, x11);
+      wasm_v128_store(c2 + j, x20), wasm_v128_store(c2 + j + 4, x21);
+      wasm_v128_store(c3 + j, x30), wasm_v128_store(c3 + j + 4, x31);
+    }
+    for (; j < N; j++) { // column tail, one column of the four rows at a time
+      f32 s0, s1, s2, s3;
+      if (acc) s0 = c0[j], s1 = c1[j], s2 = c2[j], s3 = c3[j];
+      else s0 = s1 = s2 = s3 = bias ? bias[j] : 0.0f;
+      for (int k = 0; k < K; k++) {
+        f32 bk = B[k * N + j];
+        s0 += a0[k] * bk, s1 += a1[k] * bk, s2 += a2[k] * bk, s3 += a3[k] * bk;
+      }
+      if (!acc) s0 = sact(s0, act), s1 = sact(s1, act), s2 = sact(s2, act), s3 = sact(s3, act);
+      c0[j] = s0, c1[j] = s1, c2[j] = s2, c3[j] = s3;
+    }
+  }
+  for (; i < M; i++) { // row tail
+    const f32* a0 = A + i * K;
+    f32* c0 = C + i * N;
+    int j = 0;
+    for (; j + 4 <= N; j += 4) {
+      v128_t x = acc ? wasm_v128_load(c0 + j)
+                     : (bias ? wasm_v128_load(bias + j) : wasm_f32x4_splat(0.0f));
+      for (int k = 0; k < K; k++) {
+        x = wasm_f32x4_add(x, wasm_f32x4_mul(wasm_f32x4_splat(a0[k]), wasm_v128_load(B + k * N + j)));
+      }
+      wasm_v128_store(c0 + j, acc ? x : vact(x, act));
+    }
+    for (; j < N; j++) {
+      f32 s = acc ? c0[j] : (bias ? bias[j] : 0.0f);
+      for (int k = 0; k < K; k++) s += a0[k] * B[k * N + j];
+      c0[j] = acc ? s : sact(s, act);
+    }
+  }
+}
+
+// C[K, N] = A[M, K]^T B[M, N] (acc = 0) or C += A^T B: the weight gradient x^T dz. Rows are taken
+// in chunks of 256, so a chunk of A and B stays in cache while every 4 x 8 block of C (in
+// registers) sweeps it; C is read and written once per chunk.
+#define TN_CHUNK 256
+EXPORT(gemm_tn)
+void gemm_tn(const f32* A, const f32* B, f32* C, int M, int K, int N, int acc) {
+  if (!acc) {
+    for (int q = 0; q < K * N; q++) C[q] = 0.0f;
+  }
+  for (int m0 = 0; m0 < M; m0 += TN_CHUNK) {
+    int m1 = m0 + TN_CHUNK < M ? m0 + TN_CHUNK : M;
+    int k = 0;
+    for (; k + 4 <= K; k += 4) {
+      f32 *c0 = C + k * N, *c1 = c0 + N, *c2 = c1 + N, *c3 = c2 + N;
+      int j = 0;
+      for (; j + 8 <= N; j += 8) {
+        v128_t x00 = wasm_v128_load(c0 + j), x01 = wasm_v128_load(c0 + j + 4);
+        v128_t x10 = wasm_v128_load(c1 + j), x11 = wasm_v128_load(c1 + j + 4);
+        v128_t x20 = wasm_v128_load(c2 + j), x21 = wasm_v128_load(c2 + j + 4);
+        v128_t x30 = wasm_v128_load(c3 + j), x31 = wasm_v128_load(c3 + j + 4);
+        for (int m = m0; m < m1; m++) {
+          const f32* a = A + m * K + k;
+          const f32* b = B + m * N + j;
+          v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+          v128_t s0 = wasm_f32x4_splat(a[0]), s1 = wasm_f32x4_splat(a[1]);
+          v128_t s2 = wasm_f32x4_splat(a[2]), s3 = wasm_f32x4_splat(a[3]);
+          x00 = wasm_f32x4_add(x00, wasm_f32x4_mul(s0, b0));
+          x01 = wasm_f32x4_add(x01, wasm_f32x4_mul(s0, b1));
+          x10 = wasm_f32x4_add(x10, wasm_f32x4_mul(s1, b0));
+          x11 = wasm_f32x4_add(x11, wasm_f32x4_mul(s1, b1));
+          x20 = wasm_f32x4_add(x20, wasm_f32x4_mul(s2, b0));
+          x21 = wasm_f32x4_add(x21, wasm_f32x4_mul(s2, b1));
+          x30 = wasm_f32x4_add(x30, wasm_f32x4_mul(s3, b0));
+          x31 = wasm_f32x4_add(x31, wasm_f32x4_mul(s3, b1));
+        }
+        wasm_v128_store(c0 + j, x00), wasm_v128_store(c0 + j + 4, x01);
+        wasm_v128_store(c1 + j, x10), wasm_v128_store(c1 + j + 4, x11);
+        wasm_v128_store(c2 + j, x20), wasm_v128_store(c2 + j + 4, x21);
+        wasm_v128_store(c3 + j, x30), wasm_v128_store(c3 + j + 4, x31);
+      }
+      for (; j < N; j++) {
+        f32 s0 = c0[j], s1 = c1[j], s2 = c2[j], s3 = c3[j];
+        for (int m = m0; m < m1; m++) {
+          const f32* a = A + m * K + k;
+          f32 bj = B[m * N + j];
+          s0 += a[0] * bj, s1 += a[1] * bj, s2 += a[2] * bj, s3 += a[3] * bj;
+        }
+        c0[j] = s0, c1[j] = s1, c2[j] = s2, c3[j] = s3;
+      }
+    }
+    for (; k < K; k++) { // tail of A's columns
+      f32* c0 = C + k * N;
+      int j = 0;
+      for (; j + 4 <= N; j += 4) {
+        v128_t x = wasm_v128_load(c0 + j);
+        for (int m = m0; m < m1; m++) {
+          x = wasm_f32x4_add(x, wasm_f32x4_mul(wasm_f32x4_splat(A[m * K + k]),
+                                               wasm_v128_load(B + m * N + j)));
+        }
+        wasm_v128_store(c0 + j, x);
+      }
+      for (; j < N; j++) {
+        f32 s = c0[j];
+        for (int m = m0; m < m1; m++) s += A[m * K + k] * B[m * N + j];
+        c0[j] = s;
+      }
+    }
+  }
+}
+
+// dst[C, R] = src[R, C]^T.
+EXPORT(transpose) void transpose(const f32* src, f32* dst, int R, int C) {
+  for (int r = 0; r < R; r++) {
+    for (int c = 0; c < C; c++) dst[c * R + r] = src[r * C + c];
+  }
+}
+
+// ---- elementwise and reductions ----
+
+// dz = dy * act'(y), from the activation's output y: ReLU 1[y > 0], tanh 1 - y^2. In place ok.
+EXPORT(act_bwd) void act_bwd(const f32* dy, const f32* y, f32* dz, int n, int act) {
+  int i = 0;
+  v128_t zero = wasm_f32x4_splat(0.0f), one = wasm_f32x4_splat(1.0f);
+  for (; i + 4 <= n; i += 4) {
+    v128_t d = wasm_v128_load(dy + i), v = wasm_v128_load(y + i);
+    if (act == 1) d = wasm_v128_and(d, wasm_f32x4_gt(v, zero));
+    else if (act == 2) d = wasm_f32x4_mul(d, wasm_f32x4_sub(one, wasm_f32x4_mul(v, v)));
+    wasm_v128_store(dz + i, d);
+  }
+  for (; i < n; i++) {
+    f32 d = dy[i], v = y[i];
+    if (act == 1) d = v > 0.0f ? d : 0.0f;
+    else if (act == 2) d = d * (1.0f - v * v);
+    dz[i] = d;
+  }
+}
+
+// out[N] (+)= sum over rows of x[M, N]: a bias gradient.
+EXPORT(col_sum) void col_sum(const f32* x, f32* out, int M, int N, int acc) {
+  if (!acc) {
+    for (int j = 0; j < N; j++) out[j] = 0.0f;
+  }
+  int j = 0;
+  for (; j + 4 <= N; j += 4) {
+    v128_t s = wasm_v128_load(out + j);
+    for (int m = 0; m < M; m++) s = wasm_f32x4_add(s, wasm_v128_load(x + m * N + j));
+    wasm_v128_store(out + j, s);
+  }
+  for (; j < N; j++) {
+    f32 s = out[j];
+    for (int m = 0; m < M; m++) s += x[m * N + j];
+    out[j] = s;
+  }
+}
+
+// y = a x + b y over n floats (b = 0 overwrites y).
+EXPORT(axpby) void axpby(f32 a, const f32* x, f32 b, f32* y, int n) {
+  v128_t va = wasm_f32x4_splat(a), vb = wasm_f32x4_splat(b);
+  int i = 0;
+  if (b == 0.0f) {
+    for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, wasm_f32x4_mul(va, wasm_v128_load(x + i)));
+    for (; i < n; i++) y[i] = a * x[i];
+    return;
+  }
+  for (; i + 4 <= n; i += 4) {
+    wasm_v128_store(y + i, wasm_f32x4_add(wasm_f32x4_mul(va, wasm_v128_load(x + i)),
+                                          wasm_f32x4_mul(vb, wasm_v128_load(y + i))));
+  }
+  for (; i < n; i++) y[i] = a * x[i] + b * y[i];
+}
+
+// sum of squares of n floats, four partial sums (lane order fixed).
+EXPORT(sum_sq) f32 sum_sq(const f32* x, int n) {
+  v128_t s = wasm_f32x4_splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    s = wasm_f32x4_add(s, wasm_f32x4_mul(v, v));
+  }
+  f32 t = wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1) +
+          wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3);
+  for (; i < n; i++) t += x[i] * x[i];
+  return t;
+}
+
+// ---- LayerNorm over the last axis, eps 1e-5 (PyTorch's nn.LayerNorm) ----
+
+static inline f32 hsum(v128_t v) {
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) +
+         wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
+}
+
+static f32 row_sum(const f32* x, int N) {
+  v128_t s = wasm_f32x4_splat(0.0f);
+  int j = 0;
+  for (; j + 4 <= N; j += 4) s = wasm_f32x4_add(s, wasm_v128_load(x + j));
+  f32 t = hsum(s);
+  for (; j < N; j++) t += x[j];
+  return t;
+}
+
+// xhat = (x - mean) / s, s = sqrt(var + 1e-5) (rstd[m] = 1 / s); y = xhat g + b when g is given,
+// else y = xhat (y may be xhat).
+EXPORT(layernorm_fwd)
+void layernorm_fwd(const f32* x, const f32* g, const f32* b, f32* y, f32* xhat, f32* rstd, int M,
+                   int N) {
+  f32 invN = 1.0f / (f32)N;
+  for (int m = 0; m < M; m++) {
+    const f32* xr = x + m * N;
+    f32* hr = xhat + m * N;
+    f32* yr = y + m * N;
+    f32 mean = row_sum(xr, N) * invN;
+    v128_t vm = wasm_f32x4_splat(mean), ss = wasm_f32x4_splat(0.0f);
+    int j = 0;
+    for (; j + 4 <= N; j += 4) {
+      v128_t c = wasm_f32x4_sub(wasm_v128_load(xr + j), vm);
+      ss = wasm_f32x4_add(ss, wasm_f32x4_mul(c, c));
+    }
+    f32 var = hsum(ss);
+    for (; j < N; j++) var += (xr[j] - mean) * (xr[j] - mean);
+    f32 r = 1.0f / __builtin_sqrtf(var * invN + 1e-5f);
+    rstd[m] = r;
+    v128_t vr = wasm_f32x4_splat(r);
+    for (j = 0; j + 4 <= N; j += 4) {
+      v128_t h = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + j), vm), vr);
+      wasm_v128_store(hr + j, h);
+      if (g) h = wasm_f32x4_add(wasm_f32x4_mul(h, wasm_v128_load(g + j)), wasm_v128_load(b + j));
+      wasm_v128_store(yr + j, h);
+    }
+    for (; j < N; j++) {
+      f32 h = (xr[j] - mean) * r;
+      hr[j] = h;
+      yr[j] = g ? h * g[j] + b[j] : h;
+    }
+  }
+}
+
+// dyg = dy g (dy when g is null); dx = (dyg - mean(dyg) - xhat mean(dyg xhat)) rstd;
+// dg (+)= sum_rows(dy xhat), db (+)= sum_rows(dy) when g is given. dx may be dy.
+EXPORT(layernorm_bwd)
+void layernorm_bwd(const f32* dy, const f32* xhat, const f32* rstd, const f32* g, f32* dx, f32* dg,
+                   f32* db, int M, int N, int acc) {
+  if (g && !acc) {
+    for (int j = 0; j < N; j++) dg[j] = 0.0f, db[j] = 0.0f;
+  }
+  f32 invN = 1.0f / (f32)N;
+  for (int m = 0; m < M; m++) {
+    const f32* dr = dy + m * N;
+    const f32* hr = xhat + m * N;
+    f32* xr = dx + m * N;
+    v128_t s1 = wasm_f32x4_splat(0.0f), s2 = wasm_f32x4_splat(0.0f);
+    int j = 0;
+    for (; j + 4 <= N; j += 4) {
+      v128_t d = wasm_v128_load(dr + j), h = wasm_v128_load(hr + j);
+      if (g) {
+        wasm_v128_store(dg + j, wasm_f32x4_add(wasm_v128_load(dg + j), wasm_f32x4_mul(d, h)));
+        wasm_v128_store(db + j, wasm_f32x4_add(wasm_v128_load(db + j), d));
+        d = wasm_f32x4_mul(d, wasm_v128_load(g + j));
+      }
+      s1 = wasm_f32x4_add(s1, d);
+      s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(d, h));
+    }
+    f32 t1 = hsum(s1), t2 = hsum(s2);
+    for (; j < N; j++) {
+      f32 d = dr[j], h = hr[j];
+      if (g) dg[j] += d * h, db[j] += d, d *= g[j];
+      t1 += d, t2 += d * h;
+    }
+    v128_t m1 = wasm_f32x4_splat(t1 * invN), m2 = wasm_f32x4_splat(t2 * invN);
+    v128_t vr = wasm_f32x4_splat(rstd[m]);
+    for (j = 0; j + 4 <= N; j += 4) {
+      v128_t d = wasm_v128_load(dr + j), h = wasm_v128_load(hr + j);
+      if (g) d = wasm_f32x4_mul(d, wasm_v128_load(g + j));
+      v128_t inner = wasm_f32x4_sub(wasm_f32x4_sub(d, m1), wasm_f32x4_mul(h, m2));
+      wasm_v128_store(xr + j, wasm_f32x4_mul(inner, vr));
+    }
+    for (; j < N; j++) {
+      f32 d = g ? dr[j] * g[j] : dr[j];
+      xr[j] = (d - t1 * invN - hr[j] * t2 * invN) * rstd[m];
+    }
+  }
+}
+
+// ---- categorical head ----
+
+// Per row: masked logits (unavailable actions get -1e10, as core/distributions.ts maskLogits),
+// lsm = log-softmax [M, A], logp[m] = lsm[m, a_m] (when actions), ent[m] = -sum p lsm (when ent).
+EXPORT(cat_fwd)
+void cat_fwd(const f32* logits, const f32* avail, const int32_t* actions, f32* lsm, f32* logp,
+             f32* ent, int M, int A) {
+  for (int m = 0; m < M; m++) {
+    const f32* l = logits + m * A;
+    f32* o = lsm + m * A;
+    f32 mx = -3.0e38f;
+    for (int j = 0; j < A; j++) {
+      f32 v = l[j];
+      if (avail) v += (avail[m * A + j] - 1.0f) * 1e10f;
+      o[j] = v;
+      if (v > mx) mx = v;
+    }
+    f32 z = 0.0f;
+    for (int j = 0; j < A; j++) z += sexp(o[j] - mx);
+    f32 lz = mx + slog(z);
+    f32 h = 0.0f;
+    for (int j = 0; j < A; j++) {
+      o[j] -= lz;
+      h -= sexp(o[j]) * o[j];
+    }
+    if (logp) logp[m] = o[actions[m]];
+    if (ent) ent[m] = h;
+  }
+}
+
+// dlogits = dlogp (onehot(a) - p) + dent * (-p (lsm + H)), H = -sum p lsm: the gradients of
+// logp[m] and ent[m] with respect to the logits, weighted per row (either pointer may be null).
+EXPORT(cat_bwd)
+void cat_bwd(const f32* lsm, const int32_t* actions, const f32* dlogp, const f32* dent,
+             f32* dlogits, int M, int A) {
+  for (int m = 0; m < M; m++) {
+    const f32* o = lsm + m * A;
+    f32* d = dlogits + m * A;
+    f32 h = 0.0f;
+    if (dent) {
+      for (int j = 0; j < A; j++) h -= sexp(o[j]) * o[j];
+    }
+    f32 gl = dlogp ? dlogp[m] : 0.0f, ge = dent ? dent[m] : 0.0f;
+    for (int j = 0; j < A; j++) {
+      f32 p = sexp(o[j]);
+      d[j] = -gl * p - ge * p * (o[j] + h);
+    }
+    if (dlogp) d[actions[m]] += gl;
+  }
+}
+
+// ---- Adam (PyTorch's rule; the caller folds clipping into `scale` and bias corrections) ----
+
+// g' = g scale; m = b1 m + (1 - b1) g'; v = b2 v + (1 - b2) g'^2;
+// w -= step m / (sqrt(v) / sqrtBc2 + eps), step = lr / (1 - b1^t), sqrtBc2 = sqrt(1 - b2^t).
+EXPORT(adam)
+void adam(f32* w, const f32* g, f32* m, f32* v, int n, f32 scale, f32 b1, f32 b2, f32 step,
+          f32 sqrtBc2, f32 eps) {
+  v128_t vs = wasm_f32x4_splat(scale), vb1 = wasm_f32x4_splat(b1), vb2 = wasm_f32x4_splat(b2);
+  v128_t v1b1 = wasm_f32x4_splat(1.0f - b1), v1b2 = wasm_f32x4_splat(1.0f - b2);
+  v128_t vstep = wasm_f32x4_splat(step), vbc = wasm_f32x4_splat(sqrtBc2);
+  v128_t veps = wasm_f32x4_splat(eps);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t gi = wasm_f32x4_mul(wasm_v128_load(g + i), vs);
+    v128_t mi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(m + i), vb1), wasm_f32x4_mul(gi, v1b1));
+    v128_t vi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v + i), vb2),
+                               wasm_f32x4_mul(wasm_f32x4_mul(gi, gi), v1b2));
+    v128_t den = wasm_f32x4_add(wasm_f32x4_div(wasm_f32x4_sqrt(vi), vbc), veps);
+    wasm_v128_store(m + i, mi);
+    wasm_v128_store(v + i, vi);
+    wasm_v128_store(w + i, wasm_f32x4_sub(wasm_v128_load(w + i),
+                                          wasm_f32x4_mul(vstep, wasm_f32x4_div(mi, den))));
+  }
+  for (; i < n; i++) {
+    f32 gi = g[i] * scale;
+    m[i] = m[i] * b1 + gi * (1.0f - b1);
+    v[i] = v[i] * b2 + gi * gi * (1.0f - b2);
+    w[i] -= step * (m[i] / (__builtin_sqrtf(v[i]) / sqrtBc2 + eps));
+  }
+}

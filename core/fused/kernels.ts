@@ -1,0 +1,217 @@
+/**
+ * The fused kernels' WebAssembly instance (core/fused/kernels.c) and its memory: a bump arena of
+ * 16-byte-aligned float32 buffers. Parameters, gradients and optimiser slots are allocated once
+ * ({@link Kernels.alloc}); a pass's activations come from a scratch region that is released as a
+ * stack ({@link Kernels.mark}, {@link Kernels.release}). Views are re-made after the memory grows.
+ *
+ * One instance per thread ({@link kernels}); a Worker gets its own.
+ *
+ * @module
+ */
+import { KERNELS_WASM_BASE64 } from "./kernels_wasm.ts";
+
+/** A float32 (or int32) buffer in the kernels' memory: byte offset and length in elements. */
+export interface Buf {
+  /** Byte offset in the wasm memory (16-byte aligned). */
+  readonly ptr: number;
+  /** Length in elements. */
+  readonly n: number;
+}
+
+/** The C functions, as exported (pointers are byte offsets). */
+export interface KernelExports {
+  readonly memory: WebAssembly.Memory;
+  readonly __heap_base: WebAssembly.Global;
+  gemm_nn(
+    A: number,
+    B: number,
+    C: number,
+    bias: number,
+    M: number,
+    K: number,
+    N: number,
+    acc: number,
+    act: number,
+  ): void;
+  gemm_tn(A: number, B: number, C: number, M: number, K: number, N: number, acc: number): void;
+  transpose(src: number, dst: number, R: number, C: number): void;
+  act_bwd(dy: number, y: number, dz: number, n: number, act: number): void;
+  col_sum(x: number, out: number, M: number, N: number, acc: number): void;
+  axpby(a: number, x: number, b: number, y: number, n: number): void;
+  sum_sq(x: number, n: number): number;
+  tanh_inplace(x: number, n: number): void;
+  exp_inplace(x: number, n: number): void;
+  log_inplace(x: number, n: number): void;
+  layernorm_fwd(
+    x: number,
+    g: number,
+    b: number,
+    y: number,
+    xhat: number,
+    rstd: number,
+    M: number,
+    N: number,
+  ): void;
+  layernorm_bwd(
+    dy: number,
+    xhat: number,
+    rstd: number,
+    g: number,
+    dx: number,
+    dg: number,
+    db: number,
+    M: number,
+    N: number,
+    acc: number,
+  ): void;
+  cat_fwd(
+    logits: number,
+    avail: number,
+    actions: number,
+    lsm: number,
+    logp: number,
+    ent: number,
+    M: number,
+    A: number,
+  ): void;
+  cat_bwd(
+    lsm: number,
+    actions: number,
+    dlogp: number,
+    dent: number,
+    dlogits: number,
+    M: number,
+    A: number,
+  ): void;
+  adam(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    scale: number,
+    b1: number,
+    b2: number,
+    step: number,
+    sqrtBc2: number,
+    eps: number,
+  ): void;
+}
+
+/** Activation codes of the kernels. */
+export const ACT = { none: 0, relu: 1, tanh: 2 } as const;
+
+let module: WebAssembly.Module | null = null;
+
+function wasmModule(): WebAssembly.Module {
+  if (!module) {
+    const bin = atob(KERNELS_WASM_BASE64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    module = new WebAssembly.Module(bytes);
+  }
+  return module;
+}
+
+/** One instance of the kernels with its arena. */
+export class Kernels {
+  /** The C functions. */
+  readonly k: KernelExports;
+  #top: number;
+  #marks: number[] = [];
+  #f32 = new Float32Array(0);
+  #i32 = new Int32Array(0);
+
+  /** Instantiates the module (synchronously: it is small). */
+  constructor() {
+    this.k = new WebAssembly.Instance(wasmModule(), {}).exports as unknown as KernelExports;
+    this.#top = align(this.k.__heap_base.value as number);
+    this.#views();
+  }
+
+  #views(): void {
+    if (this.#f32.buffer !== this.k.memory.buffer) {
+      this.#f32 = new Float32Array(this.k.memory.buffer as ArrayBuffer);
+      this.#i32 = new Int32Array(this.k.memory.buffer as ArrayBuffer);
+    }
+  }
+
+  #take(n: number): Buf {
+    const ptr = this.#top, end = align(ptr + 4 * Math.max(n, 1));
+    const have = this.k.memory.buffer.byteLength;
+    if (end > have) this.k.memory.grow(Math.ceil((end - have) / 65536));
+    this.#top = end;
+    this.#views();
+    this.#f32.fill(0, ptr >> 2, end >> 2);
+    return { ptr, n };
+  }
+
+  /**
+   * A zeroed buffer that lives as long as this instance (parameters, slots).
+   * @param n elements
+   * @returns the buffer
+   */
+  alloc(n: number): Buf {
+    if (this.#marks.length) throw new Error("Kernels.alloc inside a scratch mark: allocate first");
+    return this.#take(n);
+  }
+
+  /**
+   * A zeroed buffer released by the enclosing {@link release}.
+   * @param n elements
+   * @returns the buffer
+   */
+  scratch(n: number): Buf {
+    if (!this.#marks.length) throw new Error("Kernels.scratch outside a mark");
+    return this.#take(n);
+  }
+
+  /** @returns a mark; {@link release} frees every scratch buffer taken after it */
+  mark(): number {
+    this.#marks.push(this.#top);
+    return this.#marks.length;
+  }
+
+  /**
+   * Frees the scratch taken since the mark.
+   * @param m what {@link mark} returned
+   */
+  release(m: number): void {
+    if (m !== this.#marks.length) throw new Error("Kernels.release out of order");
+    this.#top = this.#marks.pop()!;
+  }
+
+  /**
+   * @param b a buffer
+   * @returns a float32 view of it (valid until the memory next grows)
+   */
+  f32(b: Buf): Float32Array {
+    this.#views();
+    return this.#f32.subarray(b.ptr >> 2, (b.ptr >> 2) + b.n);
+  }
+
+  /**
+   * @param b a buffer
+   * @returns an int32 view of it (valid until the memory next grows)
+   */
+  i32(b: Buf): Int32Array {
+    this.#views();
+    return this.#i32.subarray(b.ptr >> 2, (b.ptr >> 2) + b.n);
+  }
+
+  /** Bytes in use (parameters and live scratch). */
+  get used(): number {
+    return this.#top;
+  }
+}
+
+function align(p: number): number {
+  return (p + 15) & ~15;
+}
+
+let shared: Kernels | null = null;
+
+/** @returns this thread's kernels instance (made on first use) */
+export function kernels(): Kernels {
+  return shared ??= new Kernels();
+}

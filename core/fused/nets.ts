@@ -1,0 +1,445 @@
+/**
+ * The networks of core/nets.ts on the fused kernels: the same layers, parameter order and
+ * initial values (copied from the tfjs variables), with whole-batch forward and backward passes
+ * written out. A network's parameters, gradients and Adam slots are each one contiguous buffer,
+ * so zeroing the gradients, their global norm and the Adam step are one kernel call each.
+ *
+ * Forward passes return a tape (the saved activations, in the current scratch mark); backward
+ * passes take it and add into the gradients. Checked against tfjs autodiff in
+ * tests/fused_test.ts.
+ *
+ * @module
+ */
+import { tf } from "../deps.ts";
+import type { Dense, MlpBase, Norm } from "../nets.ts";
+import { ACT, type Buf, type Kernels } from "./kernels.ts";
+
+/** One parameter tensor: its place in its group's buffers and its shape. */
+export interface Param {
+  /** Offset in floats inside the group (a multiple of 4). */
+  readonly off: number;
+  /** Its shape. */
+  readonly shape: readonly number[];
+  /** Elements. */
+  readonly n: number;
+}
+
+/**
+ * The parameters of one network (one optimiser): values, gradients and Adam's two slots, each
+ * one buffer in the kernels' memory, tensors at 16-byte-aligned offsets.
+ */
+export class ParamGroup {
+  readonly #params: Param[] = [];
+  #size = 0;
+  #bufs: { p: Buf; g: Buf; m: Buf; v: Buf } | null = null;
+  /** Adam's step count. */
+  t = 0;
+
+  /**
+   * Creates it.
+   * @param kern the kernels instance that holds the buffers
+   */
+  constructor(readonly kern: Kernels) {}
+
+  /**
+   * Declares a tensor (before {@link build}).
+   * @param shape its shape
+   * @returns its handle
+   */
+  add(shape: readonly number[]): Param {
+    if (this.#bufs) throw new Error("ParamGroup.add after build");
+    const n = shape.reduce((a, b) => a * b, 1);
+    const p = { off: this.#size, shape, n };
+    this.#size += (n + 3) & ~3;
+    this.#params.push(p);
+    return p;
+  }
+
+  /** Allocates the buffers (once every tensor is declared). */
+  build(): void {
+    const s = this.#size;
+    this.#bufs = {
+      p: this.kern.alloc(s),
+      g: this.kern.alloc(s),
+      m: this.kern.alloc(s),
+      v: this.kern.alloc(s),
+    };
+  }
+
+  #b() {
+    if (!this.#bufs) throw new Error("ParamGroup used before build");
+    return this.#bufs;
+  }
+
+  /** The declared tensors, in order. */
+  get params(): readonly Param[] {
+    return this.#params;
+  }
+
+  /** Floats in each buffer (with alignment padding). */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** @returns byte address of a parameter's values */
+  ptr(p: Param): number {
+    return this.#b().p.ptr + 4 * p.off;
+  }
+
+  /** @returns byte address of a parameter's gradient */
+  gptr(p: Param): number {
+    return this.#b().g.ptr + 4 * p.off;
+  }
+
+  /** @returns the whole values, gradients and slots buffers */
+  get buffers(): { p: Buf; g: Buf; m: Buf; v: Buf } {
+    return this.#b();
+  }
+
+  /** Sets every gradient to zero. */
+  zeroGrad(): void {
+    this.kern.f32(this.#b().g).fill(0);
+  }
+
+  /**
+   * @param p a parameter
+   * @returns a view of its values
+   */
+  value(p: Param): Float32Array {
+    return this.kern.f32(this.#b().p).subarray(p.off, p.off + p.n);
+  }
+
+  /**
+   * @param p a parameter
+   * @returns a view of its gradient
+   */
+  grad(p: Param): Float32Array {
+    return this.kern.f32(this.#b().g).subarray(p.off, p.off + p.n);
+  }
+
+  /**
+   * Copies values from tfjs variables, in {@link params} order.
+   * @param vars one per parameter, same shapes
+   */
+  readFrom(vars: readonly tf.Variable[]): void {
+    if (vars.length !== this.#params.length) {
+      throw new Error(`ParamGroup.readFrom: ${vars.length} variables for ${this.#params.length}`);
+    }
+    vars.forEach((v, k) => {
+      const p = this.#params[k]!;
+      if (v.size !== p.n) throw new Error(`ParamGroup.readFrom: ${v.name} has ${v.size} values`);
+      this.value(p).set(v.dataSync() as Float32Array);
+    });
+  }
+
+  /**
+   * Copies values into tfjs variables, in {@link params} order.
+   * @param vars one per parameter, same shapes
+   */
+  writeTo(vars: readonly tf.Variable[]): void {
+    vars.forEach((v, k) => {
+      const p = this.#params[k]!;
+      tf.tidy(() => v.assign(tf.tensor(this.value(p).slice(), v.shape)));
+    });
+  }
+
+  /**
+   * Clips the gradients to a global norm and takes one Adam step (core/adam.ts's rule).
+   * @param opts learning rate, betas, eps, max gradient norm (0: none)
+   * @returns the global gradient norm before clipping
+   */
+  adamStep(
+    opts: { lr: number; eps: number; beta1?: number; beta2?: number; maxGradNorm: number },
+  ): number {
+    const b = this.#b(), k = this.kern.k;
+    const b1 = opts.beta1 ?? 0.9, b2 = opts.beta2 ?? 0.999;
+    this.t += 1;
+    const bc1 = 1 - b1 ** this.t, bc2 = 1 - b2 ** this.t;
+    const norm = Math.fround(Math.sqrt(k.sum_sq(b.g.ptr, this.#size)));
+    const scale = opts.maxGradNorm > 0 ? Math.min(1, opts.maxGradNorm / (norm + 1e-6)) : 1;
+    k.adam(
+      b.p.ptr,
+      b.g.ptr,
+      b.m.ptr,
+      b.v.ptr,
+      this.#size,
+      scale,
+      b1,
+      b2,
+      opts.lr / bc1,
+      Math.sqrt(bc2),
+      opts.eps,
+    );
+    return norm;
+  }
+}
+
+/** What a layer's forward pass saved for its backward pass. */
+export interface Tape {
+  /** Rows of the batch. */
+  readonly M: number;
+  /** The output. */
+  readonly y: Buf;
+}
+
+/** A dense layer `act(x W + b)`. */
+export class FDense {
+  /** Weights `[in, out]`. */
+  readonly W: Param;
+  /** Bias `[out]`. */
+  readonly b: Param;
+
+  /**
+   * Declares it in a group.
+   * @param group the network's parameters
+   * @param inDim inputs
+   * @param outDim outputs
+   * @param act activation applied in the same kernel
+   */
+  constructor(
+    readonly group: ParamGroup,
+    readonly inDim: number,
+    readonly outDim: number,
+    readonly act: keyof typeof ACT = "none",
+  ) {
+    this.W = group.add([inDim, outDim]);
+    this.b = group.add([outDim]);
+  }
+
+  /**
+   * @param x `[M, in]` in scratch or a parameter buffer
+   * @param M rows
+   * @returns the tape, with `y [M, out]`
+   */
+  forward(x: Buf, M: number): Tape & { x: Buf } {
+    const g = this.group, kern = g.kern;
+    const y = kern.scratch(M * this.outDim);
+    kern.k.gemm_nn(
+      x.ptr,
+      g.ptr(this.W),
+      y.ptr,
+      g.ptr(this.b),
+      M,
+      this.inDim,
+      this.outDim,
+      0,
+      ACT[this.act],
+    );
+    return { M, y, x };
+  }
+
+  /**
+   * Adds `dW = x^T dz`, `db = sum dz` into the gradients, `dz = dy act'(y)`.
+   * @param t the forward tape
+   * @param dy `[M, out]` (overwritten with dz)
+   * @param wantDx whether to return `dx = dz W^T`
+   * @returns `dx [M, in]` or null
+   */
+  backward(t: Tape & { x: Buf }, dy: Buf, wantDx: boolean): Buf | null {
+    const g = this.group, kern = g.kern, k = kern.k, { M } = t;
+    if (this.act !== "none") k.act_bwd(dy.ptr, t.y.ptr, dy.ptr, M * this.outDim, ACT[this.act]);
+    k.gemm_tn(t.x.ptr, dy.ptr, g.gptr(this.W), M, this.inDim, this.outDim, 1);
+    k.col_sum(dy.ptr, g.gptr(this.b), M, this.outDim, 1);
+    if (!wantDx) return null;
+    const WT = kern.scratch(this.inDim * this.outDim);
+    k.transpose(g.ptr(this.W), WT.ptr, this.inDim, this.outDim);
+    const dx = kern.scratch(M * this.inDim);
+    k.gemm_nn(dy.ptr, WT.ptr, dx.ptr, 0, M, this.outDim, this.inDim, 0, 0);
+    return dx;
+  }
+
+  /**
+   * @param d the tfjs layer
+   * @returns its variables in this layer's parameter order
+   */
+  static vars(d: Dense): tf.Variable[] {
+    return [d.W, d.b];
+  }
+}
+
+/** A LayerNorm with gain and shift (or none: plain normalisation). */
+export class FNorm {
+  /** Gain, or null. */
+  readonly g: Param | null;
+  /** Shift, or null. */
+  readonly b: Param | null;
+
+  /**
+   * Declares it.
+   * @param group the network's parameters
+   * @param dim features
+   * @param affine whether it has a gain and shift
+   */
+  constructor(readonly group: ParamGroup, readonly dim: number, affine = true) {
+    this.g = affine ? group.add([dim]) : null;
+    this.b = affine ? group.add([dim]) : null;
+  }
+
+  /**
+   * @param x `[M, dim]`
+   * @param M rows
+   * @returns the tape
+   */
+  forward(x: Buf, M: number): Tape & { xhat: Buf; rstd: Buf } {
+    const gr = this.group, kern = gr.kern;
+    const y = kern.scratch(M * this.dim), xhat = kern.scratch(M * this.dim);
+    const rstd = kern.scratch(M);
+    kern.k.layernorm_fwd(
+      x.ptr,
+      this.g ? gr.ptr(this.g) : 0,
+      this.b ? gr.ptr(this.b) : 0,
+      y.ptr,
+      xhat.ptr,
+      rstd.ptr,
+      M,
+      this.dim,
+    );
+    return { M, y, xhat, rstd };
+  }
+
+  /**
+   * @param t the forward tape
+   * @param dy `[M, dim]`; overwritten with dx
+   * @returns dx (the same buffer)
+   */
+  backward(t: Tape & { xhat: Buf; rstd: Buf }, dy: Buf): Buf {
+    const gr = this.group;
+    gr.kern.k.layernorm_bwd(
+      dy.ptr,
+      t.xhat.ptr,
+      t.rstd.ptr,
+      this.g ? gr.ptr(this.g) : 0,
+      dy.ptr,
+      this.g ? gr.gptr(this.g) : 0,
+      this.b ? gr.gptr(this.b!) : 0,
+      t.M,
+      this.dim,
+      1,
+    );
+    return dy;
+  }
+
+  /**
+   * @param p the tfjs norm
+   * @returns its variables in this layer's order
+   */
+  static vars(p: Norm): tf.Variable[] {
+    return [p.g, p.b];
+  }
+}
+
+/** core/nets.ts's MLP base: LN(input) -> [dense + act + LN] x layers. */
+export class FMlp {
+  /** The hidden layers. */
+  readonly layers: FDense[];
+  /** The input norm, or null. */
+  readonly inNorm: FNorm | null;
+  /** One norm per layer (featureNorm), else empty. */
+  readonly norms: FNorm[];
+  /** Output features. */
+  readonly outDim: number;
+
+  /**
+   * Declares a base shaped like a tfjs one.
+   * @param group the network's parameters
+   * @param m the tfjs base (its shapes and options; values are read by {@link FMlp.vars} order)
+   */
+  constructor(readonly group: ParamGroup, readonly m: MlpBase) {
+    const act = m.activation === "relu" ? "relu" : "tanh";
+    this.layers = m.layers.map((d) => new FDense(group, d.W.shape[0]!, d.W.shape[1]!, act));
+    // parameter order as mlpVars: every layer's W, b, then the norms' g, b
+    let k = 0;
+    this.inNorm = m.inputNorm ? new FNorm(group, m.norms[k++]!.g.shape[0]!) : null;
+    this.norms = m.featureNorm
+      ? m.layers.map(() => new FNorm(group, m.norms[k++]!.g.shape[0]!))
+      : [];
+    this.outDim = m.layers.at(-1)!.W.shape[1]!;
+  }
+
+  /**
+   * @param x `[M, in]`
+   * @param M rows
+   * @returns the tape of every layer; `y` is the output
+   */
+  forward(x: Buf, M: number): Tape & { parts: Tape[] } {
+    const parts: Tape[] = [];
+    let h = x;
+    if (this.inNorm) {
+      const t = this.inNorm.forward(h, M);
+      parts.push(t);
+      h = t.y;
+    }
+    this.layers.forEach((d, l) => {
+      const t = d.forward(h, M);
+      parts.push(t);
+      h = t.y;
+      if (this.norms.length) {
+        const tn = this.norms[l]!.forward(h, M);
+        parts.push(tn);
+        h = tn.y;
+      }
+    });
+    return { M, y: h, parts };
+  }
+
+  /**
+   * @param t the forward tape
+   * @param dy `[M, out]` (overwritten)
+   * @param wantDx whether to return the input's gradient
+   * @returns dx or null
+   */
+  backward(t: Tape & { parts: Tape[] }, dy: Buf, wantDx: boolean): Buf | null {
+    let k = t.parts.length - 1;
+    let d: Buf | null = dy;
+    for (let l = this.layers.length - 1; l >= 0; l--) {
+      if (this.norms.length) d = this.norms[l]!.backward(t.parts[k--] as never, d!);
+      const first = l === 0;
+      d = this.layers[l]!.backward(t.parts[k--] as never, d!, !first || wantDx || !!this.inNorm);
+    }
+    if (this.inNorm && d) d = this.inNorm.backward(t.parts[k--] as never, d);
+    return wantDx ? d : null;
+  }
+
+  /**
+   * @param m a tfjs base
+   * @returns its variables in the fused parameter order (core/nets.ts mlpVars)
+   */
+  static vars(m: MlpBase): tf.Variable[] {
+    return [...m.layers.flatMap(FDense.vars), ...m.norms.flatMap(FNorm.vars)];
+  }
+}
+
+/**
+ * Gradient of PPO's clipped surrogate with an entropy bonus, per row of a categorical policy:
+ * `L = -mean(min(rho A, clip(rho, 1 - eps, 1 + eps) A)) - c mean(H)` (PPO eq. 7), rho =
+ * exp(logp - logpOld). As tfjs's autodiff of that expression: the minimum passes its gradient to
+ * the unclipped term on ties, so `dL/dlogp = -rho A / B` where `rho A <= clip(rho) A`, else 0.
+ * @param logp `[B]` log-probabilities under the current policy
+ * @param opts old log-probabilities, advantages, clip and entropy coefficient
+ * @param dlogp `[B]` written: dL/dlogp
+ * @param dent `[B]` written: dL/dH = -c / B
+ * @returns the surrogate's value and the clip fraction
+ */
+export function ppoClipGrad(
+  logp: Float32Array,
+  opts: { logpOld: Float32Array; adv: Float32Array; clip: number; entropyCoef: number },
+  dlogp: Float32Array,
+  dent: Float32Array | null,
+): { pgLoss: number; clipFrac: number; approxKl: number } {
+  const B = logp.length, { logpOld, adv, clip } = opts;
+  const lo = Math.fround(1 - clip), hi = Math.fround(1 + clip);
+  let sum = 0, clipped = 0, kl = 0;
+  for (let m = 0; m < B; m++) {
+    const d = Math.fround(logp[m]! - logpOld[m]!);
+    const rho = Math.fround(Math.exp(d));
+    const s1 = Math.fround(rho * adv[m]!);
+    const s2 = Math.fround(Math.min(Math.max(rho, lo), hi) * adv[m]!);
+    const take1 = s1 <= s2;
+    sum += take1 ? s1 : s2;
+    dlogp[m] = take1 ? -s1 / B : 0;
+    if (Math.abs(rho - 1) > clip) clipped++;
+    kl += rho - 1 - d; // E[(rho - 1) - log rho], as algos/ppo/metrics.ts
+  }
+  if (dent) dent.fill(-opts.entropyCoef / B);
+  return { pgLoss: -sum / B, clipFrac: clipped / B, approxKl: kl / B };
+}
