@@ -14,6 +14,9 @@
  * - `learner` (bench/learner.ts): one BPPO iteration's learner work next to a PyTorch BPPO of the
  *   same networks and update, with 1 and all learner threads, and the update's GFLOP/s next to
  *   the backend's large-matmul GFLOP/s;
+ * - `fused` (bench/fused.ts): the actor update (forward, PPO loss, backward, Adam) of BPPO's
+ *   conditioned actors on tfjs-wasm and on the fused kernels, and the fused update's share of the
+ *   fused matmul's own peak;
  * - `recurrent` (bench/recurrent.ts): GRU against MLP policies on smax/protoss_5_vs_5, and
  *   shared-parameter against per-agent MAPPO on smax/protoss_10_vs_10;
  * - `mat` (bench/mat.ts): the Multi-Agent Transformer against MAPPO on smax/protoss_5_vs_5 and
@@ -36,6 +39,7 @@ const BENCHES = [
   "e2e",
   "estimators",
   "learner",
+  "fused",
   "recurrent",
   "mat",
   "football",

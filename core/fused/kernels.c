@@ -14,6 +14,16 @@
 #define EXPORT(name) __attribute__((export_name(#name)))
 typedef float f32;
 
+// a * b + c on four lanes. The relaxed build (the one Baton loads where the runtime has relaxed
+// SIMD: V8, so Deno and Chrome) uses relaxed_madd, a fused multiply-add on CPUs with FMA (one
+// rounding instead of two; results are then deterministic per machine, not across machines);
+// the baseline build multiplies and adds.
+#ifdef BATON_RELAXED
+#define MADD(a, b, c) wasm_f32x4_relaxed_madd(a, b, c)
+#else
+#define MADD(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(a, b), c)
+#endif
+
 // ---- elementary functions (no libm here): Cephes single-precision polynomials ----
 
 // exp(x) on four lanes: x = n ln2 + r, |r| <= ln2 / 2, exp(r) by a degree-6 polynomial, 2^n by
@@ -118,18 +128,33 @@ EXPORT(log_inplace) void log_inplace(f32* x, int n) {
 
 // ---- matrix products ----
 
+// Dot product of n floats, four lanes then a fixed-order finish (deterministic).
+static inline f32 dot(const f32* a, const f32* b, int n) {
+  v128_t s = wasm_f32x4_splat(0.0f);
+  int k = 0;
+  for (; k + 4 <= n; k += 4) s = MADD(wasm_v128_load(a + k), wasm_v128_load(b + k), s);
+  f32 t = wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1) +
+          wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3);
+  for (; k < n; k++) t += a[k] * b[k];
+  return t;
+}
+
+#define COL_MAX 4096 // columns of B up to this length are copied to the stack for the tail
+
 // C[M, N] = act(A[M, K] B[K, N] + bias) (acc = 0), or C += A B (acc = 1; bias and act unused).
 // Register blocks of 4 rows x 8 columns: eight accumulators, two loads of B and four broadcasts
-// of A per k. B (K x N, a layer's weights) stays in cache across the row blocks.
+// of A per k. B (K x N, a layer's weights) stays in cache across the row blocks. The last N mod 8
+// columns (a policy head's 3 or 11 outputs) are dot products of A's rows with a copy of B's
+// column, vectorised along K.
 EXPORT(gemm_nn)
 void gemm_nn(const f32* A, const f32* B, f32* C, const f32* bias, int M, int K, int N, int acc,
              int act) {
+  int N8 = N - N % 8;
   int i = 0;
-  for (; i + 4 <= M; i += 4) {
+  for (; i + 4 <= M && N8; i += 4) {
     const f32 *a0 = A + i * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;
     f32 *c0 = C + i * N, *c1 = c0 + N, *c2 = c1 + N, *c3 = c2 + N;
-    int j = 0;
-    for (; j + 8 <= N; j += 8) {
+    for (int j = 0; j < N8; j += 8) {
       v128_t x00, x01, x10, x11, x20, x21, x30, x31;
       if (acc) {
         x00 = wasm_v128_load(c0 + j), x01 = wasm_v128_load(c0 + j + 4);
@@ -147,14 +172,14 @@ void gemm_nn(const f32* A, const f32* B, f32* C, const f32* bias, int M, int K, 
         v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
         v128_t s0 = wasm_f32x4_splat(a0[k]), s1 = wasm_f32x4_splat(a1[k]);
         v128_t s2 = wasm_f32x4_splat(a2[k]), s3 = wasm_f32x4_splat(a3[k]);
-        x00 = wasm_f32x4_add(x00, wasm_f32x4_mul(s0, b0));
-        x01 = wasm_f32x4_add(x01, wasm_f32x4_mul(s0, b1));
-        x10 = wasm_f32x4_add(x10, wasm_f32x4_mul(s1, b0));
-        x11 = wasm_f32x4_add(x11, wasm_f32x4_mul(s1, b1));
-        x20 = wasm_f32x4_add(x20, wasm_f32x4_mul(s2, b0));
-        x21 = wasm_f32x4_add(x21, wasm_f32x4_mul(s2, b1));
-        x30 = wasm_f32x4_add(x30, wasm_f32x4_mul(s3, b0));
-        x31 = wasm_f32x4_add(x31, wasm_f32x4_mul(s3, b1));
+        x00 = MADD(s0, b0, x00);
+        x01 = MADD(s0, b1, x01);
+        x10 = MADD(s1, b0, x10);
+        x11 = MADD(s1, b1, x11);
+        x20 = MADD(s2, b0, x20);
+        x21 = MADD(s2, b1, x21);
+        x30 = MADD(s3, b0, x30);
+        x31 = MADD(s3, b1, x31);
       }
       if (!acc && act) {
         x00 = vact(x00, act), x01 = vact(x01, act), x10 = vact(x10, act), x11 = vact(x11, act);
@@ -165,34 +190,35 @@ void gemm_nn(const f32* A, const f32* B, f32* C, const f32* bias, int M, int K, 
       wasm_v128_store(c2 + j, x20), wasm_v128_store(c2 + j + 4, x21);
       wasm_v128_store(c3 + j, x30), wasm_v128_store(c3 + j + 4, x31);
     }
-    for (; j < N; j++) { // column tail, one column of the four rows at a time
-      f32 s0, s1, s2, s3;
-      if (acc) s0 = c0[j], s1 = c1[j], s2 = c2[j], s3 = c3[j];
-      else s0 = s1 = s2 = s3 = bias ? bias[j] : 0.0f;
-      for (int k = 0; k < K; k++) {
-        f32 bk = B[k * N + j];
-        s0 += a0[k] * bk, s1 += a1[k] * bk, s2 += a2[k] * bk, s3 += a3[k] * bk;
-      }
-      if (!acc) s0 = sact(s0, act), s1 = sact(s1, act), s2 = sact(s2, act), s3 = sact(s3, act);
-      c0[j] = s0, c1[j] = s1, c2[j] = s2, c3[j] = s3;
-    }
   }
-  for (; i < M; i++) { // row tail
+  for (; i < M; i++) { // row tail of the 8-column blocks
     const f32* a0 = A + i * K;
     f32* c0 = C + i * N;
-    int j = 0;
-    for (; j + 4 <= N; j += 4) {
+    for (int j = 0; j < N8; j += 4) {
       v128_t x = acc ? wasm_v128_load(c0 + j)
                      : (bias ? wasm_v128_load(bias + j) : wasm_f32x4_splat(0.0f));
       for (int k = 0; k < K; k++) {
-        x = wasm_f32x4_add(x, wasm_f32x4_mul(wasm_f32x4_splat(a0[k]), wasm_v128_load(B + k * N + j)));
+        x = MADD(wasm_f32x4_splat(a0[k]), wasm_v128_load(B + k * N + j), x);
       }
       wasm_v128_store(c0 + j, acc ? x : vact(x, act));
     }
-    for (; j < N; j++) {
-      f32 s = acc ? c0[j] : (bias ? bias[j] : 0.0f);
-      for (int k = 0; k < K; k++) s += a0[k] * B[k * N + j];
-      c0[j] = acc ? s : sact(s, act);
+  }
+  if (N8 == N) return;
+  f32 col[K <= COL_MAX ? K : 1] __attribute__((aligned(16)));
+  for (int j = N8; j < N; j++) { // column tail
+    if (K <= COL_MAX) {
+      for (int k = 0; k < K; k++) col[k] = B[k * N + j];
+    }
+    for (int r = 0; r < M; r++) {
+      f32 s;
+      if (K <= COL_MAX) {
+        s = dot(A + r * K, col, K);
+      } else {
+        s = 0.0f;
+        for (int k = 0; k < K; k++) s += A[r * K + k] * B[k * N + j];
+      }
+      f32* c = C + r * N + j;
+      *c = acc ? *c + s : sact(s + (bias ? bias[j] : 0.0f), act);
     }
   }
 }
@@ -223,14 +249,14 @@ void gemm_tn(const f32* A, const f32* B, f32* C, int M, int K, int N, int acc) {
           v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
           v128_t s0 = wasm_f32x4_splat(a[0]), s1 = wasm_f32x4_splat(a[1]);
           v128_t s2 = wasm_f32x4_splat(a[2]), s3 = wasm_f32x4_splat(a[3]);
-          x00 = wasm_f32x4_add(x00, wasm_f32x4_mul(s0, b0));
-          x01 = wasm_f32x4_add(x01, wasm_f32x4_mul(s0, b1));
-          x10 = wasm_f32x4_add(x10, wasm_f32x4_mul(s1, b0));
-          x11 = wasm_f32x4_add(x11, wasm_f32x4_mul(s1, b1));
-          x20 = wasm_f32x4_add(x20, wasm_f32x4_mul(s2, b0));
-          x21 = wasm_f32x4_add(x21, wasm_f32x4_mul(s2, b1));
-          x30 = wasm_f32x4_add(x30, wasm_f32x4_mul(s3, b0));
-          x31 = wasm_f32x4_add(x31, wasm_f32x4_mul(s3, b1));
+          x00 = MADD(s0, b0, x00);
+          x01 = MADD(s0, b1, x01);
+          x10 = MADD(s1, b0, x10);
+          x11 = MADD(s1, b1, x11);
+          x20 = MADD(s2, b0, x20);
+          x21 = MADD(s2, b1, x21);
+          x30 = MADD(s3, b0, x30);
+          x31 = MADD(s3, b1, x31);
         }
         wasm_v128_store(c0 + j, x00), wasm_v128_store(c0 + j + 4, x01);
         wasm_v128_store(c1 + j, x10), wasm_v128_store(c1 + j + 4, x11);
@@ -253,8 +279,7 @@ void gemm_tn(const f32* A, const f32* B, f32* C, int M, int K, int N, int acc) {
       for (; j + 4 <= N; j += 4) {
         v128_t x = wasm_v128_load(c0 + j);
         for (int m = m0; m < m1; m++) {
-          x = wasm_f32x4_add(x, wasm_f32x4_mul(wasm_f32x4_splat(A[m * K + k]),
-                                               wasm_v128_load(B + m * N + j)));
+          x = MADD(wasm_f32x4_splat(A[m * K + k]), wasm_v128_load(B + m * N + j), x);
         }
         wasm_v128_store(c0 + j, x);
       }
@@ -334,7 +359,7 @@ EXPORT(sum_sq) f32 sum_sq(const f32* x, int n) {
   int i = 0;
   for (; i + 4 <= n; i += 4) {
     v128_t v = wasm_v128_load(x + i);
-    s = wasm_f32x4_add(s, wasm_f32x4_mul(v, v));
+    s = MADD(v, v, s);
   }
   f32 t = wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1) +
           wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3);
@@ -373,7 +398,7 @@ void layernorm_fwd(const f32* x, const f32* g, const f32* b, f32* y, f32* xhat, 
     int j = 0;
     for (; j + 4 <= N; j += 4) {
       v128_t c = wasm_f32x4_sub(wasm_v128_load(xr + j), vm);
-      ss = wasm_f32x4_add(ss, wasm_f32x4_mul(c, c));
+      ss = MADD(c, c, ss);
     }
     f32 var = hsum(ss);
     for (; j < N; j++) var += (xr[j] - mean) * (xr[j] - mean);
@@ -417,7 +442,7 @@ void layernorm_bwd(const f32* dy, const f32* xhat, const f32* rstd, const f32* g
         d = wasm_f32x4_mul(d, wasm_v128_load(g + j));
       }
       s1 = wasm_f32x4_add(s1, d);
-      s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(d, h));
+      s2 = MADD(d, h, s2);
     }
     f32 t1 = hsum(s1), t2 = hsum(s2);
     for (; j < N; j++) {
@@ -443,11 +468,12 @@ void layernorm_bwd(const f32* dy, const f32* xhat, const f32* rstd, const f32* g
 // ---- categorical head ----
 
 // Per row: masked logits (unavailable actions get -1e10, as core/distributions.ts maskLogits),
-// lsm = log-softmax [M, A], logp[m] = lsm[m, a_m] (when actions), ent[m] = -sum p lsm (when ent).
+// lsm = log-softmax [M, A], probs = exp(lsm) [M, A], logp[m] = lsm[m, a_m] (when actions),
+// ent[m] = -sum p lsm. The exponentials run over the flat [M, A] array, four lanes at a time.
 EXPORT(cat_fwd)
-void cat_fwd(const f32* logits, const f32* avail, const int32_t* actions, f32* lsm, f32* logp,
-             f32* ent, int M, int A) {
-  for (int m = 0; m < M; m++) {
+void cat_fwd(const f32* logits, const f32* avail, const int32_t* actions, f32* lsm, f32* probs,
+             f32* logp, f32* ent, int M, int A) {
+  for (int m = 0; m < M; m++) { // shifted logits: l - max(l)
     const f32* l = logits + m * A;
     f32* o = lsm + m * A;
     f32 mx = -3.0e38f;
@@ -457,38 +483,81 @@ void cat_fwd(const f32* logits, const f32* avail, const int32_t* actions, f32* l
       o[j] = v;
       if (v > mx) mx = v;
     }
+    for (int j = 0; j < A; j++) o[j] -= mx;
+  }
+  int n = M * A, q = 0;
+  for (; q + 4 <= n; q += 4) wasm_v128_store(probs + q, vexp(wasm_v128_load(lsm + q)));
+  for (; q < n; q++) probs[q] = sexp(lsm[q]);
+  for (int m = 0; m < M; m++) {
+    f32* o = lsm + m * A;
+    f32* p = probs + m * A;
     f32 z = 0.0f;
-    for (int j = 0; j < A; j++) z += sexp(o[j] - mx);
-    f32 lz = mx + slog(z);
-    f32 h = 0.0f;
+    for (int j = 0; j < A; j++) z += p[j];
+    f32 lz = slog(z), iz = 1.0f / z, h = 0.0f;
     for (int j = 0; j < A; j++) {
       o[j] -= lz;
-      h -= sexp(o[j]) * o[j];
+      p[j] *= iz;
+      h -= p[j] * o[j];
     }
     if (logp) logp[m] = o[actions[m]];
     if (ent) ent[m] = h;
   }
 }
 
-// dlogits = dlogp (onehot(a) - p) + dent * (-p (lsm + H)), H = -sum p lsm: the gradients of
-// logp[m] and ent[m] with respect to the logits, weighted per row (either pointer may be null).
+// dlogits = dlogp (onehot(a) - p) + dent * (-p (lsm + H)): the gradients of logp[m] and ent[m]
+// (H, from cat_fwd) with respect to the logits, weighted per row (dlogp or dent may be null).
 EXPORT(cat_bwd)
-void cat_bwd(const f32* lsm, const int32_t* actions, const f32* dlogp, const f32* dent,
-             f32* dlogits, int M, int A) {
+void cat_bwd(const f32* lsm, const f32* probs, const f32* ent, const int32_t* actions,
+             const f32* dlogp, const f32* dent, f32* dlogits, int M, int A) {
   for (int m = 0; m < M; m++) {
     const f32* o = lsm + m * A;
+    const f32* p = probs + m * A;
     f32* d = dlogits + m * A;
-    f32 h = 0.0f;
-    if (dent) {
-      for (int j = 0; j < A; j++) h -= sexp(o[j]) * o[j];
-    }
-    f32 gl = dlogp ? dlogp[m] : 0.0f, ge = dent ? dent[m] : 0.0f;
-    for (int j = 0; j < A; j++) {
-      f32 p = sexp(o[j]);
-      d[j] = -gl * p - ge * p * (o[j] + h);
-    }
+    f32 gl = dlogp ? dlogp[m] : 0.0f, ge = dent ? dent[m] : 0.0f, h = dent ? ent[m] : 0.0f;
+    for (int j = 0; j < A; j++) d[j] = -gl * p[j] - ge * p[j] * (o[j] + h);
     if (dlogp) d[actions[m]] += gl;
   }
+}
+
+// ---- PPO's clipped surrogate (PPO eq. 7) ----
+
+// rho = exp(logp - logpOld); L = -mean(min(rho A, clip(rho, 1 - c, 1 + c) A)). As tfjs's autodiff
+// of that expression (the minimum passes its gradient to the first term on ties):
+// dlogp = -rho A / total where rho A <= clip(rho) A, else 0 (total: the batch's rows, when these
+// M rows are one chunk of it). stats (added into): [sum of the min terms, rows with
+// |rho - 1| > c, sum of (rho - 1) - log rho].
+EXPORT(ppo_clip_grad)
+void ppo_clip_grad(const f32* logp, const f32* logpOld, const f32* adv, f32* dlogp, f32* stats,
+                   int M, f32 clip, int total) {
+  v128_t lo = wasm_f32x4_splat(1.0f - clip), hi = wasm_f32x4_splat(1.0f + clip);
+  v128_t c = wasm_f32x4_splat(clip), one = wasm_f32x4_splat(1.0f);
+  v128_t scale = wasm_f32x4_splat(-1.0f / (f32)total);
+  v128_t sum = wasm_f32x4_splat(0.0f), clipped = wasm_f32x4_splat(0.0f), kl = sum;
+  int m = 0;
+  for (; m + 4 <= M; m += 4) {
+    v128_t d = wasm_f32x4_sub(wasm_v128_load(logp + m), wasm_v128_load(logpOld + m));
+    v128_t rho = vexp(d), a = wasm_v128_load(adv + m);
+    v128_t s1 = wasm_f32x4_mul(rho, a);
+    v128_t s2 = wasm_f32x4_mul(wasm_f32x4_min(wasm_f32x4_max(rho, lo), hi), a);
+    v128_t take1 = wasm_f32x4_le(s1, s2);
+    sum = wasm_f32x4_add(sum, wasm_v128_bitselect(s1, s2, take1));
+    wasm_v128_store(dlogp + m, wasm_v128_and(wasm_f32x4_mul(s1, scale), take1));
+    v128_t out = wasm_f32x4_gt(wasm_f32x4_abs(wasm_f32x4_sub(rho, one)), c);
+    clipped = wasm_f32x4_add(clipped, wasm_v128_and(one, out));
+    kl = wasm_f32x4_add(kl, wasm_f32x4_sub(wasm_f32x4_sub(rho, one), d));
+  }
+  f32 st[3] = {hsum(sum), hsum(clipped), hsum(kl)};
+  for (; m < M; m++) {
+    f32 d = logp[m] - logpOld[m], rho = sexp(d), a = adv[m];
+    f32 lo1 = 1.0f - clip, hi1 = 1.0f + clip;
+    f32 s1 = rho * a, s2 = (rho < lo1 ? lo1 : rho > hi1 ? hi1 : rho) * a;
+    int take1 = s1 <= s2;
+    st[0] += take1 ? s1 : s2;
+    dlogp[m] = take1 ? s1 * (-1.0f / (f32)total) : 0.0f;
+    st[1] += (rho - 1.0f > clip || 1.0f - rho > clip) ? 1.0f : 0.0f;
+    st[2] += rho - 1.0f - d;
+  }
+  stats[0] += st[0], stats[1] += st[1], stats[2] += st[2];
 }
 
 // ---- Adam (PyTorch's rule; the caller folds clipping into `scale` and bias corrections) ----

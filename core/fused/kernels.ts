@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { KERNELS_WASM_BASE64 } from "./kernels_wasm.ts";
+import { KERNELS_WASM } from "./kernels_wasm.ts";
 
 /** A float32 (or int32) buffer in the kernels' memory: byte offset and length in elements. */
 export interface Buf {
@@ -69,6 +69,7 @@ export interface KernelExports {
     avail: number,
     actions: number,
     lsm: number,
+    probs: number,
     logp: number,
     ent: number,
     M: number,
@@ -76,12 +77,24 @@ export interface KernelExports {
   ): void;
   cat_bwd(
     lsm: number,
+    probs: number,
+    ent: number,
     actions: number,
     dlogp: number,
     dent: number,
     dlogits: number,
     M: number,
     A: number,
+  ): void;
+  ppo_clip_grad(
+    logp: number,
+    logpOld: number,
+    adv: number,
+    dlogp: number,
+    stats: number,
+    M: number,
+    clip: number,
+    total: number,
   ): void;
   adam(
     w: number,
@@ -101,16 +114,42 @@ export interface KernelExports {
 /** Activation codes of the kernels. */
 export const ACT = { none: 0, relu: 1, tanh: 2 } as const;
 
-let module: WebAssembly.Module | null = null;
+/** Which build of the kernels: with relaxed SIMD's fused multiply-add, or SIMD128 only. */
+export type KernelVariant = "relaxed" | "baseline";
 
-function wasmModule(): WebAssembly.Module {
-  if (!module) {
-    const bin = atob(KERNELS_WASM_BASE64);
+const modules = new Map<KernelVariant, WebAssembly.Module | null>();
+
+function wasmModule(variant: KernelVariant): WebAssembly.Module | null {
+  if (!modules.has(variant)) {
+    const bin = atob(KERNELS_WASM[variant]);
     const bytes = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    module = new WebAssembly.Module(bytes);
+    let m: WebAssembly.Module | null = null;
+    try {
+      m = new WebAssembly.Module(bytes);
+    } catch (e) {
+      if (variant === "baseline") throw e; // no SIMD128 at all: nothing to fall back to
+    }
+    modules.set(variant, m);
   }
-  return module;
+  return modules.get(variant)!;
+}
+
+/** @returns the build this runtime compiles: relaxed where it can, else baseline */
+export function bestVariant(): KernelVariant {
+  return wasmModule("relaxed") ? "relaxed" : "baseline";
+}
+
+/**
+ * Rows `start .. start + count - 1` of a row-major buffer, as a buffer (no copy).
+ * @param b the buffer
+ * @param width elements per row
+ * @param start first row
+ * @param count rows
+ * @returns the part
+ */
+export function rowsOf(b: Buf, width: number, start: number, count: number): Buf {
+  return { ptr: b.ptr + 4 * start * width, n: count * width };
 }
 
 /** One instance of the kernels with its arena. */
@@ -122,9 +161,18 @@ export class Kernels {
   #f32 = new Float32Array(0);
   #i32 = new Int32Array(0);
 
-  /** Instantiates the module (synchronously: it is small). */
-  constructor() {
-    this.k = new WebAssembly.Instance(wasmModule(), {}).exports as unknown as KernelExports;
+  /** The build in use. */
+  readonly variant: KernelVariant;
+
+  /**
+   * Instantiates the module (synchronously: it is small).
+   * @param variant the build (default: relaxed where the runtime compiles it)
+   */
+  constructor(variant: KernelVariant = bestVariant()) {
+    const m = wasmModule(variant);
+    if (!m) throw new Error(`this runtime cannot compile the ${variant} kernels`);
+    this.variant = variant;
+    this.k = new WebAssembly.Instance(m, {}).exports as unknown as KernelExports;
     this.#top = align(this.k.__heap_base.value as number);
     this.#views();
   }
@@ -136,13 +184,13 @@ export class Kernels {
     }
   }
 
-  #take(n: number): Buf {
+  #take(n: number, zero: boolean): Buf {
     const ptr = this.#top, end = align(ptr + 4 * Math.max(n, 1));
     const have = this.k.memory.buffer.byteLength;
     if (end > have) this.k.memory.grow(Math.ceil((end - have) / 65536));
     this.#top = end;
     this.#views();
-    this.#f32.fill(0, ptr >> 2, end >> 2);
+    if (zero) this.#f32.fill(0, ptr >> 2, end >> 2);
     return { ptr, n };
   }
 
@@ -153,17 +201,20 @@ export class Kernels {
    */
   alloc(n: number): Buf {
     if (this.#marks.length) throw new Error("Kernels.alloc inside a scratch mark: allocate first");
-    return this.#take(n);
+    return this.#take(n, true);
   }
 
   /**
-   * A zeroed buffer released by the enclosing {@link release}.
+   * A buffer released by the enclosing {@link release}.
+   * by the enclosing mark's release. Its contents are whatever was there (every kernel that
+   * writes a scratch output overwrites it) unless `zero`.
    * @param n elements
+   * @param zero whether to zero it
    * @returns the buffer
    */
-  scratch(n: number): Buf {
+  scratch(n: number, zero = false): Buf {
     if (!this.#marks.length) throw new Error("Kernels.scratch outside a mark");
-    return this.#take(n);
+    return this.#take(n, zero);
   }
 
   /** @returns a mark; {@link release} frees every scratch buffer taken after it */

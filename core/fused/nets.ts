@@ -410,36 +410,126 @@ export class FMlp {
 }
 
 /**
- * Gradient of PPO's clipped surrogate with an entropy bonus, per row of a categorical policy:
- * `L = -mean(min(rho A, clip(rho, 1 - eps, 1 + eps) A)) - c mean(H)` (PPO eq. 7), rho =
- * exp(logp - logpOld). As tfjs's autodiff of that expression: the minimum passes its gradient to
- * the unclipped term on ties, so `dL/dlogp = -rho A / B` where `rho A <= clip(rho) A`, else 0.
- * @param logp `[B]` log-probabilities under the current policy
- * @param opts old log-probabilities, advantages, clip and entropy coefficient
- * @param dlogp `[B]` written: dL/dlogp
- * @param dent `[B]` written: dL/dH = -c / B
- * @returns the surrogate's value and the clip fraction
+ * Gradient of PPO's clipped surrogate per row (kernels.c `ppo_clip_grad`):
+ * `L = -mean(min(rho A, clip(rho, 1 - eps, 1 + eps) A))` (PPO eq. 7), rho = exp(logp - logpOld),
+ * as tfjs's autodiff of that expression: `dL/dlogp = -rho A / M` where `rho A <= clip(rho) A`,
+ * else 0 (the minimum passes ties to the unclipped term).
+ * @param kern the kernels
+ * @param b `[M]` buffers: log-probabilities now and at collection, advantages; `dlogp` written
+ * @param clip the clip range eps
+ * @returns the surrogate loss, the fraction of rows with `|rho - 1| > eps`, and the mean of
+ *   `(rho - 1) - log rho` (algos/ppo/metrics.ts's approx_kl)
  */
 export function ppoClipGrad(
-  logp: Float32Array,
-  opts: { logpOld: Float32Array; adv: Float32Array; clip: number; entropyCoef: number },
-  dlogp: Float32Array,
-  dent: Float32Array | null,
+  kern: Kernels,
+  b: { logp: Buf; logpOld: Buf; adv: Buf; dlogp: Buf },
+  clip: number,
 ): { pgLoss: number; clipFrac: number; approxKl: number } {
-  const B = logp.length, { logpOld, adv, clip } = opts;
-  const lo = Math.fround(1 - clip), hi = Math.fround(1 + clip);
-  let sum = 0, clipped = 0, kl = 0;
-  for (let m = 0; m < B; m++) {
-    const d = Math.fround(logp[m]! - logpOld[m]!);
-    const rho = Math.fround(Math.exp(d));
-    const s1 = Math.fround(rho * adv[m]!);
-    const s2 = Math.fround(Math.min(Math.max(rho, lo), hi) * adv[m]!);
-    const take1 = s1 <= s2;
-    sum += take1 ? s1 : s2;
-    dlogp[m] = take1 ? -s1 / B : 0;
-    if (Math.abs(rho - 1) > clip) clipped++;
-    kl += rho - 1 - d; // E[(rho - 1) - log rho], as algos/ppo/metrics.ts
+  const M = b.logp.n;
+  const mk = kern.mark();
+  const st = kern.scratch(3, true);
+  kern.k.ppo_clip_grad(b.logp.ptr, b.logpOld.ptr, b.adv.ptr, b.dlogp.ptr, st.ptr, M, clip, M);
+  const [sum, clipped, kl] = kern.f32(st);
+  kern.release(mk);
+  return { pgLoss: -sum! / M, clipFrac: clipped! / M, approxKl: kl! / M };
+}
+
+/** The tfjs actor parts an {@link FActor} mirrors (algos/ppo/agents.ts ActorNet, without a GRU). */
+export interface ActorParts {
+  /** Observation MLP. */
+  readonly base: MlpBase;
+  /** Action-conditioning MLP, or null. */
+  readonly cond: MlpBase | null;
+  /** LayerNorm of base + cond features, or null. */
+  readonly fuseNorm: Norm | null;
+  /** Output layer. */
+  readonly head: Dense;
+}
+
+/**
+ * An actor on the fused kernels: `head(fuseNorm(base(o) + cond(c)))` (algos/ppo/agents.ts
+ * actorForward without a GRU), parameters in {@link ActorParts} variable order: base, cond,
+ * fuseNorm, head.
+ */
+export class FActor {
+  /** Observation MLP. */
+  readonly base: FMlp;
+  /** Conditioning MLP, or null. */
+  readonly cond: FMlp | null;
+  /** Fusion norm, or null. */
+  readonly fuseNorm: FNorm | null;
+  /** Output layer. */
+  readonly head: FDense;
+
+  /**
+   * Declares it in a group shaped like the tfjs actor.
+   * @param group parameters (built by the caller)
+   * @param a the tfjs actor
+   */
+  constructor(readonly group: ParamGroup, readonly a: ActorParts) {
+    this.base = new FMlp(group, a.base);
+    this.cond = a.cond ? new FMlp(group, a.cond) : null;
+    this.fuseNorm = a.fuseNorm ? new FNorm(group, a.fuseNorm.g.shape[0]!) : null;
+    this.head = new FDense(group, a.head.W.shape[0]!, a.head.W.shape[1]!);
   }
-  if (dent) dent.fill(-opts.entropyCoef / B);
-  return { pgLoss: -sum / B, clipFrac: clipped / B, approxKl: kl / B };
+
+  /**
+   * @param a the tfjs actor
+   * @returns its variables in the fused parameter order
+   */
+  static vars(a: ActorParts): tf.Variable[] {
+    return [
+      ...FMlp.vars(a.base),
+      ...(a.cond ? FMlp.vars(a.cond) : []),
+      ...(a.fuseNorm ? FNorm.vars(a.fuseNorm) : []),
+      ...FDense.vars(a.head),
+    ];
+  }
+
+  /**
+   * @param obs `[M, obsIn]`
+   * @param cond `[M, condIn]` (conditioned actors) or null
+   * @param M rows
+   * @returns the tape; `y [M, A]` the head's output
+   */
+  forward(obs: Buf, cond: Buf | null, M: number) {
+    const tb = this.base.forward(obs, M);
+    let h = tb.y;
+    let tc: ReturnType<FMlp["forward"]> | null = null;
+    let tn: ReturnType<FNorm["forward"]> | null = null;
+    if (this.cond && cond) {
+      tc = this.cond.forward(cond, M);
+      const s = this.group.kern.scratch(M * this.base.outDim);
+      const k = this.group.kern.k;
+      k.axpby(1, h.ptr, 0, s.ptr, s.n);
+      k.axpby(1, tc.y.ptr, 1, s.ptr, s.n);
+      h = s;
+      if (this.fuseNorm) {
+        tn = this.fuseNorm.forward(h, M);
+        h = tn.y;
+      }
+    }
+    const th = this.head.forward(h, M);
+    return { M, y: th.y, tb, tc, tn, th };
+  }
+
+  /**
+   * Adds the parameter gradients of `sum(dy * y)`.
+   * @param t the forward tape
+   * @param dy `[M, A]` (overwritten)
+   * @param wantDcond whether to return the conditioning input's gradient
+   * @returns `dcond [M, condIn]` or null
+   */
+  backward(t: ReturnType<FActor["forward"]>, dy: Buf, wantDcond: boolean): Buf | null {
+    let dh = this.head.backward(t.th, dy, true)!;
+    if (t.tn) dh = this.fuseNorm!.backward(t.tn, dh);
+    let dcond: Buf | null = null;
+    if (t.tc) {
+      const dc = this.group.kern.scratch(dh.n);
+      this.group.kern.k.axpby(1, dh.ptr, 0, dc.ptr, dh.n);
+      dcond = this.cond!.backward(t.tc, dc, wantDcond);
+    }
+    this.base.backward(t.tb, dh, false);
+    return dcond;
+  }
 }
