@@ -38,6 +38,7 @@ import {
 } from "./ppo/mod.ts";
 import type { AlgoState } from "../core/algorithm.ts";
 import { ActionValueCritic } from "./ppo/action_value.ts";
+import { FusedActors, fusedUnsupported } from "./ppo/fused.ts";
 import { addAll, sg } from "../core/nets.ts";
 import {
   chainActions,
@@ -118,7 +119,13 @@ export class Bppo extends SequentialPpo {
    */
   constructor(
     spec: EnvSpec,
-    opts: { options: BppoOptions; rng: Rng; threads?: number; rolloutLength?: number },
+    opts: {
+      options: BppoOptions;
+      rng: Rng;
+      threads?: number;
+      rolloutLength?: number;
+      kernels?: "tfjs" | "fused";
+    },
   ) {
     refuseSharing("bppo", opts.options.share);
     const o = opts.options;
@@ -135,6 +142,14 @@ export class Bppo extends SequentialPpo {
     );
     this.options = o;
     this.orderKind = o.order;
+    if (opts.kernels === "fused") {
+      const why = fusedUnsupported(this.agents, o.estimator);
+      if (why) {
+        this.dispose();
+        throw new Error(`${why}; or use --kernels tfjs`);
+      }
+      this.#fused = new FusedActors(this.agents);
+    }
     if (o.estimator === "pathwise") {
       const ag = this.agents;
       this.#q = new ActionValueCritic(ag.criticDim + ag.n * ag.A, {
@@ -153,6 +168,9 @@ export class Bppo extends SequentialPpo {
 
   /** The action-value critic of the pathwise estimator (null for the others). */
   readonly #q: ActionValueCritic | null = null;
+
+  /** The actor update on the fused kernels (`--kernels fused`), or null. */
+  readonly #fused: FusedActors | null = null;
 
   /** Agents after k in chain order. */
   successors(k: number): number[] {
@@ -414,6 +432,8 @@ export class Bppo extends SequentialPpo {
       });
       feedbackSec += (performance.now() - fbStart) / 1000;
     }
+    const F = this.#fused;
+    F?.begin(tb);
     for (const k of this.updateOrder()) {
       const agentStart = performance.now();
       // M_k = clip(prod_{j updated} rho_j, 1 ± eps/2)
@@ -423,6 +443,37 @@ export class Bppo extends SequentialPpo {
       // g_k = sum_{j updated} G[j][k] * clip(prod_{l updated, l != j} rho_l, 1 ± eps/2)
       const g = successorSignal(k, { G, factor, updated, clip: clipHalf, N, A });
       if (g && paper) clipRowNorms(g, A, o.feedbackMaxNorm); // §4c: clip each sample's f_q
+      if (F) { // the same steps on the fused kernels
+        const before = F.logp(k); // k's log-probs before its epochs
+        F.train(k, {
+          rng: ctx.rng,
+          metrics: m,
+          M,
+          peer: g && peerOn
+            ? { g, weight: o.peerWeight, tau, estimator: paper ? "paper" : "reference" }
+            : null,
+          diagnose: g && peerOn ? new Rng(k) : null,
+        });
+        const after = F.logp(k);
+        factor[k] = after.map((v, q) => Math.exp(v - before[q]!)); // rho_k
+        m.add("bppo/factor_mean", M.reduce((a, b) => a + b, 0) / N);
+        const fbStart = performance.now();
+        if (peerOn && this.predecessors(k).length) {
+          const d = F.feedback(k, before, {
+            reduce: paper || o.peerScale === "sum" ? "sum" : "mean",
+            maxNorm: paper ? 0 : o.feedbackMaxNorm,
+          });
+          for (const [i, Gki] of await this.feedbackTo(k, tb, d)) {
+            G[k]![i] = Gki;
+            m.add("bppo/feedback_abs", Gki.reduce((a, b) => a + Math.abs(b), 0) / N);
+          }
+        }
+        updated.push(k);
+        const now = performance.now();
+        feedbackSec += (now - fbStart) / 1000;
+        seqSec += (now - agentStart) / 1000;
+        continue;
+      }
       // k's log-probs before its epochs: for the factor and the feedback (pathwise needs neither)
       const logpBefore = pathwise ? null : this.logpFull(k, tb);
       const Mt = tf.tensor1d(M), gt = g ? tf.tensor2d(g, [N, A]) : null;
@@ -467,6 +518,7 @@ export class Bppo extends SequentialPpo {
       feedbackSec += (now - fbStart) / 1000;
       seqSec += (now - agentStart) / 1000;
     }
+    F?.end();
     const criticStart = performance.now();
     const critic = await critics;
     disposeBatch(tb);

@@ -201,11 +201,14 @@ export async function run(o: BenchOptions): Promise<void> {
               lp.ptr,
               rows(fOld, 1, r0, c).ptr,
               rows(fAdv, 1, r0, c).ptr,
+              0,
               dlp.ptr,
+              0,
               stats.ptr,
               c,
               0.05,
               s.N,
+              0,
             );
             const dl = kern.scratch(c * s.A);
             k.cat_bwd(

@@ -153,7 +153,13 @@ export interface AlgoEntry<S extends z.ZodType = z.ZodType> {
   /** Builds the algorithm for an env spec with parsed options. */
   create(
     spec: EnvSpec,
-    opts: { options: z.infer<S>; rng: Rng; threads?: number; rolloutLength?: number },
+    opts: {
+      options: z.infer<S>;
+      rng: Rng;
+      threads?: number;
+      rolloutLength?: number;
+      kernels?: "tfjs" | "fused";
+    },
   ): Algorithm;
 }
 

@@ -73,6 +73,10 @@ export const trainConfig = z.strictObject({
   backend: z.enum(["auto", "wasm", "cpu", "webgpu"]).default("auto").describe(
     "tfjs backend: auto = WebGPU on a hardware adapter, else wasm",
   ),
+  kernels: z.enum(["tfjs", "fused"]).default("tfjs").describe(
+    "the actor update's kernels: tfjs (autodiff on the backend) or fused (core/fused: SIMD " +
+      "WebAssembly, gradients written out; BPPO, MAPPO and AR-MAPPO with discrete actions and MLP actors so far)",
+  ),
   out: z.string().optional().describe("run directory (default runs/<env>-<algo>-s<seed>)"),
   plugins: z.array(z.string()).default([]).describe(
     "plugin modules to load (--plugin path|url, repeatable); sandboxed unless trustPlugins",

@@ -315,6 +315,7 @@ async function trainWith(
     rng: rng.fork(),
     threads,
     rolloutLength: cfg.rolloutLength,
+    kernels: cfg.kernels,
   });
   if (!cfg.quiet) { for (const line of algo.notes ?? []) console.error(line); }
   const { stepsPerIter, iterations } = derived(cfg);

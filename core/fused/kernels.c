@@ -420,11 +420,12 @@ void layernorm_fwd(const f32* x, const f32* g, const f32* b, f32* y, f32* xhat, 
 }
 
 // dyg = dy g (dy when g is null); dx = (dyg - mean(dyg) - xhat mean(dyg xhat)) rstd;
-// dg (+)= sum_rows(dy xhat), db (+)= sum_rows(dy) when g is given. dx may be dy.
+// dg (+)= sum_rows(dy xhat), db (+)= sum_rows(dy) when dg is given (null: no parameter
+// gradients). dx may be dy.
 EXPORT(layernorm_bwd)
 void layernorm_bwd(const f32* dy, const f32* xhat, const f32* rstd, const f32* g, f32* dx, f32* dg,
                    f32* db, int M, int N, int acc) {
-  if (g && !acc) {
+  if (dg && !acc) {
     for (int j = 0; j < N; j++) dg[j] = 0.0f, db[j] = 0.0f;
   }
   f32 invN = 1.0f / (f32)N;
@@ -436,18 +437,19 @@ void layernorm_bwd(const f32* dy, const f32* xhat, const f32* rstd, const f32* g
     int j = 0;
     for (; j + 4 <= N; j += 4) {
       v128_t d = wasm_v128_load(dr + j), h = wasm_v128_load(hr + j);
-      if (g) {
-        wasm_v128_store(dg + j, wasm_f32x4_add(wasm_v128_load(dg + j), wasm_f32x4_mul(d, h)));
+      if (dg) {
+        wasm_v128_store(dg + j, MADD(d, h, wasm_v128_load(dg + j)));
         wasm_v128_store(db + j, wasm_f32x4_add(wasm_v128_load(db + j), d));
-        d = wasm_f32x4_mul(d, wasm_v128_load(g + j));
       }
+      if (g) d = wasm_f32x4_mul(d, wasm_v128_load(g + j));
       s1 = wasm_f32x4_add(s1, d);
       s2 = MADD(d, h, s2);
     }
     f32 t1 = hsum(s1), t2 = hsum(s2);
     for (; j < N; j++) {
       f32 d = dr[j], h = hr[j];
-      if (g) dg[j] += d * h, db[j] += d, d *= g[j];
+      if (dg) dg[j] += d * h, db[j] += d;
+      if (g) d *= g[j];
       t1 += d, t2 += d * h;
     }
     v128_t m1 = wasm_f32x4_splat(t1 * invN), m2 = wasm_f32x4_splat(t2 * invN);
@@ -519,45 +521,107 @@ void cat_bwd(const f32* lsm, const f32* probs, const f32* ent, const int32_t* ac
   }
 }
 
-// ---- PPO's clipped surrogate (PPO eq. 7) ----
+// ---- PPO's clipped surrogate (PPO eq. 7), with the sequential factor and a peer term ----
 
-// rho = exp(logp - logpOld); L = -mean(min(rho A, clip(rho, 1 - c, 1 + c) A)). As tfjs's autodiff
-// of that expression (the minimum passes its gradient to the first term on ties):
-// dlogp = -rho A / total where rho A <= clip(rho) A, else 0 (total: the batch's rows, when these
-// M rows are one chunk of it). stats (added into): [sum of the min terms, rows with
-// |rho - 1| > c, sum of (rho - 1) - log rho].
+// Per row, rho = exp(logp - logpOld), own1 = rho A Mk, own2 = clip(rho, 1 - c, 1 + c) A Mk (Mk = 1
+// when null), and the surrogate L = -sum(min(own1 + peer1, own2 + peer2)) / total where the peer
+// terms sg(rho) (p - sg p) and clip(sg rho) (p - sg p) have value 0 (algos/sequential.ts). As
+// tfjs's autodiff of that expression, the minimum passes its gradient to the first branch where
+// own1 <= own2 (strict = 1: where own1 < own2, as the split diagnostics' step() does):
+//   dlogp = -rho A Mk / total on the first branch or where rho is inside the clip range (there
+//   the second branch's clip passes it, its ends included), else 0;
+//   dpeer = -(first ? rho : clip(rho)) / total, the weight of the peer term's gradient.
+// stats (added into): [sum of the chosen own terms, rows with |rho - 1| > c,
+// sum of (rho - 1) - log rho]. dpeer may be null.
 EXPORT(ppo_clip_grad)
-void ppo_clip_grad(const f32* logp, const f32* logpOld, const f32* adv, f32* dlogp, f32* stats,
-                   int M, f32 clip, int total) {
-  v128_t lo = wasm_f32x4_splat(1.0f - clip), hi = wasm_f32x4_splat(1.0f + clip);
-  v128_t c = wasm_f32x4_splat(clip), one = wasm_f32x4_splat(1.0f);
-  v128_t scale = wasm_f32x4_splat(-1.0f / (f32)total);
-  v128_t sum = wasm_f32x4_splat(0.0f), clipped = wasm_f32x4_splat(0.0f), kl = sum;
+void ppo_clip_grad(const f32* logp, const f32* logpOld, const f32* adv, const f32* Mk, f32* dlogp,
+                   f32* dpeer, f32* stats, int M, f32 clip, int total, int strict) {
+  f32 lo = 1.0f - clip, hi = 1.0f + clip, inv = -1.0f / (f32)total;
+  f32 sum = 0.0f, clipped = 0.0f, kl = 0.0f;
   int m = 0;
-  for (; m + 4 <= M; m += 4) {
+  for (; m + 4 <= M; m += 4) { // four rows at a time: one vexp
     v128_t d = wasm_f32x4_sub(wasm_v128_load(logp + m), wasm_v128_load(logpOld + m));
-    v128_t rho = vexp(d), a = wasm_v128_load(adv + m);
-    v128_t s1 = wasm_f32x4_mul(rho, a);
-    v128_t s2 = wasm_f32x4_mul(wasm_f32x4_min(wasm_f32x4_max(rho, lo), hi), a);
-    v128_t take1 = wasm_f32x4_le(s1, s2);
-    sum = wasm_f32x4_add(sum, wasm_v128_bitselect(s1, s2, take1));
-    wasm_v128_store(dlogp + m, wasm_v128_and(wasm_f32x4_mul(s1, scale), take1));
-    v128_t out = wasm_f32x4_gt(wasm_f32x4_abs(wasm_f32x4_sub(rho, one)), c);
-    clipped = wasm_f32x4_add(clipped, wasm_v128_and(one, out));
-    kl = wasm_f32x4_add(kl, wasm_f32x4_sub(wasm_f32x4_sub(rho, one), d));
+    v128_t rho4 = vexp(d);
+    for (int l = 0; l < 4; l++) {
+      f32 rho = wasm_f32x4_extract_lane(rho4, 0), dl = wasm_f32x4_extract_lane(d, 0);
+      if (l == 1) rho = wasm_f32x4_extract_lane(rho4, 1), dl = wasm_f32x4_extract_lane(d, 1);
+      if (l == 2) rho = wasm_f32x4_extract_lane(rho4, 2), dl = wasm_f32x4_extract_lane(d, 2);
+      if (l == 3) rho = wasm_f32x4_extract_lane(rho4, 3), dl = wasm_f32x4_extract_lane(d, 3);
+      int q = m + l;
+      f32 a = Mk ? adv[q] * Mk[q] : adv[q];
+      f32 cr = rho < lo ? lo : rho > hi ? hi : rho;
+      f32 s1 = rho * a, s2 = cr * a;
+      int first = strict ? s1 < s2 : s1 <= s2;
+      sum += first ? s1 : s2;
+      dlogp[q] = (first || cr == rho) ? s1 * inv : 0.0f;
+      if (dpeer) dpeer[q] = (first ? rho : cr) * inv;
+      clipped += (rho - 1.0f > clip || 1.0f - rho > clip) ? 1.0f : 0.0f;
+      kl += rho - 1.0f - dl;
+    }
   }
-  f32 st[3] = {hsum(sum), hsum(clipped), hsum(kl)};
   for (; m < M; m++) {
-    f32 d = logp[m] - logpOld[m], rho = sexp(d), a = adv[m];
-    f32 lo1 = 1.0f - clip, hi1 = 1.0f + clip;
-    f32 s1 = rho * a, s2 = (rho < lo1 ? lo1 : rho > hi1 ? hi1 : rho) * a;
-    int take1 = s1 <= s2;
-    st[0] += take1 ? s1 : s2;
-    dlogp[m] = take1 ? s1 * (-1.0f / (f32)total) : 0.0f;
-    st[1] += (rho - 1.0f > clip || 1.0f - rho > clip) ? 1.0f : 0.0f;
-    st[2] += rho - 1.0f - d;
+    f32 dl = logp[m] - logpOld[m], rho = sexp(dl);
+    f32 a = Mk ? adv[m] * Mk[m] : adv[m];
+    f32 cr = rho < lo ? lo : rho > hi ? hi : rho;
+    f32 s1 = rho * a, s2 = cr * a;
+    int first = strict ? s1 < s2 : s1 <= s2;
+    sum += first ? s1 : s2;
+    dlogp[m] = (first || cr == rho) ? s1 * inv : 0.0f;
+    if (dpeer) dpeer[m] = (first ? rho : cr) * inv;
+    clipped += (rho - 1.0f > clip || 1.0f - rho > clip) ? 1.0f : 0.0f;
+    kl += rho - 1.0f - dl;
   }
-  stats[0] += st[0], stats[1] += st[1], stats[2] += st[2];
+  stats[0] += sum, stats[1] += clipped, stats[2] += kl;
+}
+
+// ---- BPPO's peer term through the Gumbel-softmax action (docs/bpta.md §3, §4c) ----
+
+// Adds into dlogits the gradient of sum_m dpeer[m] * w * g_m . x_m with respect to the logits,
+// where y = softmax((lsm + noise) / tau) (lsm: log-softmax of the masked logits; the softmax is
+// shift-invariant) and x is the reparameterised action:
+//   paper (takenOnly = 0): x = onehot(a) + y - sg(y): dl_j += dpeer w / tau * y_j (g_j - y . g);
+//   reference (takenOnly = 1): x = onehot(a) + s - sg(s), s = y onehot(a):
+//     dl_j += dpeer w / tau * g_a y_a (1[j = a] - y_j).
+EXPORT(gumbel_peer_bwd)
+void gumbel_peer_bwd(const f32* lsm, const f32* noise, const f32* g, const int32_t* actions,
+                     const f32* dpeer, f32* dlogits, int M, int A, f32 tau, f32 w, int takenOnly) {
+  f32 y[256];
+  f32 itau = 1.0f / tau;
+  for (int m = 0; m < M; m++) {
+    const f32* o = lsm + m * A;
+    const f32* e = noise + m * A;
+    const f32* gr = g + m * A;
+    f32* d = dlogits + m * A;
+    f32 mx = -3.0e38f;
+    for (int j = 0; j < A; j++) {
+      y[j] = (o[j] + e[j]) * itau;
+      if (y[j] > mx) mx = y[j];
+    }
+    f32 z = 0.0f;
+    for (int j = 0; j < A; j++) z += (y[j] = sexp(y[j] - mx));
+    f32 iz = 1.0f / z, c = dpeer[m] * w * itau;
+    for (int j = 0; j < A; j++) y[j] *= iz;
+    if (takenOnly) {
+      int a = actions[m];
+      f32 ga = gr[a] * y[a] * c;
+      for (int j = 0; j < A; j++) d[j] -= ga * y[j];
+      d[a] += ga;
+    } else {
+      f32 yg = 0.0f;
+      for (int j = 0; j < A; j++) yg += y[j] * gr[j];
+      for (int j = 0; j < A; j++) d[j] += c * y[j] * (gr[j] - yg);
+    }
+  }
+}
+
+// dst[r] = src[idx[r]] for rows of `width` floats (a minibatch's rows).
+EXPORT(gather_rows)
+void gather_rows(const f32* src, const int32_t* idx, f32* dst, int count, int width) {
+  for (int r = 0; r < count; r++) {
+    const f32* s = src + idx[r] * width;
+    f32* d = dst + r * width;
+    for (int c = 0; c < width; c++) d[c] = s[c];
+  }
 }
 
 // ---- Adam (PyTorch's rule; the caller folds clipping into `scale` and bias corrections) ----

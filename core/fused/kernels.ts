@@ -90,12 +90,29 @@ export interface KernelExports {
     logp: number,
     logpOld: number,
     adv: number,
+    Mk: number,
     dlogp: number,
+    dpeer: number,
     stats: number,
     M: number,
     clip: number,
     total: number,
+    strict: number,
   ): void;
+  gumbel_peer_bwd(
+    lsm: number,
+    noise: number,
+    g: number,
+    actions: number,
+    dpeer: number,
+    dlogits: number,
+    M: number,
+    A: number,
+    tau: number,
+    w: number,
+    takenOnly: number,
+  ): void;
+  gather_rows(src: number, idx: number, dst: number, count: number, width: number): void;
   adam(
     w: number,
     g: number,

@@ -233,13 +233,16 @@ export class FDense {
    * @param t the forward tape
    * @param dy `[M, out]` (overwritten with dz)
    * @param wantDx whether to return `dx = dz W^T`
+   * @param grads whether to add the parameter gradients (false: only dx)
    * @returns `dx [M, in]` or null
    */
-  backward(t: Tape & { x: Buf }, dy: Buf, wantDx: boolean): Buf | null {
+  backward(t: Tape & { x: Buf }, dy: Buf, wantDx: boolean, grads = true): Buf | null {
     const g = this.group, kern = g.kern, k = kern.k, { M } = t;
     if (this.act !== "none") k.act_bwd(dy.ptr, t.y.ptr, dy.ptr, M * this.outDim, ACT[this.act]);
-    k.gemm_tn(t.x.ptr, dy.ptr, g.gptr(this.W), M, this.inDim, this.outDim, 1);
-    k.col_sum(dy.ptr, g.gptr(this.b), M, this.outDim, 1);
+    if (grads) {
+      k.gemm_tn(t.x.ptr, dy.ptr, g.gptr(this.W), M, this.inDim, this.outDim, 1);
+      k.col_sum(dy.ptr, g.gptr(this.b), M, this.outDim, 1);
+    }
     if (!wantDx) return null;
     const WT = kern.scratch(this.inDim * this.outDim);
     k.transpose(g.ptr(this.W), WT.ptr, this.inDim, this.outDim);
@@ -300,9 +303,10 @@ export class FNorm {
   /**
    * @param t the forward tape
    * @param dy `[M, dim]`; overwritten with dx
+   * @param grads whether to add the gain's and shift's gradients
    * @returns dx (the same buffer)
    */
-  backward(t: Tape & { xhat: Buf; rstd: Buf }, dy: Buf): Buf {
+  backward(t: Tape & { xhat: Buf; rstd: Buf }, dy: Buf, grads = true): Buf {
     const gr = this.group;
     gr.kern.k.layernorm_bwd(
       dy.ptr,
@@ -310,8 +314,8 @@ export class FNorm {
       t.rstd.ptr,
       this.g ? gr.ptr(this.g) : 0,
       dy.ptr,
-      this.g ? gr.gptr(this.g) : 0,
-      this.b ? gr.gptr(this.b!) : 0,
+      this.g && grads ? gr.gptr(this.g) : 0,
+      this.b && grads ? gr.gptr(this.b!) : 0,
       t.M,
       this.dim,
       1,
@@ -386,17 +390,19 @@ export class FMlp {
    * @param t the forward tape
    * @param dy `[M, out]` (overwritten)
    * @param wantDx whether to return the input's gradient
+   * @param grads whether to add the parameter gradients
    * @returns dx or null
    */
-  backward(t: Tape & { parts: Tape[] }, dy: Buf, wantDx: boolean): Buf | null {
+  backward(t: Tape & { parts: Tape[] }, dy: Buf, wantDx: boolean, grads = true): Buf | null {
     let k = t.parts.length - 1;
     let d: Buf | null = dy;
     for (let l = this.layers.length - 1; l >= 0; l--) {
-      if (this.norms.length) d = this.norms[l]!.backward(t.parts[k--] as never, d!);
+      if (this.norms.length) d = this.norms[l]!.backward(t.parts[k--] as never, d!, grads);
       const first = l === 0;
-      d = this.layers[l]!.backward(t.parts[k--] as never, d!, !first || wantDx || !!this.inNorm);
+      const need = !first || wantDx || (!!this.inNorm && grads);
+      d = this.layers[l]!.backward(t.parts[k--] as never, d!, need, grads);
     }
-    if (this.inNorm && d) d = this.inNorm.backward(t.parts[k--] as never, d);
+    if (this.inNorm && d) d = this.inNorm.backward(t.parts[k--] as never, d, grads);
     return wantDx ? d : null;
   }
 
@@ -428,7 +434,19 @@ export function ppoClipGrad(
   const M = b.logp.n;
   const mk = kern.mark();
   const st = kern.scratch(3, true);
-  kern.k.ppo_clip_grad(b.logp.ptr, b.logpOld.ptr, b.adv.ptr, b.dlogp.ptr, st.ptr, M, clip, M);
+  kern.k.ppo_clip_grad(
+    b.logp.ptr,
+    b.logpOld.ptr,
+    b.adv.ptr,
+    0,
+    b.dlogp.ptr,
+    0,
+    st.ptr,
+    M,
+    clip,
+    M,
+    0,
+  );
   const [sum, clipped, kl] = kern.f32(st);
   kern.release(mk);
   return { pgLoss: -sum! / M, clipFrac: clipped! / M, approxKl: kl! / M };
@@ -518,18 +536,24 @@ export class FActor {
    * @param t the forward tape
    * @param dy `[M, A]` (overwritten)
    * @param wantDcond whether to return the conditioning input's gradient
+   * @param grads whether to add the parameter gradients (false: only dcond, through cond)
    * @returns `dcond [M, condIn]` or null
    */
-  backward(t: ReturnType<FActor["forward"]>, dy: Buf, wantDcond: boolean): Buf | null {
-    let dh = this.head.backward(t.th, dy, true)!;
-    if (t.tn) dh = this.fuseNorm!.backward(t.tn, dh);
+  backward(
+    t: ReturnType<FActor["forward"]>,
+    dy: Buf,
+    wantDcond: boolean,
+    grads = true,
+  ): Buf | null {
+    let dh = this.head.backward(t.th, dy, true, grads)!;
+    if (t.tn) dh = this.fuseNorm!.backward(t.tn, dh, grads);
     let dcond: Buf | null = null;
     if (t.tc) {
-      const dc = this.group.kern.scratch(dh.n);
-      this.group.kern.k.axpby(1, dh.ptr, 0, dc.ptr, dh.n);
-      dcond = this.cond!.backward(t.tc, dc, wantDcond);
+      const dc = grads ? this.group.kern.scratch(dh.n) : dh;
+      if (grads) this.group.kern.k.axpby(1, dh.ptr, 0, dc.ptr, dh.n);
+      dcond = this.cond!.backward(t.tc, dc, wantDcond, grads);
     }
-    this.base.backward(t.tb, dh, false);
+    if (grads) this.base.backward(t.tb, dh, false);
     return dcond;
   }
 }

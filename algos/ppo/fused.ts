@@ -1,0 +1,451 @@
+/**
+ * The PPO-family actor update on the fused kernels (`--kernels fused`, core/fused/): per agent, a
+ * copy of its actor's parameters and Adam slots in the kernels' memory, the update's rows loaded
+ * once, and whole-batch forward and backward passes with the losses' gradients written out. The
+ * tfjs variables stay the source of truth between updates (acting, evaluation, checkpoints read
+ * them): {@link FusedActors.begin} copies parameters and slots in, {@link FusedActors.end} copies
+ * them back.
+ *
+ * What runs here: discrete actions, MLP actors (no GRU), conditioned or not; BPPO's sequential
+ * surrogate with the factor M_k and the peer term of the paper and reference estimators, its
+ * feedback (the gradient of `rho_k A_k` with respect to the stored action vectors) and the
+ * own/peer gradient-norm diagnostics. {@link fusedUnsupported} names what does not, yet.
+ *
+ * @module
+ */
+import { tf } from "../../core/deps.ts";
+import type { Rng } from "../../core/rng.ts";
+import { type Buf, type Kernels, kernels } from "../../core/fused/kernels.ts";
+import { FActor, ParamGroup } from "../../core/fused/nets.ts";
+import type { PpoAgents } from "./agents.ts";
+import { minibatches, type TrainBatch } from "./batch.ts";
+import type { MetricSums } from "./metrics.ts";
+
+/**
+ * Why a configuration cannot use the fused kernels yet, or null when it can.
+ * @param ag the agents
+ * @param estimator BPPO's estimator (null for other algorithms)
+ * @returns a sentence naming the option to change, or null
+ */
+export function fusedUnsupported(ag: PpoAgents, estimator: string | null): string | null {
+  if (!ag.discrete) {
+    return "--kernels fused supports discrete actions so far (this env's are continuous)";
+  }
+  if (ag.recurrent) {
+    return "--kernels fused supports MLP actors so far: drop --algo-opt recurrent=gru";
+  }
+  if (estimator === "pathwise") {
+    return "--kernels fused supports BPPO's paper and reference estimators so far, not pathwise";
+  }
+  if (ag.shared) {
+    return "--kernels fused supports per-agent actors so far: drop --algo-opt share=true";
+  }
+  return null;
+}
+
+/** The peer term's inputs for one agent's update (BPPO; null elsewhere). */
+export interface FusedPeer {
+  /** `[N, A]` the feedback g_k. */
+  readonly g: Float32Array;
+  /** Peer weight w. */
+  readonly weight: number;
+  /** Gumbel temperature tau. */
+  readonly tau: number;
+  /** paper: stored noise, every slot; reference: fresh noise, the taken action's slot. */
+  readonly estimator: "paper" | "reference";
+}
+
+interface AgentRows {
+  obs: Buf;
+  cond: Buf | null;
+  acts: Buf;
+  avail: Buf | null;
+  logpOld: Buf;
+  adv: Buf;
+  noise: Buf | null;
+}
+
+/** Every agent's actor on the fused kernels, and the rows of the update in progress. */
+export class FusedActors {
+  readonly #kern: Kernels;
+  readonly #groups: ParamGroup[];
+  readonly #actors: FActor[];
+  #rows: AgentRows[] | null = null;
+  #mark = 0;
+  #N = 0;
+  #mask: Float32Array[] = [];
+
+  /**
+   * Declares a fused copy of every agent's actor.
+   * @param ag the agents (their tfjs networks give the shapes)
+   */
+  constructor(readonly ag: PpoAgents) {
+    this.#kern = kernels();
+    this.#groups = ag.actors.slice(0, ag.nets).map(() => new ParamGroup(this.#kern));
+    this.#actors = ag.actors.slice(0, ag.nets).map((a, i) => new FActor(this.#groups[i]!, a));
+    this.#groups.forEach((g) => g.build());
+  }
+
+  /** The agent's tfjs variables in fused order, and its Adam slots. */
+  #tfjs(k: number) {
+    const vars = FActor.vars(this.ag.actors[k]!);
+    const opt = this.ag.actorOpts[k]!;
+    const slots = opt.slots(), order = this.ag.actorVars(k);
+    const at = (v: tf.Variable) => order.indexOf(v);
+    return {
+      vars,
+      m: vars.map((v) => slots.m[at(v)]!),
+      v: vars.map((v) => slots.v[at(v)]!),
+      opt,
+    };
+  }
+
+  /**
+   * Starts an update: copies every actor's parameters and Adam slots in, and the batch's rows.
+   * @param tb the update's tensors
+   */
+  begin(tb: TrainBatch): void {
+    const kern = this.#kern, { n, A } = this.ag, N = tb.N;
+    this.#groups.forEach((g, k) => {
+      const t = this.#tfjs(k);
+      g.readFrom(t.vars);
+      const { m, v } = g.buffers;
+      g.params.forEach((p, q) => {
+        kern.f32(m).set(t.m[q]!.dataSync() as Float32Array, p.off);
+        kern.f32(v).set(t.v[q]!.dataSync() as Float32Array, p.off);
+      });
+      g.t = t.opt.slots().t;
+    });
+    this.#mark = kern.mark();
+    this.#N = N;
+    const u = tb.u.dataSync() as Float32Array;
+    const put = (x: Float32Array | Int32Array) => {
+      const b = kern.scratch(x.length);
+      if (x instanceof Int32Array) kern.i32(b).set(x);
+      else kern.f32(b).set(x);
+      return b;
+    };
+    this.#mask = Array.from({ length: n }, (_, i) => this.ag.execMask(i));
+    this.#rows = tb.agents.map((b, i) => {
+      const onehot = b.act.dataSync() as Float32Array;
+      const acts = new Int32Array(N);
+      for (let q = 0; q < N; q++) {
+        for (let c = 0; c < A; c++) if (onehot[q * A + c]! > 0.5) acts[q] = c;
+      }
+      let cond: Buf | null = null;
+      if (this.ag.opts.conditioned) {
+        const w = n * A + n, c = new Float32Array(N * w), mask = this.#mask[i]!;
+        for (let q = 0; q < N; q++) {
+          for (let j = 0; j < n * A; j++) c[q * w + j] = u[q * n * A + j]! * mask[j]!;
+          c[q * w + n * A + i] = 1;
+        }
+        cond = put(c);
+      }
+      return {
+        obs: put(b.obs.dataSync() as Float32Array),
+        cond,
+        acts: put(acts),
+        avail: b.avail ? put(b.avail.dataSync() as Float32Array) : null,
+        logpOld: put(b.logpOld.dataSync() as Float32Array),
+        adv: put(b.adv.dataSync() as Float32Array),
+        noise: b.noise ? put(b.noise.dataSync() as Float32Array) : null,
+      };
+    });
+  }
+
+  /** Ends the update: copies parameters, Adam slots and step counts back to tfjs. */
+  end(): void {
+    const kern = this.#kern;
+    this.#groups.forEach((g, k) => {
+      const t = this.#tfjs(k);
+      g.writeTo(t.vars);
+      const { m, v } = g.buffers;
+      tf.tidy(() => {
+        g.params.forEach((p, q) => {
+          t.m[q]!.assign(tf.tensor(kern.f32(m).slice(p.off, p.off + p.n), t.m[q]!.shape));
+          t.v[q]!.assign(tf.tensor(kern.f32(v).slice(p.off, p.off + p.n), t.v[q]!.shape));
+        });
+      });
+      t.opt.setStep(g.t);
+    });
+    if (this.#rows) kern.release(this.#mark);
+    this.#rows = null;
+  }
+
+  #r(k: number): AgentRows {
+    if (!this.#rows) throw new Error("FusedActors used outside begin()/end()");
+    return this.#rows[k]!;
+  }
+
+  /**
+   * `[N]` log pi_k of the stored actions on every row, with the current parameters.
+   * @param k the agent
+   * @returns a new array
+   */
+  logp(k: number): Float32Array {
+    const kern = this.#kern, r = this.#r(k), N = this.#N, A = this.ag.A;
+    const mk = kern.mark();
+    const t = this.#actors[k]!.forward(r.obs, r.cond, N);
+    const lsm = kern.scratch(N * A), probs = kern.scratch(N * A), logp = kern.scratch(N);
+    kern.k.cat_fwd(t.y.ptr, r.avail?.ptr ?? 0, r.acts.ptr, lsm.ptr, probs.ptr, logp.ptr, 0, N, A);
+    const out = kern.f32(logp).slice();
+    kern.release(mk);
+    return out;
+  }
+
+  /**
+   * Agent k's PPO epochs over minibatches (algos/sequential.ts trainActor on the kernels): the
+   * clipped surrogate with the factor M_k and, for BPPO, the peer term `w g_k · x_k`, minus the
+   * entropy bonus; one Adam step per minibatch; the last epoch's diagnostics into `metrics`.
+   * @param k the agent
+   * @param ctx minibatch rng, metrics, factor `[N]`, peer inputs or null, whether to record the
+   *   own/peer gradient norms on the last epoch's first minibatch (with `diagRng` for its noise)
+   */
+  train(
+    k: number,
+    ctx: {
+      rng: Rng;
+      metrics: MetricSums;
+      M: Float32Array;
+      peer: FusedPeer | null;
+      diagnose: Rng | null;
+    },
+  ): void {
+    const ag = this.ag, kern = this.#kern, K = kern.k, N = this.#N, A = ag.A, r = this.#r(k);
+    const fa = this.#actors[k]!, g = this.#groups[k]!, m = ctx.metrics;
+    const { clip, entropyCoef, epochs, minibatches: count } = ag.opts;
+    const opt = this.#tfjs(k).opt;
+    const adam = { ...opt.opts, lr: opt.opts.lr * opt.lrScale };
+    const mk0 = kern.mark();
+    const Mb = kern.scratch(N), gb = ctx.peer ? kern.scratch(N * A) : null;
+    kern.f32(Mb).set(ctx.M);
+    if (gb) kern.f32(gb).set(ctx.peer!.g);
+    for (let ep = 0; ep < epochs; ep++) {
+      const last = ep === epochs - 1;
+      let first = true;
+      for (const idxT of minibatches(N, count, ctx.rng, ag.seqLen) ?? [null]) {
+        const idx = idxT ? idxT.dataSync() as Int32Array : null;
+        idxT?.dispose();
+        const mk = kern.mark();
+        const B = idx ? idx.length : N;
+        const rows = (b: Buf, w: number): Buf => {
+          if (!idx) return b;
+          const out = kern.scratch(B * w), ib = kern.scratch(B);
+          kern.i32(ib).set(idx);
+          K.gather_rows(b.ptr, ib.ptr, out.ptr, B, w);
+          return out;
+        };
+        const condW = ag.n * A + ag.n;
+        const x = {
+          obs: rows(r.obs, ag.obsIn),
+          cond: r.cond ? rows(r.cond, condW) : null,
+          acts: rows(r.acts, 1),
+          avail: r.avail ? rows(r.avail, A) : null,
+          logpOld: rows(r.logpOld, 1),
+          adv: rows(r.adv, 1),
+          M: rows(Mb, 1),
+          g: gb ? rows(gb, A) : null,
+          noise: null as Buf | null,
+        };
+        const noiseOf = (rng: Rng): Buf | null => {
+          if (!ctx.peer) return null;
+          if (ctx.peer.estimator === "paper") return rows(r.noise!, A); // the stored noise
+          const nb = kern.scratch(B * A); // reference: fresh Gumbel noise
+          const v = kern.f32(nb);
+          for (let q = 0; q < B * A; q++) v[q] = rng.gumbel();
+          return nb;
+        };
+        if (last && first && ctx.diagnose && ctx.peer) {
+          this.#diagnose(k, { ...x, noise: noiseOf(ctx.diagnose) }, B, m, ctx.peer);
+        }
+        first = false;
+        x.noise = noiseOf(ctx.rng);
+        g.zeroGrad();
+        const t = fa.forward(x.obs, x.cond, B);
+        const lsm = kern.scratch(B * A), probs = kern.scratch(B * A);
+        const logp = kern.scratch(B), ent = kern.scratch(B), dlogp = kern.scratch(B);
+        const dpeer = ctx.peer ? kern.scratch(B) : null, st = kern.scratch(3, true);
+        K.cat_fwd(
+          t.y.ptr,
+          x.avail?.ptr ?? 0,
+          x.acts.ptr,
+          lsm.ptr,
+          probs.ptr,
+          logp.ptr,
+          ent.ptr,
+          B,
+          A,
+        );
+        K.ppo_clip_grad(
+          logp.ptr,
+          x.logpOld.ptr,
+          x.adv.ptr,
+          x.M.ptr,
+          dlogp.ptr,
+          dpeer?.ptr ?? 0,
+          st.ptr,
+          B,
+          clip,
+          B,
+          0,
+        );
+        const dent = kern.scratch(B);
+        kern.f32(dent).fill(-entropyCoef / B); // loss - c_ent mean(H)
+        const dl = kern.scratch(B * A);
+        K.cat_bwd(lsm.ptr, probs.ptr, ent.ptr, x.acts.ptr, dlogp.ptr, dent.ptr, dl.ptr, B, A);
+        if (ctx.peer && dpeer) {
+          const p = ctx.peer;
+          K.gumbel_peer_bwd(
+            lsm.ptr,
+            x.noise!.ptr,
+            x.g!.ptr,
+            x.acts.ptr,
+            dpeer.ptr,
+            dl.ptr,
+            B,
+            A,
+            p.tau,
+            p.weight,
+            p.estimator === "reference" ? 1 : 0,
+          );
+        }
+        fa.backward(t, dl, false);
+        const norm = g.adamStep(adam);
+        if (last) {
+          const [sum, clipped, kl] = kern.f32(st);
+          const entropy = kern.f32(ent).reduce((a, b) => a + b, 0) / B;
+          m.add("losses/policy", -sum! / B);
+          m.add("losses/entropy", entropy);
+          m.add("losses/approx_kl", kl! / B);
+          m.add("losses/clip_frac", clipped! / B);
+          if (ctx.peer) {
+            const gv = kern.f32(x.g!), av = kern.i32(x.acts);
+            let s = 0;
+            for (let q = 0; q < B; q++) s += Math.abs(ctx.peer.weight * gv[q * A + av[q]!]!);
+            m.add("bppo/peer_abs", s / B); // |w g_k · x_k|, x_k's value is onehot(a)
+          }
+          m.add("losses/actor_grad_norm", norm);
+        }
+        kern.release(mk);
+      }
+    }
+    kern.release(mk0);
+  }
+
+  /** The own and peer parts' actor-gradient norms on one minibatch (algos/bppo.ts #gradParts). */
+  #diagnose(
+    k: number,
+    x: {
+      obs: Buf;
+      cond: Buf | null;
+      acts: Buf;
+      avail: Buf | null;
+      logpOld: Buf;
+      adv: Buf;
+      M: Buf;
+      g: Buf | null;
+      noise: Buf | null;
+    },
+    B: number,
+    m: MetricSums,
+    p: FusedPeer,
+  ): void {
+    const kern = this.#kern, K = kern.k, A = this.ag.A, fa = this.#actors[k]!, g = this.#groups[k]!;
+    const mk = kern.mark();
+    const t = fa.forward(x.obs, x.cond, B);
+    const lsm = kern.scratch(B * A), probs = kern.scratch(B * A), logp = kern.scratch(B);
+    const dlogp = kern.scratch(B), dpeer = kern.scratch(B), st = kern.scratch(3, true);
+    K.cat_fwd(t.y.ptr, x.avail?.ptr ?? 0, x.acts.ptr, lsm.ptr, probs.ptr, logp.ptr, 0, B, A);
+    // the split picks the first branch only where surr1 < surr2 strictly (its step())
+    K.ppo_clip_grad(
+      logp.ptr,
+      x.logpOld.ptr,
+      x.adv.ptr,
+      x.M.ptr,
+      dlogp.ptr,
+      dpeer.ptr,
+      st.ptr,
+      B,
+      this.ag.opts.clip,
+      B,
+      1,
+    );
+    const norm = (which: "own" | "peer") => {
+      g.zeroGrad();
+      const mk2 = kern.mark();
+      const dl = kern.scratch(B * A);
+      if (which === "own") {
+        K.cat_bwd(lsm.ptr, probs.ptr, 0, x.acts.ptr, dlogp.ptr, 0, dl.ptr, B, A);
+      } else {
+        kern.f32(dl).fill(0);
+        K.gumbel_peer_bwd(
+          lsm.ptr,
+          x.noise!.ptr,
+          x.g!.ptr,
+          x.acts.ptr,
+          dpeer.ptr,
+          dl.ptr,
+          B,
+          A,
+          p.tau,
+          p.weight,
+          p.estimator === "reference" ? 1 : 0,
+        );
+      }
+      const t2 = fa.forward(x.obs, x.cond, B); // the tape is consumed by a backward pass
+      fa.backward(t2, dl, false);
+      kern.release(mk2);
+      return Math.sqrt(K.sum_sq(g.buffers.g.ptr, g.size));
+    };
+    const own = norm("own"), peer = norm("peer");
+    m.add("bppo/grad_own", own);
+    m.add("bppo/grad_peer", peer);
+    m.add("bppo/grad_peer_over_own", peer / (own + 1e-12));
+    g.zeroGrad();
+    kern.release(mk);
+  }
+
+  /**
+   * The feedback agent k sends upstream (algos/bppo.ts feedback): the gradient of
+   * `sum_q rho_k,q A_k,q` (paper) or of its mean (reference, `peerScale` mean) with respect to
+   * the stored action vectors u, `[N, n A]`, through k's conditioning MLP; the reference form is
+   * then norm-clipped as one tensor to `maxNorm` (0: no clip).
+   * @param k the agent
+   * @param logpBefore `[N]` its log-probs before its update
+   * @param o reduction and the reference's whole-tensor clip
+   * @returns `[N, n A]`
+   */
+  feedback(
+    k: number,
+    logpBefore: Float32Array,
+    o: { reduce: "sum" | "mean"; maxNorm: number },
+  ): Float32Array {
+    const kern = this.#kern, K = kern.k, r = this.#r(k), N = this.#N, { n, A } = this.ag;
+    const mk = kern.mark();
+    const t = this.#actors[k]!.forward(r.obs, r.cond, N);
+    const lsm = kern.scratch(N * A), probs = kern.scratch(N * A), logp = kern.scratch(N);
+    K.cat_fwd(t.y.ptr, r.avail?.ptr ?? 0, r.acts.ptr, lsm.ptr, probs.ptr, logp.ptr, 0, N, A);
+    const dlogp = kern.scratch(N), lp = kern.f32(logp), adv = kern.f32(r.adv);
+    const scale = o.reduce === "mean" ? 1 / N : 1;
+    const dv = kern.f32(dlogp);
+    for (let q = 0; q < N; q++) {
+      dv[q] = Math.fround(Math.exp(lp[q]! - logpBefore[q]!)) * adv[q]! * scale; // d(rho A)/dlogp
+    }
+    const dl = kern.scratch(N * A);
+    K.cat_bwd(lsm.ptr, probs.ptr, 0, r.acts.ptr, dlogp.ptr, 0, dl.ptr, N, A);
+    const dcond = this.#actors[k]!.backward(t, dl, true, false)!;
+    const w = n * A + n, dc = kern.f32(dcond), mask = this.#mask[k]!;
+    const out = new Float32Array(N * n * A);
+    for (let q = 0; q < N; q++) {
+      for (let j = 0; j < n * A; j++) out[q * n * A + j] = dc[q * w + j]! * mask[j]!; // d(u ⊙ mask)/du
+    }
+    kern.release(mk);
+    if (o.maxNorm > 0) {
+      let s = 0;
+      for (const v of out) s += v * v;
+      const f = Math.min(1, o.maxNorm / (Math.sqrt(s) + 1e-6));
+      for (let q = 0; q < out.length; q++) out[q]! *= f;
+    }
+    return out;
+  }
+}
