@@ -19,6 +19,7 @@ import {
   prepareBatch,
 } from "./ppo/mod.ts";
 import { clippedProduct, refuseSharing, SequentialPpo, sequentialSurrogate } from "./sequential.ts";
+import { FusedActors, fusedUnsupported } from "./ppo/fused.ts";
 
 /** HAPPO's options: the PPO ones plus the agent order. */
 export const happoOptions = ppoOptions.extend({
@@ -42,7 +43,13 @@ export class Happo extends SequentialPpo {
    */
   constructor(
     spec: EnvSpec,
-    opts: { options: HappoOptions; rng: Rng; threads?: number; rolloutLength?: number },
+    opts: {
+      options: HappoOptions;
+      rng: Rng;
+      threads?: number;
+      rolloutLength?: number;
+      kernels?: "tfjs" | "fused";
+    },
   ) {
     refuseSharing("happo", opts.options.share);
     super(
@@ -56,7 +63,18 @@ export class Happo extends SequentialPpo {
       opts.threads,
     );
     this.orderKind = opts.options.order;
+    if (opts.kernels === "fused") {
+      const why = fusedUnsupported(this.agents, null);
+      if (why) {
+        this.dispose();
+        throw new Error(`${why}; or use --kernels tfjs`);
+      }
+      this.#fused = new FusedActors(this.agents);
+    }
   }
+
+  /** The actor update on the fused kernels (`--kernels fused`), or null. */
+  readonly #fused: FusedActors | null = null;
 
   /** One learning update from a rollout. */
   protected async learn(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
@@ -69,8 +87,19 @@ export class Happo extends SequentialPpo {
       () => new Float32Array(tb.N).fill(1),
     ); // rho_j
     const updated: number[] = [];
+    const F = this.#fused;
+    F?.begin(tb);
     for (const k of this.updateOrder()) {
       const M = clippedProduct(factor, updated, null); // M_k = prod_{j updated} rho_j, unclipped
+      if (F) { // the same epochs on the fused kernels
+        const before = F.logp(k);
+        F.train(k, { rng: ctx.rng, metrics: m, M, peer: null, diagnose: null });
+        const now = F.logp(k);
+        factor[k] = now.map((v, q) => Math.exp(v - before[q]!)); // rho_k
+        m.add("happo/factor_mean", M.reduce((a, b) => a + b, 0) / tb.N);
+        updated.push(k);
+        continue;
+      }
       const Mt = tf.tensor1d(M);
       const logpBefore = this.logpFull(k, tb);
       this.trainActor(k, tb, {
@@ -93,6 +122,7 @@ export class Happo extends SequentialPpo {
       tf.dispose([Mt, logpBefore]);
       updated.push(k);
     }
+    F?.end();
     const critic = await critics;
     disposeBatch(tb);
     return { ...(await m.means()), ...critic };

@@ -28,6 +28,7 @@ import {
   stackAgents,
   type TrainBatch,
 } from "./ppo/mod.ts";
+import { FusedActors, fusedUnsupported } from "./ppo/fused.ts";
 
 /** MAPPO, IPPO and AR-MAPPO: simultaneous clipped-surrogate updates of every agent. */
 export class Mappo extends PpoAlgorithm {
@@ -45,6 +46,7 @@ export class Mappo extends PpoAlgorithm {
       conditioned: boolean;
       threads?: number;
       rolloutLength?: number;
+      kernels?: "tfjs" | "fused";
     },
   ) {
     super(
@@ -57,7 +59,18 @@ export class Mappo extends PpoAlgorithm {
       }),
       opts.threads,
     );
+    if (opts.kernels === "fused") {
+      const why = fusedUnsupported(this.agents, null);
+      if (why) {
+        this.dispose();
+        throw new Error(`${why}; or use --kernels tfjs`);
+      }
+      this.#fused = new FusedActors(this.agents);
+    }
   }
+
+  /** The actor update on the fused kernels (`--kernels fused`), or null. */
+  readonly #fused: FusedActors | null = null;
 
   readonly #metrics = new MetricSums();
 
@@ -114,6 +127,14 @@ export class Mappo extends PpoAlgorithm {
       return { ...metrics, ...critic };
     }
     const m = new MetricSums();
+    if (this.#fused) { // the same epochs on the fused kernels
+      this.#fused.begin(tb);
+      this.#fused.trainJoint({ rng: ctx.rng, metrics: m });
+      this.#fused.end();
+      const critic = await critics;
+      disposeBatch(tb);
+      return { ...(await m.means()), ...critic };
+    }
     const vars = Array.from({ length: ag.n }, (_, i) => ag.actorVars(i));
     for (let ep = 0; ep < epochs; ep++) {
       const last = ep === epochs - 1;

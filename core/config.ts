@@ -75,7 +75,8 @@ export const trainConfig = z.strictObject({
   ),
   kernels: z.enum(["tfjs", "fused"]).default("tfjs").describe(
     "the actor update's kernels: tfjs (autodiff on the backend) or fused (core/fused: SIMD " +
-      "WebAssembly, gradients written out; BPPO, MAPPO and AR-MAPPO with discrete actions and MLP actors so far)",
+      "WebAssembly, gradients written out; the PPO family (BPPO paper/reference, MAPPO, IPPO, " +
+      "AR-MAPPO, HAPPO) with discrete actions and MLP actors so far; critics stay on tfjs)",
   ),
   out: z.string().optional().describe("run directory (default runs/<env>-<algo>-s<seed>)"),
   plugins: z.array(z.string()).default([]).describe(

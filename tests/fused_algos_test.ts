@@ -121,6 +121,32 @@ for (const [label, opts] of CASES) {
   });
 }
 
+for (
+  const [name, opts] of [
+    ["mappo", {}],
+    ["armappo", { minibatches: 2 }],
+    ["ippo", { activation: "tanh" }],
+    ["happo", { minibatches: 2 }],
+  ] as [string, Record<string, unknown>][]
+) {
+  Deno.test(`fused kernels: a ${name} update equals tfjs's`, async () => {
+    await initBackend("cpu");
+    const r = rollout(SPEC, 12, 4, 4);
+    const a = await after(name, opts, "tfjs", r);
+    const b = await after(name, opts, "fused", r);
+    for (const key of Object.keys(a.tensors)) {
+      assertClose(b.tensors[key]!.data, a.tensors[key]!.data, { atol: 2e-5, rtol: 2e-3 });
+    }
+    for (const [u, m] of a.metrics.entries()) {
+      for (const [k, v] of Object.entries(m)) {
+        if (!k.startsWith("time/")) {
+          assertClose([b.metrics[u]![k]!], [v], { atol: 1e-5, rtol: 2e-3 });
+        }
+      }
+    }
+  });
+}
+
 Deno.test("fused kernels: a parameter update moves the actors (the comparison is not vacuous)", async () => {
   await initBackend("cpu");
   const r = rollout(SPEC, 12, 4, 3);
@@ -146,4 +172,12 @@ Deno.test("fused kernels: what the fused path does not cover yet is refused with
   assert.throws(() => make(boxSpec, {}), /discrete actions so far.*--kernels tfjs/);
   assert.throws(() => make(SPEC, { recurrent: "gru" }), /recurrent=gru.*--kernels tfjs/);
   assert.throws(() => make(SPEC, { estimator: "pathwise" }), /not pathwise.*--kernels tfjs/);
+  const shared = () =>
+    algos.get("mappo").create(SPEC, {
+      options: algos.get("mappo").options.parse({ hidden: 8, share: true }),
+      rng: new Rng(1),
+      threads: 1,
+      kernels: "fused",
+    });
+  assert.throws(shared, /share=true.*--kernels tfjs/);
 });

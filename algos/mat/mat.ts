@@ -367,5 +367,12 @@ export const matEntry: AlgoEntry<typeof matOptions> = {
   description:
     "Multi-Agent Transformer: an encoder over all agents' observations gives the values, a causal decoder emits the actions one agent after another; PPO on each agent's conditional ratio",
   options: matOptions,
-  create: (spec, { options, rng }) => new Mat(spec, { ...options, rng }),
+  create: (spec, { options, rng, kernels }) => {
+    if (kernels === "fused") {
+      throw new Error(
+        "--kernels fused does not cover mat yet (its attention runs on tfjs); use --kernels tfjs",
+      );
+    }
+    return new Mat(spec, { ...options, rng });
+  },
 };

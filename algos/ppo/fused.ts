@@ -55,6 +55,21 @@ export interface FusedPeer {
   readonly estimator: "paper" | "reference";
 }
 
+/** A minibatch's rows (scratch buffers), with what the step needs besides them. */
+interface MiniRows {
+  B: number;
+  obs: Buf;
+  cond: Buf | null;
+  acts: Buf;
+  avail: Buf | null;
+  logpOld: Buf;
+  adv: Buf;
+  M: Buf | null;
+  g: Buf | null;
+  noise: Buf | null;
+  storedNoise: (() => Buf) | null;
+}
+
 interface AgentRows {
   obs: Buf;
   cond: Buf | null;
@@ -193,13 +208,115 @@ export class FusedActors {
     return out;
   }
 
+  /** A minibatch's rows of agent k (the whole batch when `idx` is null), gathered in scratch. */
+  #gather(k: number, idx: Int32Array | null, extra: { M: Buf | null; g: Buf | null }): MiniRows {
+    const kern = this.#kern, r = this.#r(k), A = this.ag.A, B = idx ? idx.length : this.#N;
+    let ib: Buf | null = null;
+    const rows = (b: Buf, w: number): Buf => {
+      if (!idx) return b;
+      if (!ib) {
+        ib = kern.scratch(B);
+        kern.i32(ib).set(idx);
+      }
+      const out = kern.scratch(B * w);
+      kern.k.gather_rows(b.ptr, ib.ptr, out.ptr, B, w);
+      return out;
+    };
+    return {
+      B,
+      obs: rows(r.obs, this.ag.obsIn),
+      cond: r.cond ? rows(r.cond, this.ag.n * A + this.ag.n) : null,
+      acts: rows(r.acts, 1),
+      avail: r.avail ? rows(r.avail, A) : null,
+      logpOld: rows(r.logpOld, 1),
+      adv: rows(r.adv, 1),
+      M: extra.M ? rows(extra.M, 1) : null,
+      g: extra.g ? rows(extra.g, A) : null,
+      noise: null,
+      storedNoise: r.noise ? () => rows(r.noise!, A) : null,
+    };
+  }
+
+  /** The peer term's noise for a minibatch: the stored one (paper) or fresh Gumbel (reference). */
+  #noise(x: MiniRows, peer: FusedPeer | null, rng: Rng): Buf | null {
+    if (!peer) return null;
+    if (peer.estimator === "paper") return x.storedNoise!();
+    const nb = this.#kern.scratch(x.B * this.ag.A), v = this.#kern.f32(nb);
+    for (let q = 0; q < v.length; q++) v[q] = rng.gumbel();
+    return nb;
+  }
+
+  /**
+   * One minibatch step of agent k: forward, the clipped surrogate (with the factor and the peer
+   * term when given) minus the entropy bonus, backward, one Adam step; the diagnostics when
+   * `last`. Runs inside the caller's scratch mark.
+   */
+  #step(k: number, x: MiniRows, o: { last: boolean; metrics: MetricSums; peer: FusedPeer | null }) {
+    const ag = this.ag, kern = this.#kern, K = kern.k, A = ag.A, B = x.B, m = o.metrics;
+    const fa = this.#actors[k]!, g = this.#groups[k]!, opt = this.#tfjs(k).opt;
+    const { clip, entropyCoef } = ag.opts;
+    g.zeroGrad();
+    const t = fa.forward(x.obs, x.cond, B);
+    const lsm = kern.scratch(B * A), probs = kern.scratch(B * A);
+    const logp = kern.scratch(B), ent = kern.scratch(B), dlogp = kern.scratch(B);
+    const dpeer = o.peer ? kern.scratch(B) : null, st = kern.scratch(3, true);
+    K.cat_fwd(t.y.ptr, x.avail?.ptr ?? 0, x.acts.ptr, lsm.ptr, probs.ptr, logp.ptr, ent.ptr, B, A);
+    K.ppo_clip_grad( // PPO eq. 7 with M_k (algos/sequential.ts sequentialSurrogate)
+      logp.ptr,
+      x.logpOld.ptr,
+      x.adv.ptr,
+      x.M?.ptr ?? 0,
+      dlogp.ptr,
+      dpeer?.ptr ?? 0,
+      st.ptr,
+      B,
+      clip,
+      B,
+      0,
+    );
+    const dent = kern.scratch(B);
+    kern.f32(dent).fill(-entropyCoef / B); // - c_ent mean(H)
+    const dl = kern.scratch(B * A);
+    K.cat_bwd(lsm.ptr, probs.ptr, ent.ptr, x.acts.ptr, dlogp.ptr, dent.ptr, dl.ptr, B, A);
+    if (o.peer && dpeer) { // + sg(rho) w g_k · x_k (docs/bpta.md §4 step 3)
+      K.gumbel_peer_bwd(
+        lsm.ptr,
+        x.noise!.ptr,
+        x.g!.ptr,
+        x.acts.ptr,
+        dpeer.ptr,
+        dl.ptr,
+        B,
+        A,
+        o.peer.tau,
+        o.peer.weight,
+        o.peer.estimator === "reference" ? 1 : 0,
+      );
+    }
+    fa.backward(t, dl, false);
+    const norm = g.adamStep({ ...opt.opts, lr: opt.opts.lr * opt.lrScale });
+    if (!o.last) return;
+    const [sum, clipped, kl] = kern.f32(st);
+    m.add("losses/policy", -sum! / B);
+    m.add("losses/entropy", kern.f32(ent).reduce((a, b) => a + b, 0) / B);
+    m.add("losses/approx_kl", kl! / B);
+    m.add("losses/clip_frac", clipped! / B);
+    if (o.peer) {
+      const gv = kern.f32(x.g!), av = kern.i32(x.acts);
+      let s = 0;
+      for (let q = 0; q < B; q++) s += Math.abs(o.peer.weight * gv[q * A + av[q]!]!);
+      m.add("bppo/peer_abs", s / B); // |w g_k · x_k|: x_k's value is onehot(a)
+    }
+    m.add("losses/actor_grad_norm", norm);
+  }
+
   /**
    * Agent k's PPO epochs over minibatches (algos/sequential.ts trainActor on the kernels): the
    * clipped surrogate with the factor M_k and, for BPPO, the peer term `w g_k · x_k`, minus the
    * entropy bonus; one Adam step per minibatch; the last epoch's diagnostics into `metrics`.
    * @param k the agent
-   * @param ctx minibatch rng, metrics, factor `[N]`, peer inputs or null, whether to record the
-   *   own/peer gradient norms on the last epoch's first minibatch (with `diagRng` for its noise)
+   * @param ctx minibatch rng, metrics, factor `[N]`, peer inputs or null, and the rng of the
+   *   own/peer gradient-norm diagnostics on the last epoch's first minibatch (null: none)
    */
   train(
     k: number,
@@ -211,147 +328,66 @@ export class FusedActors {
       diagnose: Rng | null;
     },
   ): void {
-    const ag = this.ag, kern = this.#kern, K = kern.k, N = this.#N, A = ag.A, r = this.#r(k);
-    const fa = this.#actors[k]!, g = this.#groups[k]!, m = ctx.metrics;
-    const { clip, entropyCoef, epochs, minibatches: count } = ag.opts;
-    const opt = this.#tfjs(k).opt;
-    const adam = { ...opt.opts, lr: opt.opts.lr * opt.lrScale };
+    const ag = this.ag, kern = this.#kern, N = this.#N, A = ag.A;
     const mk0 = kern.mark();
     const Mb = kern.scratch(N), gb = ctx.peer ? kern.scratch(N * A) : null;
     kern.f32(Mb).set(ctx.M);
     if (gb) kern.f32(gb).set(ctx.peer!.g);
-    for (let ep = 0; ep < epochs; ep++) {
-      const last = ep === epochs - 1;
+    for (let ep = 0; ep < ag.opts.epochs; ep++) {
+      const last = ep === ag.opts.epochs - 1;
       let first = true;
-      for (const idxT of minibatches(N, count, ctx.rng, ag.seqLen) ?? [null]) {
+      for (const idxT of minibatches(N, ag.opts.minibatches, ctx.rng, ag.seqLen) ?? [null]) {
         const idx = idxT ? idxT.dataSync() as Int32Array : null;
         idxT?.dispose();
         const mk = kern.mark();
-        const B = idx ? idx.length : N;
-        const rows = (b: Buf, w: number): Buf => {
-          if (!idx) return b;
-          const out = kern.scratch(B * w), ib = kern.scratch(B);
-          kern.i32(ib).set(idx);
-          K.gather_rows(b.ptr, ib.ptr, out.ptr, B, w);
-          return out;
-        };
-        const condW = ag.n * A + ag.n;
-        const x = {
-          obs: rows(r.obs, ag.obsIn),
-          cond: r.cond ? rows(r.cond, condW) : null,
-          acts: rows(r.acts, 1),
-          avail: r.avail ? rows(r.avail, A) : null,
-          logpOld: rows(r.logpOld, 1),
-          adv: rows(r.adv, 1),
-          M: rows(Mb, 1),
-          g: gb ? rows(gb, A) : null,
-          noise: null as Buf | null,
-        };
-        const noiseOf = (rng: Rng): Buf | null => {
-          if (!ctx.peer) return null;
-          if (ctx.peer.estimator === "paper") return rows(r.noise!, A); // the stored noise
-          const nb = kern.scratch(B * A); // reference: fresh Gumbel noise
-          const v = kern.f32(nb);
-          for (let q = 0; q < B * A; q++) v[q] = rng.gumbel();
-          return nb;
-        };
+        const x = this.#gather(k, idx, { M: Mb, g: gb });
         if (last && first && ctx.diagnose && ctx.peer) {
-          this.#diagnose(k, { ...x, noise: noiseOf(ctx.diagnose) }, B, m, ctx.peer);
-        }
-        first = false;
-        x.noise = noiseOf(ctx.rng);
-        g.zeroGrad();
-        const t = fa.forward(x.obs, x.cond, B);
-        const lsm = kern.scratch(B * A), probs = kern.scratch(B * A);
-        const logp = kern.scratch(B), ent = kern.scratch(B), dlogp = kern.scratch(B);
-        const dpeer = ctx.peer ? kern.scratch(B) : null, st = kern.scratch(3, true);
-        K.cat_fwd(
-          t.y.ptr,
-          x.avail?.ptr ?? 0,
-          x.acts.ptr,
-          lsm.ptr,
-          probs.ptr,
-          logp.ptr,
-          ent.ptr,
-          B,
-          A,
-        );
-        K.ppo_clip_grad(
-          logp.ptr,
-          x.logpOld.ptr,
-          x.adv.ptr,
-          x.M.ptr,
-          dlogp.ptr,
-          dpeer?.ptr ?? 0,
-          st.ptr,
-          B,
-          clip,
-          B,
-          0,
-        );
-        const dent = kern.scratch(B);
-        kern.f32(dent).fill(-entropyCoef / B); // loss - c_ent mean(H)
-        const dl = kern.scratch(B * A);
-        K.cat_bwd(lsm.ptr, probs.ptr, ent.ptr, x.acts.ptr, dlogp.ptr, dent.ptr, dl.ptr, B, A);
-        if (ctx.peer && dpeer) {
-          const p = ctx.peer;
-          K.gumbel_peer_bwd(
-            lsm.ptr,
-            x.noise!.ptr,
-            x.g!.ptr,
-            x.acts.ptr,
-            dpeer.ptr,
-            dl.ptr,
-            B,
-            A,
-            p.tau,
-            p.weight,
-            p.estimator === "reference" ? 1 : 0,
+          this.#diagnose(
+            k,
+            { ...x, noise: this.#noise(x, ctx.peer, ctx.diagnose) },
+            ctx.metrics,
+            ctx.peer,
           );
         }
-        fa.backward(t, dl, false);
-        const norm = g.adamStep(adam);
-        if (last) {
-          const [sum, clipped, kl] = kern.f32(st);
-          const entropy = kern.f32(ent).reduce((a, b) => a + b, 0) / B;
-          m.add("losses/policy", -sum! / B);
-          m.add("losses/entropy", entropy);
-          m.add("losses/approx_kl", kl! / B);
-          m.add("losses/clip_frac", clipped! / B);
-          if (ctx.peer) {
-            const gv = kern.f32(x.g!), av = kern.i32(x.acts);
-            let s = 0;
-            for (let q = 0; q < B; q++) s += Math.abs(ctx.peer.weight * gv[q * A + av[q]!]!);
-            m.add("bppo/peer_abs", s / B); // |w g_k · x_k|, x_k's value is onehot(a)
-          }
-          m.add("losses/actor_grad_norm", norm);
-        }
+        first = false;
+        x.noise = this.#noise(x, ctx.peer, ctx.rng);
+        this.#step(k, x, { last, metrics: ctx.metrics, peer: ctx.peer });
         kern.release(mk);
       }
     }
     kern.release(mk0);
   }
 
+  /**
+   * Every agent's PPO epochs at once (algos/mappo.ts: MAPPO, IPPO, AR-MAPPO): each epoch's
+   * minibatches are drawn once and every agent takes its step on the same rows; no factor, no
+   * peer term.
+   * @param ctx minibatch rng and metrics
+   */
+  trainJoint(ctx: { rng: Rng; metrics: MetricSums }): void {
+    const ag = this.ag, kern = this.#kern;
+    for (let ep = 0; ep < ag.opts.epochs; ep++) {
+      const last = ep === ag.opts.epochs - 1;
+      for (const idxT of minibatches(this.#N, ag.opts.minibatches, ctx.rng, ag.seqLen) ?? [null]) {
+        const idx = idxT ? idxT.dataSync() as Int32Array : null;
+        idxT?.dispose();
+        for (let k = 0; k < ag.n; k++) {
+          const mk = kern.mark();
+          this.#step(k, this.#gather(k, idx, { M: null, g: null }), {
+            last,
+            metrics: ctx.metrics,
+            peer: null,
+          });
+          kern.release(mk);
+        }
+      }
+    }
+  }
+
   /** The own and peer parts' actor-gradient norms on one minibatch (algos/bppo.ts #gradParts). */
-  #diagnose(
-    k: number,
-    x: {
-      obs: Buf;
-      cond: Buf | null;
-      acts: Buf;
-      avail: Buf | null;
-      logpOld: Buf;
-      adv: Buf;
-      M: Buf;
-      g: Buf | null;
-      noise: Buf | null;
-    },
-    B: number,
-    m: MetricSums,
-    p: FusedPeer,
-  ): void {
+  #diagnose(k: number, x: MiniRows, m: MetricSums, p: FusedPeer): void {
     const kern = this.#kern, K = kern.k, A = this.ag.A, fa = this.#actors[k]!, g = this.#groups[k]!;
-    const mk = kern.mark();
+    const B = x.B, mk = kern.mark();
     const t = fa.forward(x.obs, x.cond, B);
     const lsm = kern.scratch(B * A), probs = kern.scratch(B * A), logp = kern.scratch(B);
     const dlogp = kern.scratch(B), dpeer = kern.scratch(B), st = kern.scratch(3, true);
@@ -361,7 +397,7 @@ export class FusedActors {
       logp.ptr,
       x.logpOld.ptr,
       x.adv.ptr,
-      x.M.ptr,
+      x.M!.ptr,
       dlogp.ptr,
       dpeer.ptr,
       st.ptr,
