@@ -137,6 +137,7 @@ export class Bppo extends SequentialPpo {
         storeNoise: o.estimator !== "reference", // paper and pathwise reuse the sampling noise
         rng: opts.rng,
         rolloutLength: opts.rolloutLength,
+        kernels: opts.kernels,
       }),
       opts.threads,
     );

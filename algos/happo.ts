@@ -59,6 +59,7 @@ export class Happo extends SequentialPpo {
         conditioned: false,
         rng: opts.rng,
         rolloutLength: opts.rolloutLength,
+        kernels: opts.kernels,
       }),
       opts.threads,
     );

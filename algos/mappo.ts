@@ -56,6 +56,7 @@ export class Mappo extends PpoAlgorithm {
         conditioned: opts.conditioned,
         rng: opts.rng,
         rolloutLength: opts.rolloutLength,
+        kernels: opts.kernels,
       }),
       opts.threads,
     );

@@ -63,12 +63,13 @@ async function after(
   kernels: "tfjs" | "fused",
   r: Rollout,
   updates = 2,
+  threads = 1,
 ) {
   const entry = algos.get(name);
   const algo = entry.create(SPEC, {
     options: entry.options.parse({ hidden: 16, epochs: 3, ...opts }),
     rng: new Rng(1),
-    threads: 1,
+    threads,
     kernels,
   });
   const metrics = [];
@@ -77,6 +78,7 @@ async function after(
     metrics.push(await algo.update(r, { rng: new Rng(2 + u), progress: u / updates }));
   }
   const st: AlgoState = await algo.getState();
+  await algo.close?.();
   algo.dispose();
   return { tensors: st.tensors, metrics };
 }
@@ -146,6 +148,17 @@ for (
     }
   });
 }
+
+Deno.test("fused kernels: critics on a Worker (2 threads) give bit-identical results to one thread", async () => {
+  await initBackend("wasm");
+  const r = rollout(SPEC, 12, 4, 6);
+  const one = await after("bppo", { minibatches: 2 }, "fused", r, 2, 1);
+  const two = await after("bppo", { minibatches: 2 }, "fused", r, 2, 2);
+  for (const key of Object.keys(one.tensors)) {
+    assert.deepEqual(two.tensors[key]!.data, one.tensors[key]!.data, key);
+  }
+  assert.equal(two.metrics[1]!["losses/value"], one.metrics[1]!["losses/value"]);
+});
 
 Deno.test("fused kernels: a parameter update moves the actors (the comparison is not vacuous)", async () => {
   await initBackend("cpu");

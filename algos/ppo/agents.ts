@@ -137,6 +137,8 @@ export class PpoAgents {
       storeNoise?: boolean;
       rng: Rng;
       rolloutLength?: number;
+      /** Where the updates run: tfjs autodiff (default) or the fused kernels (algos/ppo/fused.ts). */
+      kernels?: "tfjs" | "fused";
     },
   ) {
     if (

@@ -10,6 +10,7 @@ import { Rng } from "../../core/rng.ts";
 import { addAll } from "../../core/nets.ts";
 import type { PpoAgents } from "./agents.ts";
 import { type AgentBatch, minibatches } from "./batch.ts";
+import { fusedCriticsOf } from "./fused.ts";
 
 /** What a critic update reads of one agent's rows. */
 export type CriticRows = Pick<AgentBatch, "criticIn" | "ret" | "vOld" | "hCritic" | "keep">;
@@ -58,6 +59,7 @@ export async function updateCritics(
   ag: PpoAgents,
   x: { agents: readonly number[]; rows: readonly CriticRows[]; N: number; seed: number | null },
 ): Promise<CriticStats> {
+  if (ag.opts.kernels === "fused") return fusedCriticsOf(ag).update(x); // the same epochs, fused
   const t0 = performance.now();
   const rng = x.seed === null ? null : new Rng(x.seed);
   const vars = x.agents.map((i) => ag.criticVars(i));

@@ -14,9 +14,9 @@
  * @module
  */
 import { tf } from "../../core/deps.ts";
-import type { Rng } from "../../core/rng.ts";
+import { Rng } from "../../core/rng.ts";
 import { type Buf, type Kernels, kernels } from "../../core/fused/kernels.ts";
-import { FActor, ParamGroup } from "../../core/fused/nets.ts";
+import { FActor, FDense, FMlp, ParamGroup } from "../../core/fused/nets.ts";
 import type { PpoAgents } from "./agents.ts";
 import { minibatches, type TrainBatch } from "./batch.ts";
 import type { MetricSums } from "./metrics.ts";
@@ -484,4 +484,161 @@ export class FusedActors {
     }
     return out;
   }
+}
+
+/** What a critic update reads of one agent's rows, as arrays or tensors. */
+export interface FusedCriticRows {
+  /** `[N, criticDim]`. */
+  readonly criticIn: Float32Array | tf.Tensor;
+  /** `[N]` value targets. */
+  readonly ret: Float32Array | tf.Tensor;
+  /** `[N]` values at collection. */
+  readonly vOld: Float32Array | tf.Tensor;
+}
+
+/**
+ * Every agent's critic on the fused kernels (algos/ppo/critic.ts updateCritics): the clipped
+ * Huber value loss, its gradient written out, one Adam step per minibatch. Parameters and Adam
+ * slots are copied in from the tfjs critics and back after each update, as for the actors.
+ */
+export class FusedCritics {
+  readonly #kern: Kernels;
+  readonly #groups: ParamGroup[];
+  readonly #nets: { base: FMlp; head: FDense }[];
+
+  /**
+   * Declares a fused copy of every critic.
+   * @param ag the agents
+   */
+  constructor(readonly ag: PpoAgents) {
+    this.#kern = kernels();
+    this.#groups = ag.critics.slice(0, ag.nets).map(() => new ParamGroup(this.#kern));
+    this.#nets = ag.critics.slice(0, ag.nets).map((c, i) => ({
+      base: new FMlp(this.#groups[i]!, c.base),
+      head: new FDense(this.#groups[i]!, c.head.W.shape[0]!, c.head.W.shape[1]!),
+    }));
+    this.#groups.forEach((g) => g.build());
+  }
+
+  #sync(i: number, dir: "in" | "out"): void {
+    const c = this.ag.critics[i]!, opt = this.ag.criticOpts[i]!, g = this.#groups[i]!;
+    const vars = [...FMlp.vars(c.base), ...FDense.vars(c.head)];
+    const order = this.ag.criticVars(i), slots = opt.slots(), kern = this.#kern;
+    const { m, v } = g.buffers;
+    if (dir === "in") {
+      g.readFrom(vars);
+      vars.forEach((x, q) => {
+        const p = g.params[q]!, at = order.indexOf(x);
+        kern.f32(m).set(slots.m[at]!.dataSync() as Float32Array, p.off);
+        kern.f32(v).set(slots.v[at]!.dataSync() as Float32Array, p.off);
+      });
+      g.t = slots.t;
+      return;
+    }
+    g.writeTo(vars);
+    tf.tidy(() => {
+      vars.forEach((x, q) => {
+        const p = g.params[q]!, at = order.indexOf(x);
+        slots.m[at]!.assign(tf.tensor(kern.f32(m).slice(p.off, p.off + p.n), x.shape));
+        slots.v[at]!.assign(tf.tensor(kern.f32(v).slice(p.off, p.off + p.n), x.shape));
+      });
+    });
+    opt.setStep(g.t);
+  }
+
+  /**
+   * The critics' epochs for some agents (the same minibatch index sets as the tfjs path).
+   * @param x the agents, their rows, N and the minibatch seed (null: one minibatch)
+   * @returns the last epoch's losses and gradient norms per minibatch and agent, and the seconds
+   */
+  update(
+    x: {
+      agents: readonly number[];
+      rows: readonly FusedCriticRows[];
+      N: number;
+      seed: number | null;
+    },
+  ): { loss: number[][]; gradNorm: number[][]; seconds: number } {
+    const t0 = performance.now();
+    const ag = this.ag, kern = this.#kern, K = kern.k, N = x.N, D = ag.criticDim;
+    const { clip, huberDelta, epochs, minibatches: count } = ag.opts;
+    const rng = x.seed === null ? null : new Rng(x.seed);
+    const arr = (t: Float32Array | tf.Tensor) =>
+      t instanceof Float32Array ? t : t.dataSync() as Float32Array;
+    x.agents.forEach((i) => this.#sync(i, "in"));
+    const mk0 = kern.mark();
+    const put = (a: Float32Array) => {
+      const b = kern.scratch(a.length);
+      kern.f32(b).set(a);
+      return b;
+    };
+    const data = x.rows.map((r) => ({
+      inp: put(arr(r.criticIn)),
+      ret: put(arr(r.ret)),
+      vOld: put(arr(r.vOld)),
+    }));
+    const loss: number[][] = [], gradNorm: number[][] = [];
+    for (let ep = 0; ep < epochs; ep++) {
+      const last = ep === epochs - 1;
+      for (const idxT of (rng && minibatches(N, count, rng, ag.seqLen)) ?? [null]) {
+        const idx = idxT ? idxT.dataSync() as Int32Array : null;
+        idxT?.dispose();
+        const B = idx ? idx.length : N;
+        const ls: number[] = [], ns: number[] = [];
+        x.agents.forEach((i, j) => {
+          const mk = kern.mark(), d = data[j]!, g = this.#groups[i]!, net = this.#nets[i]!;
+          let ib: Buf | null = null;
+          const rows = (b: Buf, w: number): Buf => {
+            if (!idx) return b;
+            if (!ib) {
+              ib = kern.scratch(B);
+              kern.i32(ib).set(idx);
+            }
+            const out = kern.scratch(B * w);
+            K.gather_rows(b.ptr, ib.ptr, out.ptr, B, w);
+            return out;
+          };
+          const inp = rows(d.inp, D), ret = rows(d.ret, 1), vOld = rows(d.vOld, 1);
+          g.zeroGrad();
+          const tb = net.base.forward(inp, B);
+          const th = net.head.forward(tb.y, B); // V [B, 1]
+          const dv = kern.scratch(B);
+          const sum = K.value_clip_grad(
+            th.y.ptr,
+            vOld.ptr,
+            ret.ptr,
+            dv.ptr,
+            B,
+            clip,
+            huberDelta,
+            B,
+          );
+          const dh = net.head.backward(th, dv, true)!;
+          net.base.backward(tb, dh, false);
+          const opt = ag.criticOpts[i]!;
+          const norm = g.adamStep({ ...opt.opts, lr: opt.opts.lr * opt.lrScale });
+          ls.push(sum / B);
+          ns.push(norm);
+          kern.release(mk);
+        });
+        if (last) loss.push(ls), gradNorm.push(ns);
+      }
+    }
+    kern.release(mk0);
+    x.agents.forEach((i) => this.#sync(i, "out"));
+    return { loss, gradNorm, seconds: (performance.now() - t0) / 1000 };
+  }
+}
+
+const fusedCritics = new WeakMap<PpoAgents, FusedCritics>();
+
+/**
+ * The fused critics of these agents (made on first use).
+ * @param ag the agents
+ * @returns their fused critics
+ */
+export function fusedCriticsOf(ag: PpoAgents): FusedCritics {
+  let f = fusedCritics.get(ag);
+  if (!f) fusedCritics.set(ag, f = new FusedCritics(ag));
+  return f;
 }

@@ -574,6 +574,37 @@ void ppo_clip_grad(const f32* logp, const f32* logpOld, const f32* adv, const f3
   stats[0] += sum, stats[1] += clipped, stats[2] += kl;
 }
 
+// ---- the critics' clipped Huber value loss (MAPPO's code base; algos/ppo/critic.ts) ----
+
+// Per row: e1 = R - V, Vc = Vold + clip(V - Vold, -c, c), e2 = R - Vc,
+// huber(e) = 0.5 q^2 + d (|e| - q), q = min(|e|, d); loss = sum(max(huber(e1), huber(e2))) / total.
+// As tfjs's autodiff: max passes ties to the first term; huber'(e) = e where |e| <= d, else
+// d sign(e); the clip passes the gradient where |V - Vold| <= c (ends included). dv = dloss/dV.
+// Returns the sum of the max terms (divide by total for the mean).
+EXPORT(value_clip_grad)
+f32 value_clip_grad(const f32* v, const f32* vOld, const f32* ret, f32* dv, int M, f32 clip,
+                    f32 delta, int total) {
+  f32 inv = 1.0f / (f32)total, sum = 0.0f;
+  for (int m = 0; m < M; m++) {
+    f32 dlt = v[m] - vOld[m];
+    f32 cd = dlt < -clip ? -clip : dlt > clip ? clip : dlt;
+    f32 e1 = ret[m] - v[m], e2 = ret[m] - (vOld[m] + cd);
+    f32 a1 = e1 < 0.0f ? -e1 : e1, a2 = e2 < 0.0f ? -e2 : e2;
+    f32 q1 = a1 < delta ? a1 : delta, q2 = a2 < delta ? a2 : delta;
+    f32 h1 = 0.5f * q1 * q1 + delta * (a1 - q1), h2 = 0.5f * q2 * q2 + delta * (a2 - q2);
+    f32 g1 = a1 <= delta ? e1 : (e1 > 0.0f ? delta : -delta);
+    f32 g2 = a2 <= delta ? e2 : (e2 > 0.0f ? delta : -delta);
+    if (h1 >= h2) {
+      sum += h1;
+      dv[m] = -g1 * inv;
+    } else {
+      sum += h2;
+      dv[m] = (cd == dlt) ? -g2 * inv : 0.0f;
+    }
+  }
+  return sum;
+}
+
 // ---- BPPO's peer term through the Gumbel-softmax action (docs/bpta.md §3, §4c) ----
 
 // Adds into dlogits the gradient of sum_m dpeer[m] * w * g_m . x_m with respect to the logits,

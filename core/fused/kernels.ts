@@ -113,6 +113,16 @@ export interface KernelExports {
     takenOnly: number,
   ): void;
   gather_rows(src: number, idx: number, dst: number, count: number, width: number): void;
+  value_clip_grad(
+    v: number,
+    vOld: number,
+    ret: number,
+    dv: number,
+    M: number,
+    clip: number,
+    delta: number,
+    total: number,
+  ): number;
   adam(
     w: number,
     g: number,
