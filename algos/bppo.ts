@@ -149,7 +149,7 @@ export class Bppo extends SequentialPpo {
         this.dispose();
         throw new Error(`${why}; or use --kernels tfjs`);
       }
-      this.#fused = new FusedActors(this.agents);
+      this.#fused = this.agents.fused = new FusedActors(this.agents);
     }
     if (o.estimator === "pathwise") {
       const ag = this.agents;

@@ -70,7 +70,7 @@ export class Happo extends SequentialPpo {
         this.dispose();
         throw new Error(`${why}; or use --kernels tfjs`);
       }
-      this.#fused = new FusedActors(this.agents);
+      this.#fused = this.agents.fused = new FusedActors(this.agents);
     }
   }
 

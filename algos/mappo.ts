@@ -66,7 +66,7 @@ export class Mappo extends PpoAlgorithm {
         this.dispose();
         throw new Error(`${why}; or use --kernels tfjs`);
       }
-      this.#fused = new FusedActors(this.agents);
+      this.#fused = this.agents.fused = new FusedActors(this.agents);
     }
   }
 

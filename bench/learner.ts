@@ -57,6 +57,10 @@ const SHAPES: Shape[] = [
 
 const HIDDEN = 64;
 
+/** The Baton rows of each shape: tfjs and fused kernels, each at every thread count. */
+const KERNEL_ROWS = (threads: number[]) =>
+  (["tfjs", "fused"] as const).flatMap((k) => threads.map((t) => [k, t] as const));
+
 function randomRollout(s: Shape, rng: Rng): Rollout {
   const { n, A, T, E } = s, N = T * E;
   const actionVecs = new Float32Array(N * n * A);
@@ -199,9 +203,9 @@ export async function run(o: BenchOptions): Promise<void> {
   console.log(`backend wasm; its own 1024^3 matmul: ${gflopsPeak.toFixed(1)} GFLOP/s (one thread)`);
   if (noTorch) console.log(`PyTorch side skipped: ${noTorch}`);
   console.log(
-    "| shape | Baton threads | Baton act s | Baton update s | PyTorch act s | PyTorch update s | Baton env-steps/s | PyTorch env-steps/s | PyTorch/Baton time | update GFLOP/s (wall) | update GFLOP/s per busy thread | share of matmul peak |",
+    "| shape | Baton kernels | Baton threads | Baton act s | Baton update s | PyTorch act s | PyTorch update s | Baton env-steps/s | PyTorch env-steps/s | PyTorch/Baton time | update GFLOP/s (wall) | update GFLOP/s per busy thread | share of matmul peak |",
   );
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const s of SHAPES) {
     const torch = noTorch ? null : new Torch(s);
     let torchInfo = "";
@@ -210,7 +214,7 @@ export async function run(o: BenchOptions): Promise<void> {
       torchInfo = `torch ${hello.torch}, ${hello.threads} threads`;
     }
     try {
-      for (const threads of threadsList) {
+      for (const [kernels, threads] of KERNEL_ROWS(threadsList)) {
         const spec: EnvSpec = {
           numAgents: s.n,
           obsDim: s.obsDim,
@@ -223,6 +227,7 @@ export async function run(o: BenchOptions): Promise<void> {
           options: bppoOptions.parse({ layers: s.layers, epochs: s.epochs, hidden: HIDDEN }),
           rng,
           threads,
+          kernels,
         });
         const r = randomRollout(s, rng);
         const obs = r.obs.subarray(0, s.E * s.n * s.obsDim);
@@ -265,7 +270,7 @@ export async function run(o: BenchOptions): Promise<void> {
         const f = (x: number, d = 2) => Number.isFinite(x) ? x.toFixed(d) : "-";
         const wall = flops / bu / 1e9, perThread = flops / (busy / windows) / 1e9;
         console.log(
-          `| ${s.label} | ${threads} | ${f(ba)} | ${f(bu)} | ${f(ta)} | ${f(tu)} | ${
+          `| ${s.label} | ${kernels} | ${threads} | ${f(ba)} | ${f(bu)} | ${f(ta)} | ${f(tu)} | ${
             Math.round(N / (ba + bu))
           } | ${Number.isFinite(ta) ? Math.round(N / (ta + tu)) : "-"} | ${
             f((ta + tu) / (ba + bu))
@@ -278,6 +283,6 @@ export async function run(o: BenchOptions): Promise<void> {
     if (torchInfo) console.log(`(${s.label.split(" (")[0]}: ${torchInfo})`);
   }
   console.log(
-    "\nBaton threads = learner threads (`--threads`): 1 runs everything on one thread; more put the critics' epochs on Workers beside the actor chain (algos/ppo/critic_pool.ts). GFLOP/s per busy thread divides the update's matmul FLOPs by the actor-chain seconds plus the critic seconds.",
+    "\nBaton kernels = `--kernels`: tfjs (autodiff on tfjs-wasm) or fused (core/fused: the actor and critic updates as SIMD WebAssembly kernels; acting stays on tfjs). Baton threads = learner threads (`--threads`): 1 runs everything on one thread; more put the critics' epochs on Workers beside the actor chain (algos/ppo/critic_pool.ts). GFLOP/s per busy thread divides the update's matmul FLOPs by the actor-chain seconds plus the critic seconds.",
   );
 }

@@ -194,3 +194,38 @@ Deno.test("fused kernels: what the fused path does not cover yet is refused with
     });
   assert.throws(shared, /share=true.*--kernels tfjs/);
 });
+
+Deno.test("fused kernels: acting gives tfjs's actions and log-probs, and follows a loaded checkpoint", async () => {
+  await initBackend("cpu");
+  const make = (kernels: "tfjs" | "fused", seed: number) =>
+    algos.get("bppo").create(SPEC, {
+      options: algos.get("bppo").options.parse({ hidden: 16 }),
+      rng: new Rng(seed),
+      threads: 1,
+      kernels,
+    });
+  const E = 7, rng = new Rng(9);
+  const input = {
+    obs: Float32Array.from({ length: E * 3 * SPEC.obsDim }, () => rng.normal()),
+    state: Float32Array.from({ length: E * SPEC.stateDim }, () => rng.normal()),
+    avail: null,
+    E,
+  };
+  const a = make("tfjs", 1), b = make("fused", 1);
+  for (const greedy of [false, true]) {
+    const x = await a.act(input, { rng: new Rng(3), greedy });
+    const y = await b.act(input, { rng: new Rng(3), greedy });
+    assert.deepEqual(Array.from(y.actions), Array.from(x.actions));
+    assertClose(y.logp, x.logp, { atol: 1e-5 });
+  }
+  // an update, then its state loaded into a fused learner that started elsewhere
+  await b.update(rollout(SPEC, 12, 4, 3), { rng: new Rng(2), progress: 0 });
+  const c = make("fused", 77);
+  await c.act(input, { rng: new Rng(3), greedy: true }); // its fused copy is now of seed 77
+  await c.setState(await b.getState());
+  const yb = await b.act(input, { rng: new Rng(4), greedy: false });
+  const yc = await c.act(input, { rng: new Rng(4), greedy: false });
+  assert.deepEqual(Array.from(yc.actions), Array.from(yb.actions));
+  assert.deepEqual(Array.from(yc.logp), Array.from(yb.logp));
+  for (const x of [a, b, c]) x.dispose();
+});

@@ -122,7 +122,18 @@ export async function actChain(
   for (const i of ag.order) {
     let rows: Float32Array;
     if (all) rows = all.subarray(i * E * A, (i + 1) * E * A);
-    else {
+    else if (ag.fused && !rec) { // --kernels fused: the same forward on the kernels
+      let cond: Float32Array | null = null;
+      if (ag.opts.conditioned) {
+        const w = n * A + n, mask = ag.execMask(i);
+        cond = new Float32Array(E * w);
+        for (let e = 0; e < E; e++) {
+          for (let j = 0; j < n * A; j++) cond[e * w + j] = u[e * n * A + j]! * mask[j]!;
+          cond[e * w + n * A + i] = 1; // [u ⊙ mask_i, onehot(i)], as PpoAgents.condInput
+        }
+      }
+      rows = ag.fused.act(i, ag.obsRows(x.obs, i, E), cond, E);
+    } else {
       const head = tf.tidy(() => {
         const obs = tf.tensor2d(ag.obsRows(x.obs, i, E), [E, ag.obsIn]);
         const cond = ag.opts.conditioned ? ag.condInput(i, tf.tensor2d(u, [E, n * A])) : null;

@@ -43,6 +43,7 @@ import {
 } from "../../core/distributions.ts";
 import { lrScaleAt, type PpoOptions } from "./options.ts";
 import type { AgentBatch } from "./batch.ts";
+import type { FusedActors } from "./fused.ts";
 
 /** One agent's actor. */
 export interface ActorNet {
@@ -103,6 +104,8 @@ export class PpoAgents {
   readonly discrete: boolean;
   /** Per-agent actors. */
   readonly actors: ActorNet[] = [];
+  /** The actors on the fused kernels (`--kernels fused`; set by the algorithm), or null. */
+  fused: FusedActors | null = null;
   /** Per-agent critics. */
   readonly critics: CriticNet[] = [];
   /** Per-agent actor optimisers. */

@@ -115,12 +115,16 @@ export class FusedActors {
     };
   }
 
-  /**
-   * Starts an update: copies every actor's parameters and Adam slots in, and the batch's rows.
-   * @param tb the update's tensors
-   */
-  begin(tb: TrainBatch): void {
-    const kern = this.#kern, { n, A } = this.ag, N = tb.N;
+  #fresh = false;
+
+  /** Says that the tfjs actors changed (a checkpoint was loaded): acting re-reads them first. */
+  markStale(): void {
+    this.#fresh = false;
+  }
+
+  /** Copies every actor's parameters and Adam slots in from tfjs. */
+  #pull(): void {
+    const kern = this.#kern;
     this.#groups.forEach((g, k) => {
       const t = this.#tfjs(k);
       g.readFrom(t.vars);
@@ -131,6 +135,16 @@ export class FusedActors {
       });
       g.t = t.opt.slots().t;
     });
+    this.#fresh = true;
+  }
+
+  /**
+   * Starts an update: copies every actor's parameters and Adam slots in, and the batch's rows.
+   * @param tb the update's tensors
+   */
+  begin(tb: TrainBatch): void {
+    const kern = this.#kern, { n, A } = this.ag, N = tb.N;
+    this.#pull();
     this.#mark = kern.mark();
     this.#N = N;
     const u = tb.u.dataSync() as Float32Array;
@@ -185,6 +199,30 @@ export class FusedActors {
     });
     if (this.#rows) kern.release(this.#mark);
     this.#rows = null;
+    this.#fresh = true;
+  }
+
+  /**
+   * Agent i's actor output (logits) for E rows while acting (algos/ppo/acting.ts).
+   * @param i the agent
+   * @param obs `[E, obsIn]`
+   * @param cond `[E, n A + n]` (conditioned actors) or null
+   * @param E rows
+   * @returns `[E, A]`, a new array
+   */
+  act(i: number, obs: Float32Array, cond: Float32Array | null, E: number): Float32Array {
+    if (this.#rows) throw new Error("FusedActors.act during an update");
+    if (!this.#fresh) this.#pull();
+    const kern = this.#kern, mk = kern.mark();
+    const put = (a: Float32Array) => {
+      const b = kern.scratch(a.length);
+      kern.f32(b).set(a);
+      return b;
+    };
+    const t = this.#actors[i]!.forward(put(obs), cond ? put(cond) : null, E);
+    const out = kern.f32(t.y).slice();
+    kern.release(mk);
+    return out;
   }
 
   #r(k: number): AgentRows {

@@ -65,6 +65,7 @@ export function setAgentsState(ag: PpoAgents, s: AlgoState): void {
     o.setStep(adamT[k]!);
   });
   ag.valueNorm.setState(s.extra.valueNorm as ValueNormState);
+  ag.fused?.markStale(); // its copy of the actors is older than what was just loaded
   ag.order = Int32Array.from(s.extra.order as number[]);
   const stats = s.extra.inputStats as
     | { obs: RunningNormState[]; state: RunningNormState | null }
