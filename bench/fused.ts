@@ -70,8 +70,12 @@ function flops(s: Shape): number {
   return s.n * s.epochs * 3 * 2 * s.N * (mlp(s.obsDim) + mlp(s.n * s.A + s.n) + H * s.A);
 }
 
-/** GFLOP/s of the fused gemm_nn on large shapes that fit its blocking (the best of three). */
-function fusedPeak(kern: Kernels): number {
+/**
+ * GFLOP/s of the fused gemm_nn on large shapes that fit its blocking (the best of three).
+ * @param kern a kernels instance
+ * @returns GFLOP/s on one thread
+ */
+export function fusedPeak(kern: Kernels): number {
   let best = 0;
   for (const [M, K, N] of [[4096, 256, 256], [2048, 512, 128], [8192, 64, 64]]) {
     const mk = kern.mark();
