@@ -76,7 +76,7 @@ export const trainConfig = z.strictObject({
   kernels: z.enum(["tfjs", "fused"]).default("tfjs").describe(
     "the actor update's kernels: tfjs (autodiff on the backend) or fused (core/fused: SIMD " +
       "WebAssembly, gradients written out; the PPO family (BPPO paper/reference, MAPPO, IPPO, " +
-      "AR-MAPPO, HAPPO) with discrete actions and MLP actors so far; critics stay on tfjs)",
+      "AR-MAPPO, HAPPO) with MLP networks so far: acting, actors and critics)",
   ),
   out: z.string().optional().describe("run directory (default runs/<env>-<algo>-s<seed>)"),
   plugins: z.array(z.string()).default([]).describe(

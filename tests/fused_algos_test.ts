@@ -25,18 +25,24 @@ const SPEC: EnvSpec = {
   episodeLimit: 8,
 };
 
-/** A random rollout with masks, Gumbel noise, and behaviour log-probs near the policy's. */
+/** A random rollout with masks, Gumbel noise, and behaviour log-probs near the policy's (box
+ * actions: Gaussian actions and their standard-normal noise). */
 function rollout(spec: EnvSpec, T: number, E: number, seed: number): Rollout {
-  const rng = new Rng(seed), n = spec.numAgents, A = 4, N = T * E;
+  const rng = new Rng(seed), n = spec.numAgents, N = T * E;
+  const boxA = spec.actionSpace.kind === "box";
+  const A = spec.actionSpace.kind === "discrete" ? spec.actionSpace.n : spec.actionSpace.dim;
   const f = (len: number, s = 1) => Float32Array.from({ length: len }, () => s * rng.normal());
-  const avail = new Uint8Array(N * n * A);
-  const actions = new Int32Array(N * n), actionVecs = new Float32Array(N * n * A);
-  for (let q = 0; q < N * n; q++) {
-    for (let c = 0; c < A; c++) avail[q * A + c] = rng.uniform() < 0.75 ? 1 : 0;
-    const a = rng.int(A);
-    avail[q * A + a] = 1;
-    actions[q] = a;
-    actionVecs[q * A + a] = 1;
+  const avail = boxA ? null : new Uint8Array(N * n * A);
+  const actions = boxA ? f(N * n * A) : new Int32Array(N * n);
+  const actionVecs = boxA ? Float32Array.from(actions) : new Float32Array(N * n * A);
+  if (!boxA) {
+    for (let q = 0; q < N * n; q++) {
+      for (let c = 0; c < A; c++) avail![q * A + c] = rng.uniform() < 0.75 ? 1 : 0;
+      const a = rng.int(A);
+      avail![q * A + a] = 1;
+      actions[q] = a;
+      actionVecs[q * A + a] = 1;
+    }
   }
   return {
     T,
@@ -47,13 +53,16 @@ function rollout(spec: EnvSpec, T: number, E: number, seed: number): Rollout {
     avail,
     actions,
     actionVecs,
-    logp: Float32Array.from({ length: N * n }, () => -Math.log(A) + 0.3 * rng.normal()),
+    logp: Float32Array.from(
+      { length: N * n },
+      () => (boxA ? -A * 1.42 : -Math.log(A)) + 0.3 * rng.normal(),
+    ),
     values: f(N * n),
     rewards: f(N),
     dones: new Uint8Array(N),
     advantages: f(N * n),
     returns: f(N * n),
-    noise: Float32Array.from({ length: N * n * A }, () => rng.gumbel()),
+    noise: boxA ? f(N * n * A) : Float32Array.from({ length: N * n * A }, () => rng.gumbel()),
   };
 }
 
@@ -64,9 +73,10 @@ async function after(
   r: Rollout,
   updates = 2,
   threads = 1,
+  spec = SPEC,
 ) {
   const entry = algos.get(name);
-  const algo = entry.create(SPEC, {
+  const algo = entry.create(spec, {
     options: entry.options.parse({ hidden: 16, epochs: 3, ...opts }),
     rng: new Rng(1),
     threads,
@@ -149,6 +159,34 @@ for (
   });
 }
 
+const BOX: EnvSpec = { ...SPEC, actionSpace: box(3, -1, 1) };
+for (
+  const [name, opts] of [
+    ["bppo", {}],
+    ["bppo", { estimator: "reference", peerScale: "sum", minibatches: 2 }],
+    ["mappo", { entropyCoef: 0.05 }],
+    ["happo", {}],
+  ] as [string, Record<string, unknown>][]
+) {
+  Deno.test(`fused kernels: a ${name} update with Gaussian actions equals tfjs's (${JSON.stringify(opts)})`, async () => {
+    await initBackend("cpu");
+    const r = rollout(BOX, 12, 4, 8);
+    const a = await after(name, opts, "tfjs", r, 2, 1, BOX);
+    const b = await after(name, opts, "fused", r, 2, 1, BOX);
+    assert.ok(Object.keys(a.tensors).some((k) => k.endsWith("logStd")), "a logStd is compared");
+    for (const key of Object.keys(a.tensors)) {
+      assertClose(b.tensors[key]!.data, a.tensors[key]!.data, { atol: 2e-5, rtol: 2e-3 });
+    }
+    for (const [u, m] of a.metrics.entries()) {
+      for (const [k, v] of Object.entries(m)) {
+        if (!k.startsWith("time/")) {
+          assertClose([b.metrics[u]![k]!], [v], { atol: 1e-5, rtol: 2e-3 });
+        }
+      }
+    }
+  });
+}
+
 Deno.test("fused kernels: critics on a Worker (2 threads) give bit-identical results to one thread", async () => {
   await initBackend("wasm");
   const r = rollout(SPEC, 12, 4, 6);
@@ -181,8 +219,8 @@ Deno.test("fused kernels: what the fused path does not cover yet is refused with
       threads: 1,
       kernels: "fused",
     });
-  const boxSpec: EnvSpec = { ...SPEC, actionSpace: box(2, -1, 1) };
-  assert.throws(() => make(boxSpec, {}), /discrete actions so far.*--kernels tfjs/);
+  const wide: EnvSpec = { ...SPEC, actionSpace: discrete(300) };
+  assert.throws(() => make(wide, {}), /up to 256 actions.*--kernels tfjs/);
   assert.throws(() => make(SPEC, { recurrent: "gru" }), /recurrent=gru.*--kernels tfjs/);
   assert.throws(() => make(SPEC, { estimator: "pathwise" }), /not pathwise.*--kernels tfjs/);
   const shared = () =>

@@ -6,10 +6,12 @@
  * them): {@link FusedActors.begin} copies parameters and slots in, {@link FusedActors.end} copies
  * them back.
  *
- * What runs here: discrete actions, MLP actors (no GRU), conditioned or not; BPPO's sequential
- * surrogate with the factor M_k and the peer term of the paper and reference estimators, its
- * feedback (the gradient of `rho_k A_k` with respect to the stored action vectors) and the
- * own/peer gradient-norm diagnostics. {@link fusedUnsupported} names what does not, yet.
+ * What runs here: categorical and diagonal-Gaussian policies on MLP actors (no GRU), conditioned
+ * or not; PPO's clipped surrogate (MAPPO, IPPO, AR-MAPPO), the sequential factor M_k (HAPPO,
+ * BPPO), BPPO's peer term for the paper and reference estimators, its feedback (the gradient of
+ * `rho_k A_k` with respect to the stored action vectors) and the own/peer gradient-norm
+ * diagnostics; acting's forward passes; the critics' clipped Huber loss ({@link FusedCritics}).
+ * {@link fusedUnsupported} names what does not run here yet.
  *
  * @module
  */
@@ -28,8 +30,8 @@ import type { MetricSums } from "./metrics.ts";
  * @returns a sentence naming the option to change, or null
  */
 export function fusedUnsupported(ag: PpoAgents, estimator: string | null): string | null {
-  if (!ag.discrete) {
-    return "--kernels fused supports discrete actions so far (this env's are continuous)";
+  if (ag.A > 256) {
+    return `--kernels fused supports up to 256 actions per agent (this env has ${ag.A})`;
   }
   if (ag.recurrent) {
     return "--kernels fused supports MLP actors so far: drop --algo-opt recurrent=gru";
@@ -53,6 +55,21 @@ export interface FusedPeer {
   readonly tau: number;
   /** paper: stored noise, every slot; reference: fresh noise, the taken action's slot. */
   readonly estimator: "paper" | "reference";
+}
+
+/** What a policy head's forward pass keeps for its backward pass. */
+interface HeadTape {
+  B: number;
+  /** `[B]` log-probs of the stored actions. */
+  logp: Buf;
+  /** Categorical: `[B, A]` log-softmax and probabilities, `[B]` entropies (or null). */
+  lsm: Buf | null;
+  probs: Buf | null;
+  ent: Buf | null;
+  /** Gaussian: `[B, A]` standardised actions `(a - mu) / sigma`. */
+  z: Buf | null;
+  /** The network's output (logits or mean). */
+  mu: Buf;
 }
 
 /** A minibatch's rows (scratch buffers), with what the step needs besides them. */
@@ -156,10 +173,13 @@ export class FusedActors {
     };
     this.#mask = Array.from({ length: n }, (_, i) => this.ag.execMask(i));
     this.#rows = tb.agents.map((b, i) => {
-      const onehot = b.act.dataSync() as Float32Array;
-      const acts = new Int32Array(N);
-      for (let q = 0; q < N; q++) {
-        for (let c = 0; c < A; c++) if (onehot[q * A + c]! > 0.5) acts[q] = c;
+      const act = b.act.dataSync() as Float32Array; // one-hot (discrete) or the raw action
+      let acts: Int32Array | Float32Array = act;
+      if (this.ag.discrete) {
+        acts = new Int32Array(N);
+        for (let q = 0; q < N; q++) {
+          for (let c = 0; c < A; c++) if (act[q * A + c]! > 0.5) acts[q] = c;
+        }
       }
       let cond: Buf | null = null;
       if (this.ag.opts.conditioned) {
@@ -239,11 +259,133 @@ export class FusedActors {
     const kern = this.#kern, r = this.#r(k), N = this.#N, A = this.ag.A;
     const mk = kern.mark();
     const t = this.#actors[k]!.forward(r.obs, r.cond, N);
-    const lsm = kern.scratch(N * A), probs = kern.scratch(N * A), logp = kern.scratch(N);
-    kern.k.cat_fwd(t.y.ptr, r.avail?.ptr ?? 0, r.acts.ptr, lsm.ptr, probs.ptr, logp.ptr, 0, N, A);
-    const out = kern.f32(logp).slice();
+    const out = kern.f32(this.#headFwd(k, t.y, r, N, false).logp).slice();
     kern.release(mk);
     return out;
+  }
+
+  /**
+   * The policy head on the network's output: log-probs of the stored actions, and what its
+   * backward pass needs (categorical: log-softmax, probabilities, per-row entropy; Gaussian: z).
+   */
+  #headFwd(
+    k: number,
+    out: Buf,
+    x: { acts: Buf; avail: Buf | null },
+    B: number,
+    withEntropy: boolean,
+  ): HeadTape {
+    const kern = this.#kern, A = this.ag.A, logp = kern.scratch(B);
+    if (this.ag.discrete) {
+      const lsm = kern.scratch(B * A), probs = kern.scratch(B * A);
+      const ent = withEntropy ? kern.scratch(B) : null;
+      kern.k.cat_fwd(
+        out.ptr,
+        x.avail?.ptr ?? 0,
+        x.acts.ptr,
+        lsm.ptr,
+        probs.ptr,
+        logp.ptr,
+        ent?.ptr ?? 0,
+        B,
+        A,
+      );
+      return { B, logp, lsm, probs, ent, z: null, mu: out };
+    }
+    const z = kern.scratch(B * A), g = this.#groups[k]!, ls = g.ptr(this.#actors[k]!.logStd!);
+    kern.k.gauss_fwd(out.ptr, ls, x.acts.ptr, z.ptr, logp.ptr, B, A);
+    return { B, logp, lsm: null, probs: null, ent: null, z, mu: out };
+  }
+
+  /**
+   * Writes into `dl` the gradient of `sum dlogp logp` (+ the entropy bonus's, `-c mean H`, when
+   * `entropyCoef` is given) with respect to the network's output; for a Gaussian head the log
+   * std's share goes straight into its gradient (when `grads`).
+   */
+  #headBwd(
+    k: number,
+    h: HeadTape,
+    x: { acts: Buf },
+    o: { dlogp: Buf | null; entropyCoef: number | null; dl: Buf; grads: boolean },
+  ): void {
+    const kern = this.#kern, K = kern.k, A = this.ag.A, B = h.B;
+    if (h.lsm) {
+      let dent: Buf | null = null;
+      if (o.entropyCoef !== null) {
+        dent = kern.scratch(B);
+        kern.f32(dent).fill(-o.entropyCoef / B); // - c_ent mean(H)
+      }
+      K.cat_bwd(
+        h.lsm.ptr,
+        h.probs!.ptr,
+        h.ent?.ptr ?? 0,
+        x.acts.ptr,
+        o.dlogp?.ptr ?? 0,
+        dent?.ptr ?? 0,
+        o.dl.ptr,
+        B,
+        A,
+      );
+      return;
+    }
+    const g = this.#groups[k]!, p = this.#actors[k]!.logStd!;
+    const dls = o.grads ? g.gptr(p) : 0;
+    if (o.dlogp) K.gauss_bwd(h.z!.ptr, g.ptr(p), o.dlogp.ptr, o.dl.ptr, dls, B, A);
+    else kern.f32(o.dl).fill(0);
+    if (o.entropyCoef !== null && o.grads) { // H = sum(logStd + log(2 pi e) / 2): dH/dlogStd = 1
+      const gv = g.grad(p);
+      for (let d = 0; d < A; d++) gv[d]! -= o.entropyCoef;
+    }
+  }
+
+  /** Adds the peer term's gradient `sum dpeer w g · x` into `dl` (and the log std's, Gaussian). */
+  #peerBwd(
+    k: number,
+    h: HeadTape,
+    x: MiniRows,
+    dpeer: Buf,
+    dl: Buf,
+    p: FusedPeer,
+    grads: boolean,
+  ): void {
+    const K = this.#kern.k, A = this.ag.A, B = h.B;
+    if (h.lsm) {
+      K.gumbel_peer_bwd(
+        h.lsm.ptr,
+        x.noise!.ptr,
+        x.g!.ptr,
+        x.acts.ptr,
+        dpeer.ptr,
+        dl.ptr,
+        B,
+        A,
+        p.tau,
+        p.weight,
+        p.estimator === "reference" ? 1 : 0,
+      );
+      return;
+    }
+    const g = this.#groups[k]!, ls = this.#actors[k]!.logStd!;
+    // paper: x = a + (mu - sg mu) + (sigma - sg sigma) sg(eps); reference: no sigma part
+    const noise = p.estimator === "paper" ? x.noise!.ptr : 0;
+    K.gauss_peer_bwd(
+      x.g!.ptr,
+      noise,
+      g.ptr(ls),
+      dpeer.ptr,
+      dl.ptr,
+      grads ? g.gptr(ls) : 0,
+      B,
+      A,
+      p.weight,
+    );
+  }
+
+  /** The mean entropy of a head tape (categorical: over rows; Gaussian: of the distribution). */
+  #entropy(k: number, h: HeadTape): number {
+    if (h.ent) return this.#kern.f32(h.ent).reduce((a, b) => a + b, 0) / h.B;
+    const ls = this.#groups[k]!.value(this.#actors[k]!.logStd!);
+    return ls.reduce((a, b) => a + b + 0.5 * (Math.log(2 * Math.PI) + 1), 0);
   }
 
   /** A minibatch's rows of agent k (the whole batch when `idx` is null), gathered in scratch. */
@@ -264,7 +406,7 @@ export class FusedActors {
       B,
       obs: rows(r.obs, this.ag.obsIn),
       cond: r.cond ? rows(r.cond, this.ag.n * A + this.ag.n) : null,
-      acts: rows(r.acts, 1),
+      acts: rows(r.acts, this.ag.discrete ? 1 : A),
       avail: r.avail ? rows(r.avail, A) : null,
       logpOld: rows(r.logpOld, 1),
       adv: rows(r.adv, 1),
@@ -279,6 +421,7 @@ export class FusedActors {
   #noise(x: MiniRows, peer: FusedPeer | null, rng: Rng): Buf | null {
     if (!peer) return null;
     if (peer.estimator === "paper") return x.storedNoise!();
+    if (!this.ag.discrete) return null; // reference, box actions: x = a + (mu - sg mu), no noise
     const nb = this.#kern.scratch(x.B * this.ag.A), v = this.#kern.f32(nb);
     for (let q = 0; q < v.length; q++) v[q] = rng.gumbel();
     return nb;
@@ -295,12 +438,11 @@ export class FusedActors {
     const { clip, entropyCoef } = ag.opts;
     g.zeroGrad();
     const t = fa.forward(x.obs, x.cond, B);
-    const lsm = kern.scratch(B * A), probs = kern.scratch(B * A);
-    const logp = kern.scratch(B), ent = kern.scratch(B), dlogp = kern.scratch(B);
-    const dpeer = o.peer ? kern.scratch(B) : null, st = kern.scratch(3, true);
-    K.cat_fwd(t.y.ptr, x.avail?.ptr ?? 0, x.acts.ptr, lsm.ptr, probs.ptr, logp.ptr, ent.ptr, B, A);
+    const h = this.#headFwd(k, t.y, x, B, true);
+    const dlogp = kern.scratch(B), dpeer = o.peer ? kern.scratch(B) : null;
+    const st = kern.scratch(3, true);
     K.ppo_clip_grad( // PPO eq. 7 with M_k (algos/sequential.ts sequentialSurrogate)
-      logp.ptr,
+      h.logp.ptr,
       x.logpOld.ptr,
       x.adv.ptr,
       x.M?.ptr ?? 0,
@@ -312,38 +454,32 @@ export class FusedActors {
       B,
       0,
     );
-    const dent = kern.scratch(B);
-    kern.f32(dent).fill(-entropyCoef / B); // - c_ent mean(H)
     const dl = kern.scratch(B * A);
-    K.cat_bwd(lsm.ptr, probs.ptr, ent.ptr, x.acts.ptr, dlogp.ptr, dent.ptr, dl.ptr, B, A);
-    if (o.peer && dpeer) { // + sg(rho) w g_k · x_k (docs/bpta.md §4 step 3)
-      K.gumbel_peer_bwd(
-        lsm.ptr,
-        x.noise!.ptr,
-        x.g!.ptr,
-        x.acts.ptr,
-        dpeer.ptr,
-        dl.ptr,
-        B,
-        A,
-        o.peer.tau,
-        o.peer.weight,
-        o.peer.estimator === "reference" ? 1 : 0,
-      );
-    }
+    this.#headBwd(k, h, x, { dlogp, entropyCoef, dl, grads: true });
+    if (o.peer && dpeer) this.#peerBwd(k, h, x, dpeer, dl, o.peer, true); // + sg(rho) w g_k · x_k
     fa.backward(t, dl, false);
     const norm = g.adamStep({ ...opt.opts, lr: opt.opts.lr * opt.lrScale });
     if (!o.last) return;
     const [sum, clipped, kl] = kern.f32(st);
     m.add("losses/policy", -sum! / B);
-    m.add("losses/entropy", kern.f32(ent).reduce((a, b) => a + b, 0) / B);
+    m.add("losses/entropy", this.#entropy(k, h));
     m.add("losses/approx_kl", kl! / B);
     m.add("losses/clip_frac", clipped! / B);
-    if (o.peer) {
-      const gv = kern.f32(x.g!), av = kern.i32(x.acts);
+    if (o.peer) { // |w g_k · x_k|: x_k's value is onehot(a) (discrete) or a (box)
+      const gv = kern.f32(x.g!);
       let s = 0;
-      for (let q = 0; q < B; q++) s += Math.abs(o.peer.weight * gv[q * A + av[q]!]!);
-      m.add("bppo/peer_abs", s / B); // |w g_k · x_k|: x_k's value is onehot(a)
+      if (ag.discrete) {
+        const av = kern.i32(x.acts);
+        for (let q = 0; q < B; q++) s += Math.abs(o.peer.weight * gv[q * A + av[q]!]!);
+      } else {
+        const av = kern.f32(x.acts);
+        for (let q = 0; q < B; q++) {
+          let d = 0;
+          for (let c = 0; c < A; c++) d += gv[q * A + c]! * av[q * A + c]!;
+          s += Math.abs(o.peer.weight * d);
+        }
+      }
+      m.add("bppo/peer_abs", s / B);
     }
     m.add("losses/actor_grad_norm", norm);
   }
@@ -427,12 +563,11 @@ export class FusedActors {
     const kern = this.#kern, K = kern.k, A = this.ag.A, fa = this.#actors[k]!, g = this.#groups[k]!;
     const B = x.B, mk = kern.mark();
     const t = fa.forward(x.obs, x.cond, B);
-    const lsm = kern.scratch(B * A), probs = kern.scratch(B * A), logp = kern.scratch(B);
+    const h = this.#headFwd(k, t.y, x, B, false);
     const dlogp = kern.scratch(B), dpeer = kern.scratch(B), st = kern.scratch(3, true);
-    K.cat_fwd(t.y.ptr, x.avail?.ptr ?? 0, x.acts.ptr, lsm.ptr, probs.ptr, logp.ptr, 0, B, A);
     // the split picks the first branch only where surr1 < surr2 strictly (its step())
     K.ppo_clip_grad(
-      logp.ptr,
+      h.logp.ptr,
       x.logpOld.ptr,
       x.adv.ptr,
       x.M!.ptr,
@@ -449,22 +584,10 @@ export class FusedActors {
       const mk2 = kern.mark();
       const dl = kern.scratch(B * A);
       if (which === "own") {
-        K.cat_bwd(lsm.ptr, probs.ptr, 0, x.acts.ptr, dlogp.ptr, 0, dl.ptr, B, A);
+        this.#headBwd(k, h, x, { dlogp, entropyCoef: null, dl, grads: true });
       } else {
         kern.f32(dl).fill(0);
-        K.gumbel_peer_bwd(
-          lsm.ptr,
-          x.noise!.ptr,
-          x.g!.ptr,
-          x.acts.ptr,
-          dpeer.ptr,
-          dl.ptr,
-          B,
-          A,
-          p.tau,
-          p.weight,
-          p.estimator === "reference" ? 1 : 0,
-        );
+        this.#peerBwd(k, h, x, dpeer, dl, p, true);
       }
       const t2 = fa.forward(x.obs, x.cond, B); // the tape is consumed by a backward pass
       fa.backward(t2, dl, false);
@@ -497,16 +620,15 @@ export class FusedActors {
     const kern = this.#kern, K = kern.k, r = this.#r(k), N = this.#N, { n, A } = this.ag;
     const mk = kern.mark();
     const t = this.#actors[k]!.forward(r.obs, r.cond, N);
-    const lsm = kern.scratch(N * A), probs = kern.scratch(N * A), logp = kern.scratch(N);
-    K.cat_fwd(t.y.ptr, r.avail?.ptr ?? 0, r.acts.ptr, lsm.ptr, probs.ptr, logp.ptr, 0, N, A);
-    const dlogp = kern.scratch(N), lp = kern.f32(logp), adv = kern.f32(r.adv);
+    const h = this.#headFwd(k, t.y, r, N, false);
+    const dlogp = kern.scratch(N), lp = kern.f32(h.logp), adv = kern.f32(r.adv);
     const scale = o.reduce === "mean" ? 1 / N : 1;
     const dv = kern.f32(dlogp);
     for (let q = 0; q < N; q++) {
       dv[q] = Math.fround(Math.exp(lp[q]! - logpBefore[q]!)) * adv[q]! * scale; // d(rho A)/dlogp
     }
     const dl = kern.scratch(N * A);
-    K.cat_bwd(lsm.ptr, probs.ptr, 0, r.acts.ptr, dlogp.ptr, 0, dl.ptr, N, A);
+    this.#headBwd(k, h, r, { dlogp, entropyCoef: null, dl, grads: false });
     const dcond = this.#actors[k]!.backward(t, dl, true, false)!;
     const w = n * A + n, dc = kern.f32(dcond), mask = this.#mask[k]!;
     const out = new Float32Array(N * n * A);

@@ -521,6 +521,60 @@ void cat_bwd(const f32* lsm, const f32* probs, const f32* ent, const int32_t* ac
   }
 }
 
+// ---- diagonal Gaussian head (box actions; core/distributions.ts gaussianLogp) ----
+
+#define HALF_LOG_2PI 0.91893853320467274f
+
+// Per row: z = (a - mu) / sigma, sigma = exp(logStd) [D]; logp = sum_d -z^2/2 - logStd_d - log(2 pi)/2.
+EXPORT(gauss_fwd)
+void gauss_fwd(const f32* mu, const f32* logStd, const f32* act, f32* z, f32* logp, int M, int D) {
+  f32 inv[256], c = 0.0f;
+  for (int d = 0; d < D; d++) inv[d] = sexp(-logStd[d]), c -= logStd[d] + HALF_LOG_2PI;
+  for (int m = 0; m < M; m++) {
+    f32 s = c;
+    for (int d = 0; d < D; d++) {
+      f32 v = (act[m * D + d] - mu[m * D + d]) * inv[d];
+      z[m * D + d] = v;
+      s -= 0.5f * v * v;
+    }
+    if (logp) logp[m] = s;
+  }
+}
+
+// The gradients of sum_m dlogp[m] logp[m]: dmu = dlogp z / sigma (written), dlogStd += sum_m
+// dlogp (z^2 - 1) (when dls is given).
+EXPORT(gauss_bwd)
+void gauss_bwd(const f32* z, const f32* logStd, const f32* dlogp, f32* dmu, f32* dls, int M, int D) {
+  f32 inv[256];
+  for (int d = 0; d < D; d++) inv[d] = sexp(-logStd[d]);
+  for (int m = 0; m < M; m++) {
+    f32 g = dlogp[m];
+    for (int d = 0; d < D; d++) {
+      f32 v = z[m * D + d];
+      dmu[m * D + d] = g * v * inv[d];
+      if (dls) dls[d] += g * (v * v - 1.0f);
+    }
+  }
+}
+
+// BPPO's peer term through the reparameterised box action (docs/bpta.md §3, §4c): x = a +
+// (mu - sg mu) [+ (sigma - sg sigma) sg(eps) when noise is given]. Adds the gradient of
+// sum_m dpeer[m] w g_m . x_m: dmu += dpeer w g; dlogStd += sum_m dpeer w g eps sigma.
+EXPORT(gauss_peer_bwd)
+void gauss_peer_bwd(const f32* g, const f32* noise, const f32* logStd, const f32* dpeer, f32* dmu,
+                    f32* dls, int M, int D, f32 w) {
+  f32 sig[256];
+  for (int d = 0; d < D; d++) sig[d] = sexp(logStd[d]);
+  for (int m = 0; m < M; m++) {
+    f32 c = dpeer[m] * w;
+    for (int d = 0; d < D; d++) {
+      f32 gd = c * g[m * D + d];
+      dmu[m * D + d] += gd;
+      if (noise && dls) dls[d] += gd * noise[m * D + d] * sig[d];
+    }
+  }
+}
+
 // ---- PPO's clipped surrogate (PPO eq. 7), with the sequential factor and a peer term ----
 
 // Per row, rho = exp(logp - logpOld), own1 = rho A Mk, own2 = clip(rho, 1 - c, 1 + c) A Mk (Mk = 1

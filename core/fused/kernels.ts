@@ -113,6 +113,35 @@ export interface KernelExports {
     takenOnly: number,
   ): void;
   gather_rows(src: number, idx: number, dst: number, count: number, width: number): void;
+  gauss_fwd(
+    mu: number,
+    logStd: number,
+    act: number,
+    z: number,
+    logp: number,
+    M: number,
+    D: number,
+  ): void;
+  gauss_bwd(
+    z: number,
+    logStd: number,
+    dlogp: number,
+    dmu: number,
+    dls: number,
+    M: number,
+    D: number,
+  ): void;
+  gauss_peer_bwd(
+    g: number,
+    noise: number,
+    logStd: number,
+    dpeer: number,
+    dmu: number,
+    dls: number,
+    M: number,
+    D: number,
+    w: number,
+  ): void;
   value_clip_grad(
     v: number,
     vOld: number,

@@ -462,6 +462,8 @@ export interface ActorParts {
   readonly fuseNorm: Norm | null;
   /** Output layer. */
   readonly head: Dense;
+  /** Log std of a Gaussian policy (box actions), or null. */
+  readonly logStd?: tf.Variable | null;
 }
 
 /**
@@ -478,6 +480,8 @@ export class FActor {
   readonly fuseNorm: FNorm | null;
   /** Output layer. */
   readonly head: FDense;
+  /** Log std `[A]` of a Gaussian policy, or null. */
+  readonly logStd: Param | null;
 
   /**
    * Declares it in a group shaped like the tfjs actor.
@@ -489,6 +493,7 @@ export class FActor {
     this.cond = a.cond ? new FMlp(group, a.cond) : null;
     this.fuseNorm = a.fuseNorm ? new FNorm(group, a.fuseNorm.g.shape[0]!) : null;
     this.head = new FDense(group, a.head.W.shape[0]!, a.head.W.shape[1]!);
+    this.logStd = a.logStd ? group.add([a.logStd.size]) : null;
   }
 
   /**
@@ -501,6 +506,7 @@ export class FActor {
       ...(a.cond ? FMlp.vars(a.cond) : []),
       ...(a.fuseNorm ? FNorm.vars(a.fuseNorm) : []),
       ...FDense.vars(a.head),
+      ...(a.logStd ? [a.logStd] : []),
     ];
   }
 
