@@ -256,7 +256,7 @@ export class FusedActors {
    * @returns a new array
    */
   logp(k: number): Float32Array {
-    const kern = this.#kern, r = this.#r(k), N = this.#N, A = this.ag.A;
+    const kern = this.#kern, r = this.#r(k), N = this.#N;
     const mk = kern.mark();
     const t = this.#actors[k]!.forward(r.obs, r.cond, N);
     const out = kern.f32(this.#headFwd(k, t.y, r, N, false).logp).slice();
@@ -617,7 +617,7 @@ export class FusedActors {
     logpBefore: Float32Array,
     o: { reduce: "sum" | "mean"; maxNorm: number },
   ): Float32Array {
-    const kern = this.#kern, K = kern.k, r = this.#r(k), N = this.#N, { n, A } = this.ag;
+    const kern = this.#kern, r = this.#r(k), N = this.#N, { n, A } = this.ag;
     const mk = kern.mark();
     const t = this.#actors[k]!.forward(r.obs, r.cond, N);
     const h = this.#headFwd(k, t.y, r, N, false);
