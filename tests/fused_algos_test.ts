@@ -27,7 +27,7 @@ const SPEC: EnvSpec = {
 
 /** A random rollout with masks, Gumbel noise, and behaviour log-probs near the policy's (box
  * actions: Gaussian actions and their standard-normal noise). */
-function rollout(spec: EnvSpec, T: number, E: number, seed: number): Rollout {
+function rollout(spec: EnvSpec, T: number, E: number, seed: number, memoryH = 0): Rollout {
   const rng = new Rng(seed), n = spec.numAgents, N = T * E;
   const boxA = spec.actionSpace.kind === "box";
   const A = spec.actionSpace.kind === "discrete" ? spec.actionSpace.n : spec.actionSpace.dim;
@@ -63,6 +63,12 @@ function rollout(spec: EnvSpec, T: number, E: number, seed: number): Rollout {
     advantages: f(N * n),
     returns: f(N * n),
     noise: boxA ? f(N * n * A) : Float32Array.from({ length: N * n * A }, () => rng.gumbel()),
+    ...(memoryH
+      ? {
+        memory: f(N * 2 * n * memoryH, 0.5), // every agent's actor then critic GRU state
+        starts: Uint8Array.from({ length: N }, (_, q) => (q < E || q % 7 === 0 ? 1 : 0)),
+      }
+      : {}),
   };
 }
 
@@ -187,6 +193,33 @@ for (
   });
 }
 
+for (
+  const [name, opts, spec] of [
+    ["bppo", { recurrent: "gru", chunk: 4 }, SPEC],
+    ["bppo", { recurrent: "gru", chunk: 3, minibatches: 2, estimator: "reference" }, SPEC],
+    ["mappo", { recurrent: "gru", chunk: 4, minibatches: 2 }, SPEC],
+    ["bppo", { recurrent: "gru", chunk: 6 }, BOX],
+  ] as [string, Record<string, unknown>, EnvSpec][]
+) {
+  Deno.test(`fused kernels: a recurrent (GRU) ${name} update equals tfjs's (${JSON.stringify(opts)}, ${spec.actionSpace.kind})`, async () => {
+    await initBackend("cpu");
+    const r = rollout(spec, 12, 4, 11, 16);
+    const a = await after(name, opts, "tfjs", r, 2, 1, spec);
+    const b = await after(name, opts, "fused", r, 2, 1, spec);
+    assert.ok(Object.keys(a.tensors).some((k) => k.includes("gru")), "GRU tensors are compared");
+    for (const key of Object.keys(a.tensors)) {
+      assertClose(b.tensors[key]!.data, a.tensors[key]!.data, { atol: 3e-5, rtol: 3e-3 });
+    }
+    for (const [u, m] of a.metrics.entries()) {
+      for (const [k, v] of Object.entries(m)) {
+        if (!k.startsWith("time/")) {
+          assertClose([b.metrics[u]![k]!], [v], { atol: 2e-5, rtol: 3e-3 });
+        }
+      }
+    }
+  });
+}
+
 Deno.test("fused kernels: critics on a Worker (2 threads) give bit-identical results to one thread", async () => {
   await initBackend("wasm");
   const r = rollout(SPEC, 12, 4, 6);
@@ -221,7 +254,6 @@ Deno.test("fused kernels: what the fused path does not cover yet is refused with
     });
   const wide: EnvSpec = { ...SPEC, actionSpace: discrete(300) };
   assert.throws(() => make(wide, {}), /up to 256 actions.*--kernels tfjs/);
-  assert.throws(() => make(SPEC, { recurrent: "gru" }), /recurrent=gru.*--kernels tfjs/);
   assert.throws(() => make(SPEC, { estimator: "pathwise" }), /not pathwise.*--kernels tfjs/);
   const shared = () =>
     algos.get("mappo").create(SPEC, {
@@ -266,4 +298,31 @@ Deno.test("fused kernels: acting gives tfjs's actions and log-probs, and follows
   assert.deepEqual(Array.from(yc.actions), Array.from(yb.actions));
   assert.deepEqual(Array.from(yc.logp), Array.from(yb.logp));
   for (const x of [a, b, c]) x.dispose();
+});
+
+Deno.test("fused kernels: recurrent acting gives tfjs's actions, log-probs and next memory", async () => {
+  await initBackend("cpu");
+  const make = (kernels: "tfjs" | "fused") =>
+    algos.get("bppo").create(SPEC, {
+      options: algos.get("bppo").options.parse({ hidden: 16, recurrent: "gru" }),
+      rng: new Rng(1),
+      threads: 1,
+      kernels,
+    });
+  const E = 5, rng = new Rng(12), n = 3, H = 16;
+  const input = {
+    obs: Float32Array.from({ length: E * n * SPEC.obsDim }, () => rng.normal()),
+    state: Float32Array.from({ length: E * SPEC.stateDim }, () => rng.normal()),
+    avail: null,
+    E,
+    memory: Float32Array.from({ length: E * 2 * n * H }, () => 0.5 * rng.normal()),
+    starts: Uint8Array.from([0, 1, 0, 0, 1]),
+  };
+  const a = make("tfjs"), b = make("fused");
+  const x = await a.act(input, { rng: new Rng(3), greedy: false });
+  const y = await b.act(input, { rng: new Rng(3), greedy: false });
+  assert.deepEqual(Array.from(y.actions), Array.from(x.actions));
+  assertClose(y.logp, x.logp, { atol: 1e-5 });
+  assertClose(y.memory!, x.memory!, { atol: 1e-5 });
+  a.dispose(), b.dispose();
 });

@@ -3,9 +3,9 @@
 import assert from "node:assert/strict";
 import { initBackend, Rng, tf } from "../mod.ts";
 import { ACT, bestVariant, type Buf, Kernels } from "../core/fused/kernels.ts";
-import { FMlp, ParamGroup, ppoClipGrad } from "../core/fused/nets.ts";
+import { FGru, FMlp, ParamGroup, ppoClipGrad } from "../core/fused/nets.ts";
 import { KERNELS_SOURCE_SHA256 } from "../core/fused/kernels_wasm.ts";
-import { makeMlpBase, mlpBase, mlpVars } from "../core/nets.ts";
+import { gruSeq, gruVars, makeGru, makeMlpBase, mlpBase, mlpVars } from "../core/nets.ts";
 import { Adam } from "../core/adam.ts";
 import { categoricalEntropy, categoricalLogp, maskLogits } from "../core/distributions.ts";
 import { assertClose } from "./_helpers.ts";
@@ -276,6 +276,48 @@ for (const variant of VARIANTS) {
         tf.dispose([x, r, dxRef, ...Object.values(grads)]);
       }
       tf.dispose(vars);
+    });
+  }
+
+  for (const featureNorm of [true, false]) {
+    Deno.test(`fused (${variant}): GRU over L steps (resets, norm ${featureNorm}) and its BPTT equal tfjs`, async () => {
+      await initBackend("cpu");
+      const rng = new Rng(21), kern = new Kernels(variant);
+      const [L, C, inDim, H] = [5, 3, 6, 8];
+      const gru = makeGru("fg", { inDim, hidden: H, featureNorm, rng });
+      const vars = gruVars(gru);
+      for (const v of vars) v.assign(tf.add(v, tf.tensor(rand(rng, v.size, 0.2), v.shape)));
+      const X = rand(rng, L * C * inDim), H0 = rand(rng, C * H, 0.5), R = rand(rng, L * C * H);
+      const keep = Float32Array.from({ length: L * C }, (_, q) => (q === 4 || q === 9 ? 0 : 1));
+      const [x, h0, k] = [
+        tf.tensor2d(X, [L * C, inDim]),
+        tf.tensor2d(H0, [C, H]),
+        tf.tensor1d(keep),
+      ];
+      const f = (xx: tf.Tensor2D) =>
+        tf.sum(tf.mul(gruSeq(xx, h0, k, L, gru).out, tf.tensor2d(R, [L * C, H])));
+      const yRef = tf.tidy(() => gruSeq(x, h0, k, L, gru).out.dataSync());
+      const lastRef = tf.tidy(() => gruSeq(x, h0, k, L, gru).last.dataSync());
+      const { grads } = tf.variableGrads(() => f(x) as tf.Scalar, vars);
+      const dxRef = tf.grad((xx) => f(xx as tf.Tensor2D))(x);
+      const group = new ParamGroup(kern), net = new FGru(group, gru);
+      group.build();
+      group.readFrom(FGru.vars(gru));
+      const mk = kern.mark();
+      group.zeroGrad();
+      const t = net.forward(put(kern, X), { h0: put(kern, H0), keep: put(kern, keep), L });
+      assertClose(kern.f32(t.y), yRef, { atol: 2e-5, rtol: 1e-4 });
+      assertClose(kern.f32(t.last), lastRef, { atol: 2e-5, rtol: 1e-4 });
+      const dx = net.backward(t, put(kern, R), true)!;
+      assertClose(kern.f32(dx), dxRef.dataSync(), { atol: 1e-4, rtol: 1e-3 });
+      FGru.vars(gru).forEach((v, q) => {
+        assertClose(group.grad(group.params[q]!), grads[v.name]!.dataSync(), {
+          atol: 1e-4,
+          rtol: 1e-3,
+        });
+      });
+      kern.release(mk);
+      tf.dispose([x, h0, k, dxRef, ...Object.values(grads), ...vars]);
     });
   }
 

@@ -122,7 +122,7 @@ export async function actChain(
   for (const i of ag.order) {
     let rows: Float32Array;
     if (all) rows = all.subarray(i * E * A, (i + 1) * E * A);
-    else if (ag.fused && !rec) { // --kernels fused: the same forward on the kernels
+    else if (ag.fused) { // --kernels fused: the same forward on the kernels
       let cond: Float32Array | null = null;
       if (ag.opts.conditioned) {
         const w = n * A + n, mask = ag.execMask(i);
@@ -132,7 +132,10 @@ export async function actChain(
           cond[e * w + n * A + i] = 1; // [u ⊙ mask_i, onehot(i)], as PpoAgents.condInput
         }
       }
-      rows = ag.fused.act(i, ag.obsRows(x.obs, i, E), cond, E);
+      const r = rec ? { h0: memoryRows(ag, rec.memory, i, E), keep: rec.keep } : null;
+      const f = ag.fused.act(i, ag.obsRows(x.obs, i, E), cond, E, r);
+      rows = f.out;
+      if (f.last) setMemoryRows(ag, memory!, i, f.last);
     } else {
       const head = tf.tidy(() => {
         const obs = tf.tensor2d(ag.obsRows(x.obs, i, E), [E, ag.obsIn]);

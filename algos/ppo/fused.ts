@@ -17,8 +17,8 @@
  */
 import { tf } from "../../core/deps.ts";
 import { Rng } from "../../core/rng.ts";
-import { type Buf, type Kernels, kernels } from "../../core/fused/kernels.ts";
-import { FActor, FDense, FMlp, ParamGroup } from "../../core/fused/nets.ts";
+import { type Buf, type Kernels, kernels, rowsOf } from "../../core/fused/kernels.ts";
+import { FActor, FDense, FGru, FMlp, type FRecurrence, ParamGroup } from "../../core/fused/nets.ts";
 import type { PpoAgents } from "./agents.ts";
 import { minibatches, type TrainBatch } from "./batch.ts";
 import type { MetricSums } from "./metrics.ts";
@@ -32,9 +32,6 @@ import type { MetricSums } from "./metrics.ts";
 export function fusedUnsupported(ag: PpoAgents, estimator: string | null): string | null {
   if (ag.A > 256) {
     return `--kernels fused supports up to 256 actions per agent (this env has ${ag.A})`;
-  }
-  if (ag.recurrent) {
-    return "--kernels fused supports MLP actors so far: drop --algo-opt recurrent=gru";
   }
   if (estimator === "pathwise") {
     return "--kernels fused supports BPPO's paper and reference estimators so far, not pathwise";
@@ -85,9 +82,14 @@ interface MiniRows {
   g: Buf | null;
   noise: Buf | null;
   storedNoise: (() => Buf) | null;
+  /** Recurrent: where the GRU starts (the minibatch's rows are L steps of B / L sequences). */
+  rec: FRecurrence | null;
 }
 
 interface AgentRows {
+  /** `[N, H]` the GRU state each row was acted with, and `[N]` its reset flags (recurrent). */
+  h: Buf | null;
+  keep: Buf | null;
   obs: Buf;
   cond: Buf | null;
   acts: Buf;
@@ -198,6 +200,8 @@ export class FusedActors {
         logpOld: put(b.logpOld.dataSync() as Float32Array),
         adv: put(b.adv.dataSync() as Float32Array),
         noise: b.noise ? put(b.noise.dataSync() as Float32Array) : null,
+        h: b.hActor ? put(b.hActor.dataSync() as Float32Array) : null,
+        keep: b.keep ? put(b.keep.dataSync() as Float32Array) : null,
       };
     });
   }
@@ -228,9 +232,16 @@ export class FusedActors {
    * @param obs `[E, obsIn]`
    * @param cond `[E, n A + n]` (conditioned actors) or null
    * @param E rows
-   * @returns `[E, A]`, a new array
+   * @param rec recurrent actors: `[E, H]` stored states and `[E]` reset flags (0: reset)
+   * @returns `out [E, A]` and the GRU's next state `[E, H]` (or null), new arrays
    */
-  act(i: number, obs: Float32Array, cond: Float32Array | null, E: number): Float32Array {
+  act(
+    i: number,
+    obs: Float32Array,
+    cond: Float32Array | null,
+    E: number,
+    rec: { h0: Float32Array; keep: Float32Array } | null = null,
+  ): { out: Float32Array; last: Float32Array | null } {
     if (this.#rows) throw new Error("FusedActors.act during an update");
     if (!this.#fresh) this.#pull();
     const kern = this.#kern, mk = kern.mark();
@@ -239,10 +250,11 @@ export class FusedActors {
       kern.f32(b).set(a);
       return b;
     };
-    const t = this.#actors[i]!.forward(put(obs), cond ? put(cond) : null, E);
-    const out = kern.f32(t.y).slice();
+    const r = rec ? { h0: put(rec.h0), keep: put(rec.keep), L: 1 } : null;
+    const t = this.#actors[i]!.forward(put(obs), cond ? put(cond) : null, E, r);
+    const out = kern.f32(t.y).slice(), last = t.last ? kern.f32(t.last).slice() : null;
     kern.release(mk);
-    return out;
+    return { out, last };
   }
 
   #r(k: number): AgentRows {
@@ -258,7 +270,7 @@ export class FusedActors {
   logp(k: number): Float32Array {
     const kern = this.#kern, r = this.#r(k), N = this.#N;
     const mk = kern.mark();
-    const t = this.#actors[k]!.forward(r.obs, r.cond, N);
+    const t = this.#actors[k]!.forward(r.obs, r.cond, N, this.#rec(r.h, r.keep, N));
     const out = kern.f32(this.#headFwd(k, t.y, r, N, false).logp).slice();
     kern.release(mk);
     return out;
@@ -388,6 +400,17 @@ export class FusedActors {
     return ls.reduce((a, b) => a + b + 0.5 * (Math.log(2 * Math.PI) + 1), 0);
   }
 
+  /**
+   * The recurrence of B time-major rows (L = seqLen steps of B / L sequences): the stored state
+   * of each sequence's first row, and the rows' reset flags (algos/ppo/agents.ts rowsRecurrence).
+   */
+  #rec(h: Buf | null, keep: Buf | null, B: number): FRecurrence | null {
+    if (!this.ag.recurrent) return null;
+    if (!h) throw new Error("a recurrent network's batch needs its stored GRU states");
+    const L = this.ag.seqLen;
+    return { h0: rowsOf(h, this.ag.H, 0, B / L), keep, L };
+  }
+
   /** A minibatch's rows of agent k (the whole batch when `idx` is null), gathered in scratch. */
   #gather(k: number, idx: Int32Array | null, extra: { M: Buf | null; g: Buf | null }): MiniRows {
     const kern = this.#kern, r = this.#r(k), A = this.ag.A, B = idx ? idx.length : this.#N;
@@ -414,6 +437,7 @@ export class FusedActors {
       g: extra.g ? rows(extra.g, A) : null,
       noise: null,
       storedNoise: r.noise ? () => rows(r.noise!, A) : null,
+      rec: this.#rec(r.h ? rows(r.h, this.ag.H) : null, r.keep ? rows(r.keep, 1) : null, B),
     };
   }
 
@@ -437,7 +461,7 @@ export class FusedActors {
     const fa = this.#actors[k]!, g = this.#groups[k]!, opt = this.#tfjs(k).opt;
     const { clip, entropyCoef } = ag.opts;
     g.zeroGrad();
-    const t = fa.forward(x.obs, x.cond, B);
+    const t = fa.forward(x.obs, x.cond, B, x.rec);
     const h = this.#headFwd(k, t.y, x, B, true);
     const dlogp = kern.scratch(B), dpeer = o.peer ? kern.scratch(B) : null;
     const st = kern.scratch(3, true);
@@ -562,7 +586,7 @@ export class FusedActors {
   #diagnose(k: number, x: MiniRows, m: MetricSums, p: FusedPeer): void {
     const kern = this.#kern, K = kern.k, A = this.ag.A, fa = this.#actors[k]!, g = this.#groups[k]!;
     const B = x.B, mk = kern.mark();
-    const t = fa.forward(x.obs, x.cond, B);
+    const t = fa.forward(x.obs, x.cond, B, x.rec);
     const h = this.#headFwd(k, t.y, x, B, false);
     const dlogp = kern.scratch(B), dpeer = kern.scratch(B), st = kern.scratch(3, true);
     // the split picks the first branch only where surr1 < surr2 strictly (its step())
@@ -589,7 +613,7 @@ export class FusedActors {
         kern.f32(dl).fill(0);
         this.#peerBwd(k, h, x, dpeer, dl, p, true);
       }
-      const t2 = fa.forward(x.obs, x.cond, B); // the tape is consumed by a backward pass
+      const t2 = fa.forward(x.obs, x.cond, B, x.rec); // a tape is consumed by its backward pass
       fa.backward(t2, dl, false);
       kern.release(mk2);
       return Math.sqrt(K.sum_sq(g.buffers.g.ptr, g.size));
@@ -619,7 +643,7 @@ export class FusedActors {
   ): Float32Array {
     const kern = this.#kern, r = this.#r(k), N = this.#N, { n, A } = this.ag;
     const mk = kern.mark();
-    const t = this.#actors[k]!.forward(r.obs, r.cond, N);
+    const t = this.#actors[k]!.forward(r.obs, r.cond, N, this.#rec(r.h, r.keep, N));
     const h = this.#headFwd(k, t.y, r, N, false);
     const dlogp = kern.scratch(N), lp = kern.f32(h.logp), adv = kern.f32(r.adv);
     const scale = o.reduce === "mean" ? 1 / N : 1;
@@ -654,6 +678,9 @@ export interface FusedCriticRows {
   readonly ret: Float32Array | tf.Tensor;
   /** `[N]` values at collection. */
   readonly vOld: Float32Array | tf.Tensor;
+  /** `[N, H]` the critic's GRU state of each row, and `[N]` reset flags (recurrent), or null. */
+  readonly hCritic?: Float32Array | tf.Tensor | null;
+  readonly keep?: Float32Array | tf.Tensor | null;
 }
 
 /**
@@ -664,7 +691,7 @@ export interface FusedCriticRows {
 export class FusedCritics {
   readonly #kern: Kernels;
   readonly #groups: ParamGroup[];
-  readonly #nets: { base: FMlp; head: FDense }[];
+  readonly #nets: { base: FMlp; gru: FGru | null; head: FDense }[];
 
   /**
    * Declares a fused copy of every critic.
@@ -675,6 +702,7 @@ export class FusedCritics {
     this.#groups = ag.critics.slice(0, ag.nets).map(() => new ParamGroup(this.#kern));
     this.#nets = ag.critics.slice(0, ag.nets).map((c, i) => ({
       base: new FMlp(this.#groups[i]!, c.base),
+      gru: c.gru ? new FGru(this.#groups[i]!, c.gru) : null,
       head: new FDense(this.#groups[i]!, c.head.W.shape[0]!, c.head.W.shape[1]!),
     }));
     this.#groups.forEach((g) => g.build());
@@ -682,7 +710,7 @@ export class FusedCritics {
 
   #sync(i: number, dir: "in" | "out"): void {
     const c = this.ag.critics[i]!, opt = this.ag.criticOpts[i]!, g = this.#groups[i]!;
-    const vars = [...FMlp.vars(c.base), ...FDense.vars(c.head)];
+    const vars = [...FMlp.vars(c.base), ...(c.gru ? FGru.vars(c.gru) : []), ...FDense.vars(c.head)];
     const order = this.ag.criticVars(i), slots = opt.slots(), kern = this.#kern;
     const { m, v } = g.buffers;
     if (dir === "in") {
@@ -736,6 +764,8 @@ export class FusedCritics {
       inp: put(arr(r.criticIn)),
       ret: put(arr(r.ret)),
       vOld: put(arr(r.vOld)),
+      h: r.hCritic ? put(arr(r.hCritic)) : null,
+      keep: r.keep ? put(arr(r.keep)) : null,
     }));
     const loss: number[][] = [], gradNorm: number[][] = [];
     for (let ep = 0; ep < epochs; ep++) {
@@ -759,9 +789,17 @@ export class FusedCritics {
             return out;
           };
           const inp = rows(d.inp, D), ret = rows(d.ret, 1), vOld = rows(d.vOld, 1);
+          const rec = net.gru
+            ? {
+              h0: rowsOf(rows(d.h!, ag.H), ag.H, 0, B / ag.seqLen),
+              keep: d.keep ? rows(d.keep, 1) : null,
+              L: ag.seqLen,
+            }
+            : null;
           g.zeroGrad();
           const tb = net.base.forward(inp, B);
-          const th = net.head.forward(tb.y, B); // V [B, 1]
+          const tg = net.gru ? net.gru.forward(tb.y, rec!) : null;
+          const th = net.head.forward(tg ? tg.y : tb.y, B); // V [B, 1]
           const dv = kern.scratch(B);
           const sum = K.value_clip_grad(
             th.y.ptr,
@@ -774,7 +812,7 @@ export class FusedCritics {
             B,
           );
           const dh = net.head.backward(th, dv, true)!;
-          net.base.backward(tb, dh, false);
+          net.base.backward(tb, tg ? net.gru!.backward(tg, dh, true)! : dh, false);
           const opt = ag.criticOpts[i]!;
           const norm = g.adamStep({ ...opt.opts, lr: opt.opts.lr * opt.lrScale });
           ls.push(sum / B);

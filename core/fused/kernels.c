@@ -467,6 +467,108 @@ void layernorm_bwd(const f32* dy, const f32* xhat, const f32* rstd, const f32* g
   }
 }
 
+// ---- GRU over L steps of C sequences (core/nets.ts gruSeq; PyTorch's nn.GRU gates) ----
+
+static inline v128_t vsigmoid(v128_t x) {
+  v128_t one = wasm_f32x4_splat(1.0f);
+  return wasm_f32x4_div(one, wasm_f32x4_add(one, vexp(wasm_f32x4_neg(x))));
+}
+
+static inline f32 ssigmoid(f32 x) { return 1.0f / (1.0f + sexp(-x)); }
+
+// Rows are time-major (row = l C + c). Per step: u = h keep (the state is zeroed before a row
+// whose keep is 0), r = sigmoid(gxr + u Whr + bhr), z = sigmoid(gxz + u Whz + bhz),
+// hn = u Whn + bhn, n = tanh(gxn + r hn), h = n + z (u - n). Writes every step's h into out and
+// keeps U, R, Z, Nn, HN (each [L C, H]) for gru_bwd. keep may be null (never resets).
+EXPORT(gru_fwd)
+void gru_fwd(const f32* gxr, const f32* gxz, const f32* gxn, const f32* h0, const f32* keep,
+             const f32* Whr, const f32* Whz, const f32* Whn, const f32* bhr, const f32* bhz,
+             const f32* bhn, f32* out, f32* U, f32* R, f32* Z, f32* Nn, f32* HN, int L, int C,
+             int H) {
+  for (int l = 0; l < L; l++) {
+    int o = l * C * H;
+    const f32* hp = l == 0 ? h0 : out + o - C * H;
+    f32* u = U + o;
+    for (int c = 0; c < C; c++) {
+      f32 k = keep ? keep[l * C + c] : 1.0f;
+      for (int j = 0; j < H; j++) u[c * H + j] = hp[c * H + j] * k;
+    }
+    gemm_nn(u, Whr, R + o, bhr, C, H, H, 0, 0);
+    gemm_nn(u, Whz, Z + o, bhz, C, H, H, 0, 0);
+    gemm_nn(u, Whn, HN + o, bhn, C, H, H, 0, 0);
+    int n = C * H, q = 0;
+    for (; q + 4 <= n; q += 4) {
+      v128_t r = vsigmoid(wasm_f32x4_add(wasm_v128_load(gxr + o + q), wasm_v128_load(R + o + q)));
+      v128_t z = vsigmoid(wasm_f32x4_add(wasm_v128_load(gxz + o + q), wasm_v128_load(Z + o + q)));
+      v128_t hn = wasm_v128_load(HN + o + q);
+      v128_t nn = vtanh(wasm_f32x4_add(wasm_v128_load(gxn + o + q), wasm_f32x4_mul(r, hn)));
+      v128_t uu = wasm_v128_load(u + q);
+      wasm_v128_store(R + o + q, r);
+      wasm_v128_store(Z + o + q, z);
+      wasm_v128_store(Nn + o + q, nn);
+      wasm_v128_store(out + o + q, wasm_f32x4_add(nn, wasm_f32x4_mul(z, wasm_f32x4_sub(uu, nn))));
+    }
+    for (; q < n; q++) {
+      f32 r = ssigmoid(gxr[o + q] + R[o + q]), z = ssigmoid(gxz[o + q] + Z[o + q]);
+      f32 nn = stanh(gxn[o + q] + r * HN[o + q]);
+      R[o + q] = r, Z[o + q] = z, Nn[o + q] = nn;
+      out[o + q] = nn + z * (u[q] - nn);
+    }
+  }
+}
+
+// Back-propagation through the L steps of gru_fwd, given dy = dLoss/dout [L C, H] and the
+// transposed recurrent weights WhrT, WhzT, WhnT [H, H]. With d = dy_l + dh (from step l + 1):
+// dn = d (1 - z), dan = dn (1 - n^2), dar = dan hn r (1 - r), daz = d (u - n) z (1 - z),
+// dhn = dan r, du = d z + [dar, daz, dhn] Wh^T, dh = du keep. Writes dar, daz, dan (the input
+// projections' gradients, also the recurrent pre-activations' for r and z) and dhn, each
+// [L C, H]; dh0 [C, H] the gradient of h0. scratch: [2 C H] floats.
+EXPORT(gru_bwd)
+void gru_bwd(const f32* dy, const f32* U, const f32* R, const f32* Z, const f32* Nn, const f32* HN,
+             const f32* keep, const f32* WhrT, const f32* WhzT, const f32* WhnT, f32* dar, f32* daz,
+             f32* dan, f32* dhn, f32* dh0, f32* scratch, int L, int C, int H) {
+  int n = C * H;
+  f32* dh = scratch;      // the gradient flowing into step l's output from step l + 1
+  f32* du = scratch + n;  // of step l's u
+  for (int q = 0; q < n; q++) dh[q] = 0.0f;
+  v128_t one = wasm_f32x4_splat(1.0f);
+  for (int l = L - 1; l >= 0; l--) {
+    int o = l * n, q = 0;
+    for (; q + 4 <= n; q += 4) {
+      v128_t d = wasm_f32x4_add(wasm_v128_load(dy + o + q), wasm_v128_load(dh + q));
+      v128_t r = wasm_v128_load(R + o + q), z = wasm_v128_load(Z + o + q);
+      v128_t nn = wasm_v128_load(Nn + o + q), u = wasm_v128_load(U + o + q);
+      v128_t omz = wasm_f32x4_sub(one, z);
+      v128_t an = wasm_f32x4_mul(wasm_f32x4_mul(d, omz), wasm_f32x4_sub(one, wasm_f32x4_mul(nn, nn)));
+      v128_t ar = wasm_f32x4_mul(wasm_f32x4_mul(an, wasm_v128_load(HN + o + q)),
+                                 wasm_f32x4_mul(r, wasm_f32x4_sub(one, r)));
+      v128_t az = wasm_f32x4_mul(wasm_f32x4_mul(d, wasm_f32x4_sub(u, nn)), wasm_f32x4_mul(z, omz));
+      wasm_v128_store(dan + o + q, an);
+      wasm_v128_store(dar + o + q, ar);
+      wasm_v128_store(daz + o + q, az);
+      wasm_v128_store(dhn + o + q, wasm_f32x4_mul(an, r));
+      wasm_v128_store(du + q, wasm_f32x4_mul(d, z));
+    }
+    for (; q < n; q++) {
+      f32 d = dy[o + q] + dh[q], r = R[o + q], z = Z[o + q], nn = Nn[o + q], u = U[o + q];
+      f32 an = d * (1.0f - z) * (1.0f - nn * nn);
+      dan[o + q] = an;
+      dar[o + q] = an * HN[o + q] * r * (1.0f - r);
+      daz[o + q] = d * (u - nn) * z * (1.0f - z);
+      dhn[o + q] = an * r;
+      du[q] = d * z;
+    }
+    gemm_nn(dar + o, WhrT, du, 0, C, H, H, 1, 0);
+    gemm_nn(daz + o, WhzT, du, 0, C, H, H, 1, 0);
+    gemm_nn(dhn + o, WhnT, du, 0, C, H, H, 1, 0);
+    for (int c = 0; c < C; c++) {
+      f32 k = keep ? keep[l * C + c] : 1.0f;
+      for (int j = 0; j < H; j++) dh[c * H + j] = du[c * H + j] * k;
+    }
+  }
+  for (int q = 0; q < n; q++) dh0[q] = dh[q];
+}
+
 // ---- categorical head ----
 
 // Per row: masked logits (unavailable actions get -1e10, as core/distributions.ts maskLogits),

@@ -113,6 +113,8 @@ export interface KernelExports {
     takenOnly: number,
   ): void;
   gather_rows(src: number, idx: number, dst: number, count: number, width: number): void;
+  gru_fwd(...ptrsThenLCH: number[]): void;
+  gru_bwd(...ptrsThenLCH: number[]): void;
   gauss_fwd(
     mu: number,
     logStd: number,

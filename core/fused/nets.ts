@@ -11,8 +11,8 @@
  * @module
  */
 import { tf } from "../deps.ts";
-import type { Dense, MlpBase, Norm } from "../nets.ts";
-import { ACT, type Buf, type Kernels } from "./kernels.ts";
+import type { Dense, Gru, MlpBase, Norm } from "../nets.ts";
+import { ACT, type Buf, type Kernels, rowsOf } from "./kernels.ts";
 
 /** One parameter tensor: its place in its group's buffers and its shape. */
 export interface Param {
@@ -415,6 +415,158 @@ export class FMlp {
   }
 }
 
+/** Where a recurrent pass starts: `L` steps of `C` sequences, time-major rows. */
+export interface FRecurrence {
+  /** `[C, H]` the state before the first step. */
+  readonly h0: Buf;
+  /** `[L C]` 0 where the state resets before that row, else 1; null: never. */
+  readonly keep: Buf | null;
+  /** Steps. */
+  readonly L: number;
+}
+
+/**
+ * core/nets.ts's GRU layer (gruSeq) on the kernels: the three input projections over all rows
+ * at once, the recurrence and its back-propagation through time in one kernel call each
+ * (kernels.c gru_fwd / gru_bwd), the output LayerNorm when the layer has one. Parameter order as
+ * core/nets.ts gruVars.
+ */
+export class FGru {
+  /** Input projections of the r, z, n gates. */
+  readonly x: readonly [FDense, FDense, FDense];
+  /** Recurrent weights `[H, H]` and biases of the r, z, n gates. */
+  readonly hW: readonly [Param, Param, Param];
+  /** Recurrent biases. */
+  readonly hb: readonly [Param, Param, Param];
+  /** Output LayerNorm, or null. */
+  readonly norm: FNorm | null;
+  /** State size. */
+  readonly H: number;
+
+  /**
+   * Declares it shaped like a tfjs GRU layer.
+   * @param group the network's parameters
+   * @param g the tfjs layer
+   */
+  constructor(readonly group: ParamGroup, g: Gru) {
+    const H = g.H, inDim = g.x[0].W.shape[0]!;
+    this.H = H;
+    this.x = [0, 1, 2].map(() => new FDense(group, inDim, H)) as unknown as [
+      FDense,
+      FDense,
+      FDense,
+    ];
+    const W: Param[] = [], b: Param[] = [];
+    for (let k = 0; k < 3; k++) W.push(group.add([H, H])), b.push(group.add([H]));
+    this.hW = W as unknown as [Param, Param, Param];
+    this.hb = b as unknown as [Param, Param, Param];
+    this.norm = g.norm ? new FNorm(group, H) : null;
+  }
+
+  /**
+   * @param g a tfjs GRU layer
+   * @returns its variables in the fused order (core/nets.ts gruVars)
+   */
+  static vars(g: Gru): tf.Variable[] {
+    return [
+      ...g.x.flatMap(FDense.vars),
+      ...g.h.flatMap(FDense.vars),
+      ...(g.norm ? FNorm.vars(g.norm) : []),
+    ];
+  }
+
+  /**
+   * @param x `[L C, in]` inputs, time-major
+   * @param rec where the state starts, and L
+   * @returns the tape; `y [L C, H]` the (normalised) outputs, `last [C, H]` the final state
+   */
+  forward(x: Buf, rec: FRecurrence) {
+    const g = this.group, kern = g.kern, H = this.H, rows = x.n / this.x[0].inDim;
+    const C = rows / rec.L;
+    const gx = this.x.map((d) => d.forward(x, rows));
+    const buf = () => kern.scratch(rows * H);
+    const out = buf(), U = buf(), R = buf(), Z = buf(), Nn = buf(), HN = buf();
+    kern.k.gru_fwd(
+      gx[0]!.y.ptr,
+      gx[1]!.y.ptr,
+      gx[2]!.y.ptr,
+      rec.h0.ptr,
+      rec.keep?.ptr ?? 0,
+      g.ptr(this.hW[0]),
+      g.ptr(this.hW[1]),
+      g.ptr(this.hW[2]),
+      g.ptr(this.hb[0]),
+      g.ptr(this.hb[1]),
+      g.ptr(this.hb[2]),
+      out.ptr,
+      U.ptr,
+      R.ptr,
+      Z.ptr,
+      Nn.ptr,
+      HN.ptr,
+      rec.L,
+      C,
+      H,
+    );
+    const tn = this.norm ? this.norm.forward(out, rows) : null;
+    const last = rowsOf(out, H, (rec.L - 1) * C, C);
+    return { M: rows, y: tn ? tn.y : out, last, gx, U, R, Z, Nn, HN, tn, rec, C };
+  }
+
+  /**
+   * @param t the forward tape
+   * @param dy `[L C, H]` (overwritten)
+   * @param wantDx whether to return the input's gradient
+   * @param grads whether to add the parameter gradients
+   * @returns dx `[L C, in]` or null
+   */
+  backward(t: ReturnType<FGru["forward"]>, dy: Buf, wantDx: boolean, grads = true): Buf | null {
+    const g = this.group, kern = g.kern, K = kern.k, H = this.H, rows = t.M, C = t.C;
+    const d = t.tn ? this.norm!.backward(t.tn, dy, grads) : dy;
+    const WT = this.hW.map((W) => {
+      const b = kern.scratch(H * H);
+      K.transpose(g.ptr(W), b.ptr, H, H);
+      return b;
+    });
+    const buf = () => kern.scratch(rows * H);
+    const dar = buf(), daz = buf(), dan = buf(), dhn = buf(), dh0 = kern.scratch(C * H);
+    const sc = kern.scratch(2 * C * H);
+    K.gru_bwd(
+      d.ptr,
+      t.U.ptr,
+      t.R.ptr,
+      t.Z.ptr,
+      t.Nn.ptr,
+      t.HN.ptr,
+      t.rec.keep?.ptr ?? 0,
+      WT[0]!.ptr,
+      WT[1]!.ptr,
+      WT[2]!.ptr,
+      dar.ptr,
+      daz.ptr,
+      dan.ptr,
+      dhn.ptr,
+      dh0.ptr,
+      sc.ptr,
+      t.rec.L,
+      C,
+      H,
+    );
+    if (grads) { // dW_hk = U^T dgh_k over every step at once, db_hk = sum dgh_k
+      [dar, daz, dhn].forEach((dg, k) => {
+        K.gemm_tn(t.U.ptr, dg.ptr, g.gptr(this.hW[k]!), rows, H, H, 1);
+        K.col_sum(dg.ptr, g.gptr(this.hb[k]!), rows, H, 1);
+      });
+    }
+    const dxs = [dar, daz, dan].map((dg, k) => this.x[k]!.backward(t.gx[k]!, dg, wantDx, grads));
+    if (!wantDx) return null;
+    const dx = dxs[0]!;
+    K.axpby(1, dxs[1]!.ptr, 1, dx.ptr, dx.n);
+    K.axpby(1, dxs[2]!.ptr, 1, dx.ptr, dx.n);
+    return dx;
+  }
+}
+
 /**
  * Gradient of PPO's clipped surrogate per row (kernels.c `ppo_clip_grad`):
  * `L = -mean(min(rho A, clip(rho, 1 - eps, 1 + eps) A))` (PPO eq. 7), rho = exp(logp - logpOld),
@@ -464,6 +616,8 @@ export interface ActorParts {
   readonly head: Dense;
   /** Log std of a Gaussian policy (box actions), or null. */
   readonly logStd?: tf.Variable | null;
+  /** GRU on the observation features (`recurrent: gru`), or null. */
+  readonly gru?: Gru | null;
 }
 
 /**
@@ -474,6 +628,8 @@ export interface ActorParts {
 export class FActor {
   /** Observation MLP. */
   readonly base: FMlp;
+  /** GRU after the observation MLP, or null. */
+  readonly gru: FGru | null;
   /** Conditioning MLP, or null. */
   readonly cond: FMlp | null;
   /** Fusion norm, or null. */
@@ -490,6 +646,7 @@ export class FActor {
    */
   constructor(readonly group: ParamGroup, readonly a: ActorParts) {
     this.base = new FMlp(group, a.base);
+    this.gru = a.gru ? new FGru(group, a.gru) : null;
     this.cond = a.cond ? new FMlp(group, a.cond) : null;
     this.fuseNorm = a.fuseNorm ? new FNorm(group, a.fuseNorm.g.shape[0]!) : null;
     this.head = new FDense(group, a.head.W.shape[0]!, a.head.W.shape[1]!);
@@ -503,6 +660,7 @@ export class FActor {
   static vars(a: ActorParts): tf.Variable[] {
     return [
       ...FMlp.vars(a.base),
+      ...(a.gru ? FGru.vars(a.gru) : []),
       ...(a.cond ? FMlp.vars(a.cond) : []),
       ...(a.fuseNorm ? FNorm.vars(a.fuseNorm) : []),
       ...FDense.vars(a.head),
@@ -514,11 +672,18 @@ export class FActor {
    * @param obs `[M, obsIn]`
    * @param cond `[M, condIn]` (conditioned actors) or null
    * @param M rows
-   * @returns the tape; `y [M, A]` the head's output
+   * @param rec where the GRU starts (recurrent actors; rows are L steps of M / L sequences)
+   * @returns the tape; `y [M, A]` the head's output, `last` the GRU's final state or null
    */
-  forward(obs: Buf, cond: Buf | null, M: number) {
+  forward(obs: Buf, cond: Buf | null, M: number, rec: FRecurrence | null = null) {
     const tb = this.base.forward(obs, M);
     let h = tb.y;
+    let tg: ReturnType<FGru["forward"]> | null = null;
+    if (this.gru) { // x, h = GRU(base(o), h · mask), then LayerNorm (docs/bpta.md §2)
+      if (!rec) throw new Error("a recurrent fused actor needs its GRU state");
+      tg = this.gru.forward(h, rec);
+      h = tg.y;
+    }
     let tc: ReturnType<FMlp["forward"]> | null = null;
     let tn: ReturnType<FNorm["forward"]> | null = null;
     if (this.cond && cond) {
@@ -534,7 +699,7 @@ export class FActor {
       }
     }
     const th = this.head.forward(h, M);
-    return { M, y: th.y, tb, tc, tn, th };
+    return { M, y: th.y, tb, tg, tc, tn, th, last: tg?.last ?? null };
   }
 
   /**
@@ -559,7 +724,10 @@ export class FActor {
       if (grads) this.group.kern.k.axpby(1, dh.ptr, 0, dc.ptr, dh.n);
       dcond = this.cond!.backward(t.tc, dc, wantDcond, grads);
     }
-    if (grads) this.base.backward(t.tb, dh, false);
+    if (grads) {
+      const db = t.tg ? this.gru!.backward(t.tg, dh, true)! : dh;
+      this.base.backward(t.tb, db, false);
+    }
     return dcond;
   }
 }
