@@ -326,3 +326,38 @@ Deno.test("fused kernels: recurrent acting gives tfjs's actions, log-probs and n
   assertClose(y.memory!, x.memory!, { atol: 1e-5 });
   a.dispose(), b.dispose();
 });
+
+Deno.test("fused kernels: critic values equal tfjs's before and after updates, on 1 and 2 threads", async () => {
+  await initBackend("wasm");
+  const E = 6, rng = new Rng(13);
+  const input = {
+    obs: Float32Array.from({ length: E * 3 * SPEC.obsDim }, () => rng.normal()),
+    state: Float32Array.from({ length: E * SPEC.stateDim }, () => rng.normal()),
+    avail: null,
+    E,
+  };
+  const r = rollout(SPEC, 12, 4, 3);
+  for (const threads of [1, 2]) {
+    const make = (kernels: "tfjs" | "fused") =>
+      algos.get("mappo").create(SPEC, {
+        options: algos.get("mappo").options.parse({ hidden: 16 }),
+        rng: new Rng(1),
+        threads,
+        kernels,
+      });
+    const a = make("tfjs"), b = make("fused");
+    let first: Float32Array = new Float32Array(0);
+    for (let u = 0; u < 3; u++) {
+      const va = await a.values!(input), vb = await b.values!(input);
+      assertClose(vb, va, { atol: 1e-4, rtol: 1e-3 });
+      if (u > 0) assert.ok(vb.some((v, q) => Math.abs(v - first[q]!) > 1e-4), "the values moved");
+      if (u === 0) first = vb;
+      await a.update(r, { rng: new Rng(2 + u), progress: 0 });
+      await b.update(r, { rng: new Rng(2 + u), progress: 0 });
+    }
+    for (const x of [a, b]) {
+      await x.close?.();
+      x.dispose();
+    }
+  }
+});

@@ -9,6 +9,7 @@ import type { ActInput, ActOutput } from "../../core/algorithm.ts";
 import type { Rng } from "../../core/rng.ts";
 import { sampleCategorical, sampleGumbelMax } from "../../core/distributions.ts";
 import type { PpoAgents, Recurrence } from "./agents.ts";
+import { fusedCriticsOf } from "./fused.ts";
 
 /**
  * One network's GRU state rows of E envs from their memory (`[E, M]`, each env's block holding
@@ -206,6 +207,13 @@ export async function criticValues(
   const rec = ag.recurrent ? recurrentInput(ag, x) : null;
   const out = new Float32Array(E * ag.n);
   for (let i = 0; i < ag.n; i++) {
+    if (ag.fused) { // --kernels fused: the critics' forward on the kernels too
+      const r = rec ? { h0: memoryRows(ag, rec.memory, ag.n + i, E), keep: rec.keep } : null;
+      const f = fusedCriticsOf(ag).value(i, ag.criticRows(x.state, x.obs, i, E), E, r);
+      if (f.last && next) setMemoryRows(ag, next, ag.n + i, f.last);
+      for (let e = 0; e < E; e++) out[e * ag.n + i] = f.value[e]!;
+      continue;
+    }
     const t = tf.tidy(() => {
       const r = rec ? oneStep(memoryRows(ag, rec.memory, ag.n + i, E), rec.keep, ag.H) : null;
       const f = ag.valueForward(

@@ -106,6 +106,8 @@ export class PpoAgents {
   readonly actors: ActorNet[] = [];
   /** The actors on the fused kernels (`--kernels fused`; set by the algorithm), or null. */
   fused: FusedActors | null = null;
+  /** Counts changes of the critics' tfjs variables (a fused copy re-reads them when it differs). */
+  criticVersion = 0;
   /** Per-agent critics. */
   readonly critics: CriticNet[] = [];
   /** Per-agent actor optimisers. */

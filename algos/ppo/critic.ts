@@ -93,6 +93,7 @@ export async function updateCritics(
       idx?.dispose();
     }
   }
+  ag.criticVersion++;
   const seconds = (performance.now() - t0) / 1000;
   const read = async (ts: tf.Tensor[]) => {
     const out: number[] = [];

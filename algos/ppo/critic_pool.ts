@@ -119,6 +119,7 @@ export function writeCriticSlots(ag: PpoAgents, i: number, s: CriticSlots): void
   sl.v.forEach((t, j) => set(t, s.v[j], `adam v${j}`));
   ag.criticOpts[i]!.setStep(s.t);
   ag.criticOpts[i]!.lrScale = s.lrScale;
+  ag.criticVersion++;
 }
 
 /** One Worker that updates the critics of a share of the agents. */

@@ -708,6 +708,42 @@ export class FusedCritics {
     this.#groups.forEach((g) => g.build());
   }
 
+  #version = -1;
+
+  /**
+   * Every critic's value (and next GRU state) for E rows (algos/ppo/acting.ts criticValues),
+   * re-reading the tfjs critics first when they changed since this copy was made.
+   * @param i the agent
+   * @param inp `[E, criticDim]`
+   * @param E rows
+   * @param rec recurrent critics: `[E, H]` states and `[E]` reset flags
+   * @returns `value [E]` (normalised scale) and the next state or null, new arrays
+   */
+  value(
+    i: number,
+    inp: Float32Array,
+    E: number,
+    rec: { h0: Float32Array; keep: Float32Array } | null,
+  ): { value: Float32Array; last: Float32Array | null } {
+    if (this.#version !== this.ag.criticVersion) {
+      for (let j = 0; j < this.ag.nets; j++) this.#sync(j, "in");
+      this.#version = this.ag.criticVersion;
+    }
+    const kern = this.#kern, mk = kern.mark(), net = this.#nets[i]!;
+    const put = (a: Float32Array) => {
+      const b = kern.scratch(a.length);
+      kern.f32(b).set(a);
+      return b;
+    };
+    const tb = net.base.forward(put(inp), E);
+    const r = rec ? { h0: put(rec.h0), keep: put(rec.keep), L: 1 } : null;
+    const tg = net.gru ? net.gru.forward(tb.y, r!) : null;
+    const th = net.head.forward(tg ? tg.y : tb.y, E);
+    const out = { value: kern.f32(th.y).slice(), last: tg ? kern.f32(tg.last).slice() : null };
+    kern.release(mk);
+    return out;
+  }
+
   #sync(i: number, dir: "in" | "out"): void {
     const c = this.ag.critics[i]!, opt = this.ag.criticOpts[i]!, g = this.#groups[i]!;
     const vars = [...FMlp.vars(c.base), ...(c.gru ? FGru.vars(c.gru) : []), ...FDense.vars(c.head)];
@@ -824,6 +860,8 @@ export class FusedCritics {
     }
     kern.release(mk0);
     x.agents.forEach((i) => this.#sync(i, "out"));
+    if (this.#version === this.ag.criticVersion) this.#version++; // still current after this update
+    this.ag.criticVersion++;
     return { loss, gradNorm, seconds: (performance.now() - t0) / 1000 };
   }
 }

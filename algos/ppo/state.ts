@@ -66,6 +66,7 @@ export function setAgentsState(ag: PpoAgents, s: AlgoState): void {
   });
   ag.valueNorm.setState(s.extra.valueNorm as ValueNormState);
   ag.fused?.markStale(); // its copy of the actors is older than what was just loaded
+  ag.criticVersion++; // and of the critics
   ag.order = Int32Array.from(s.extra.order as number[]);
   const stats = s.extra.inputStats as
     | { obs: RunningNormState[]; state: RunningNormState | null }
