@@ -494,7 +494,11 @@ async function main(argv: string[]): Promise<number> {
   parseOptions(algoEntry.options, cfg.algoOptions, `algorithm ${cfg.algo}`);
   parseOptions(envEntry.options, cfg.envOptions, `env ${cfg.env}`); // errors before the banner
   if (cli.dryRun) { // everything above validated: the config, plugins, ids and options
-    console.log(`ok: ${cfg.algo} on ${cfg.env} (seed ${cfg.seed}), ${cfg.totalSteps} env steps`);
+    console.log(
+      `ok: ${cfg.algo} on ${cfg.env} (seed ${cfg.seed}), ${cfg.totalSteps} env steps, ${
+        cfg.numEnvs * cfg.rolloutLength
+      } per iteration`,
+    );
     return 0;
   }
   // a finished run (its summary written) has nothing to resume; one killed between its last

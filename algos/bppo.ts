@@ -38,7 +38,7 @@ import {
 } from "./ppo/mod.ts";
 import type { AlgoState } from "../core/algorithm.ts";
 import { ActionValueCritic } from "./ppo/action_value.ts";
-import { FusedActors, fusedUnsupported } from "./ppo/fused.ts";
+import { type FusedActors, useKernels } from "./ppo/fused.ts";
 import { addAll, sg } from "../core/nets.ts";
 import {
   chainActions,
@@ -124,7 +124,7 @@ export class Bppo extends SequentialPpo {
       rng: Rng;
       threads?: number;
       rolloutLength?: number;
-      kernels?: "tfjs" | "fused";
+      kernels?: "auto" | "tfjs" | "fused";
     },
   ) {
     refuseSharing("bppo", opts.options.share);
@@ -137,19 +137,16 @@ export class Bppo extends SequentialPpo {
         storeNoise: o.estimator !== "reference", // paper and pathwise reuse the sampling noise
         rng: opts.rng,
         rolloutLength: opts.rolloutLength,
-        kernels: opts.kernels,
       }),
       opts.threads,
     );
     this.options = o;
     this.orderKind = o.order;
-    if (opts.kernels === "fused") {
-      const why = fusedUnsupported(this.agents, o.estimator);
-      if (why) {
-        this.dispose();
-        throw new Error(`${why}; or use --kernels tfjs`);
-      }
-      this.#fused = this.agents.fused = new FusedActors(this.agents);
+    try {
+      this.#fused = useKernels(this.agents, opts.kernels, o.estimator);
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
     if (o.estimator === "pathwise") {
       const ag = this.agents;

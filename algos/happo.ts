@@ -19,7 +19,7 @@ import {
   prepareBatch,
 } from "./ppo/mod.ts";
 import { clippedProduct, refuseSharing, SequentialPpo, sequentialSurrogate } from "./sequential.ts";
-import { FusedActors, fusedUnsupported } from "./ppo/fused.ts";
+import { type FusedActors, useKernels } from "./ppo/fused.ts";
 
 /** HAPPO's options: the PPO ones plus the agent order. */
 export const happoOptions = ppoOptions.extend({
@@ -48,7 +48,7 @@ export class Happo extends SequentialPpo {
       rng: Rng;
       threads?: number;
       rolloutLength?: number;
-      kernels?: "tfjs" | "fused";
+      kernels?: "auto" | "tfjs" | "fused";
     },
   ) {
     refuseSharing("happo", opts.options.share);
@@ -59,18 +59,15 @@ export class Happo extends SequentialPpo {
         conditioned: false,
         rng: opts.rng,
         rolloutLength: opts.rolloutLength,
-        kernels: opts.kernels,
       }),
       opts.threads,
     );
     this.orderKind = opts.options.order;
-    if (opts.kernels === "fused") {
-      const why = fusedUnsupported(this.agents, null);
-      if (why) {
-        this.dispose();
-        throw new Error(`${why}; or use --kernels tfjs`);
-      }
-      this.#fused = this.agents.fused = new FusedActors(this.agents);
+    try {
+      this.#fused = useKernels(this.agents, opts.kernels, null);
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
   }
 

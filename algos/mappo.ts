@@ -28,7 +28,7 @@ import {
   stackAgents,
   type TrainBatch,
 } from "./ppo/mod.ts";
-import { FusedActors, fusedUnsupported } from "./ppo/fused.ts";
+import { type FusedActors, useKernels } from "./ppo/fused.ts";
 
 /** MAPPO, IPPO and AR-MAPPO: simultaneous clipped-surrogate updates of every agent. */
 export class Mappo extends PpoAlgorithm {
@@ -46,7 +46,7 @@ export class Mappo extends PpoAlgorithm {
       conditioned: boolean;
       threads?: number;
       rolloutLength?: number;
-      kernels?: "tfjs" | "fused";
+      kernels?: "auto" | "tfjs" | "fused";
     },
   ) {
     super(
@@ -56,17 +56,14 @@ export class Mappo extends PpoAlgorithm {
         conditioned: opts.conditioned,
         rng: opts.rng,
         rolloutLength: opts.rolloutLength,
-        kernels: opts.kernels,
       }),
       opts.threads,
     );
-    if (opts.kernels === "fused") {
-      const why = fusedUnsupported(this.agents, null);
-      if (why) {
-        this.dispose();
-        throw new Error(`${why}; or use --kernels tfjs`);
-      }
-      this.#fused = this.agents.fused = new FusedActors(this.agents);
+    try {
+      this.#fused = useKernels(this.agents, opts.kernels, null);
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
   }
 

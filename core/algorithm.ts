@@ -121,6 +121,8 @@ export interface Algorithm {
   readonly memorySize?: number;
   /** Lines the trainer prints once on stderr unless quiet (choices the run should know about). */
   readonly notes?: readonly string[];
+  /** Where its acting and updates run (`--kernels` resolved), when it has a choice. */
+  readonly kernels?: "tfjs" | "fused";
   /** Called once before each rollout (e.g. to draw an agent order). */
   beginIteration?(rng: Rng): void;
   /** Samples (or, greedily, picks) every agent's action. */
@@ -158,7 +160,7 @@ export interface AlgoEntry<S extends z.ZodType = z.ZodType> {
       rng: Rng;
       threads?: number;
       rolloutLength?: number;
-      kernels?: "tfjs" | "fused";
+      kernels?: "auto" | "tfjs" | "fused";
     },
   ): Algorithm;
 }

@@ -73,8 +73,9 @@ export const trainConfig = z.strictObject({
   backend: z.enum(["auto", "wasm", "cpu", "webgpu"]).default("auto").describe(
     "tfjs backend: auto = WebGPU on a hardware adapter, else wasm",
   ),
-  kernels: z.enum(["tfjs", "fused"]).default("tfjs").describe(
-    "the actor update's kernels: tfjs (autodiff on the backend) or fused (core/fused: SIMD " +
+  kernels: z.enum(["auto", "tfjs", "fused"]).default("auto").describe(
+    "where acting and updates run: auto = fused where the algorithm supports it and the " +
+      "backend is not WebGPU, else tfjs; tfjs (autodiff on the backend); fused (core/fused: SIMD " +
       "WebAssembly, gradients written out; the PPO family (BPPO paper/reference, MAPPO, IPPO, " +
       "AR-MAPPO, HAPPO) with MLP networks so far: acting, actors and critics)",
   ),

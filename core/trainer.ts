@@ -121,6 +121,8 @@ export interface Summary {
   seed: number;
   /** tfjs backend used. */
   backend: string;
+  /** Where acting and updates ran: tfjs, or the fused kernels (`--kernels`). */
+  kernels: "tfjs" | "fused";
   /** Learner threads the algorithm was allowed (`--threads`, 0 resolved to the core count). */
   threads: number;
   /** Env steps trained. */
@@ -463,6 +465,7 @@ async function trainWith(
     algo: cfg.algo,
     seed: cfg.seed,
     backend: backend.name,
+    kernels: algo.kernels ?? "tfjs",
     threads,
     env_steps: envSteps,
     iterations: iteration,

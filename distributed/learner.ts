@@ -55,7 +55,7 @@ export function redisRollouts(
   }
   // the shared secret is checked before anything connects
   return RunKey.fromEnv(cfg.rolloutRun, "learner").then((key) =>
-    new RedisRollouts(cfg, x.env, key)
+    new RedisRollouts(cfg, x.env, key, x.algo.kernels ?? "tfjs")
   );
 }
 
@@ -76,7 +76,7 @@ class RedisRollouts implements RolloutSource {
   #lost: string | null = null;
   readonly #key: RunKey;
 
-  constructor(cfg: TrainConfig, env: VecEnv, key: RunKey) {
+  constructor(cfg: TrainConfig, env: VecEnv, key: RunKey, kernels: "tfjs" | "fused") {
     this.#key = key;
     this.#cfg = cfg;
     this.#spec = env.spec;
@@ -93,6 +93,7 @@ class RedisRollouts implements RolloutSource {
       envOptions: cfg.envOptions,
       algo: cfg.algo,
       algoOptions: cfg.algoOptions,
+      kernels,
       seed: cfg.seed,
       rolloutLength: cfg.rolloutLength,
       chunkEnvs: cfg.numEnvs / cfg.rolloutChunks,

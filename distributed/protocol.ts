@@ -19,7 +19,7 @@ import { actionVecDim } from "../core/spaces.ts";
 import type { RolloutBuffers } from "../core/rollout.ts";
 
 /** The protocol's name and version, checked on both sides. */
-export const FORMAT = "baton-rollout/1";
+export const FORMAT = "baton-rollout/2";
 
 /** The Redis keys of one run (see the module's list). */
 export interface RunKeys {
@@ -80,6 +80,8 @@ export const runInfo = z.strictObject({
   envOptions: z.record(z.string(), z.unknown()),
   algo: z.string().min(1).max(100),
   algoOptions: z.record(z.string(), z.unknown()),
+  /** Where the learner's algorithm acts (`--kernels` resolved): workers act the same way. */
+  kernels: z.enum(["tfjs", "fused"]),
   seed: z.int().min(0),
   rolloutLength: z.int().positive().max(100_000),
   chunkEnvs: z.int().positive().max(100_000),

@@ -498,6 +498,7 @@ async function build(o: WorkerOptions, json: string): Promise<Built> {
     rng: new Rng(info.seed).fork(),
     threads: o.threads,
     rolloutLength: info.rolloutLength,
+    kernels: info.kernels,
   });
   const cur = new EnvCursor(env, algo, info.env);
   const buf = new RolloutBuffers(

@@ -17,6 +17,11 @@ import type { Series } from "./_plot.ts";
 export async function pool<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
   // the cores are shared among the runs at a time: each run's learner gets its share (--threads)
   runThreads = Math.max(1, Math.floor(cores() / Math.max(1, Math.min(n, items.length))));
+  return await poolQuiet(items, n, f);
+}
+
+/** {@link pool} without setting the runs' thread share (the caller passes `--threads`). */
+async function poolQuiet<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0, done = 0;
   const t0 = performance.now();
@@ -117,5 +122,58 @@ export async function trainRun(args: string[], what: string): Promise<void> {
         new TextDecoder().decode(out.stderr).trim().slice(-500)
       }`,
     );
+  }
+}
+
+/** What {@link calibrateWorkers} measured and chose. */
+export interface Calibration {
+  /** Runs at a time chosen. */
+  readonly workers: number;
+  /** Env steps per second of `cores` single-thread runs side by side (summed). */
+  readonly parallel: number;
+  /** Env steps per second of one run with `cores` learner threads. */
+  readonly threaded: number;
+  /** Cores, and the calibration budget per run. */
+  readonly cores: number;
+  readonly steps: number;
+}
+
+/**
+ * Measures, on the first run of a grid, whether `cores` single-thread runs side by side beat one
+ * run with `cores` learner threads (each run's env steps over its own training wall time, from
+ * its summary.json), and chooses the runs at a time accordingly.
+ * @param args train.ts flags of a run (no `--out`, `--threads`, `--total-steps`)
+ * @param steps env steps per calibration run (a few iterations)
+ * @returns the measurement and the choice
+ */
+export async function calibrateWorkers(args: string[], steps: number): Promise<Calibration> {
+  const n = cores();
+  const dir = await Deno.makeTempDir({ prefix: "baton_calibrate_" });
+  const rate = async (out: string) => {
+    const s = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
+    return s.env_steps / Math.max(s.wall_s, 1e-9);
+  };
+  const run = (name: string, threads: number) =>
+    trainRun([
+      ...args,
+      "--total-steps",
+      String(steps),
+      "--threads",
+      String(threads),
+      "--out",
+      `${dir}/${name}`,
+    ], `calibration ${name}`)
+      .then(() => rate(`${dir}/${name}`));
+  try {
+    const threaded = await run("threaded", n);
+    const parallel = (await poolQuiet(
+      Array.from({ length: n }, (_, i) => i),
+      n,
+      (i) => run(`p${i}`, 1),
+    ))
+      .reduce((a, b) => a + b, 0);
+    return { workers: parallel >= threaded ? n : 1, parallel, threaded, cores: n, steps };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }

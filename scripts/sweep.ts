@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { z } from "../core/deps.ts";
 import { parseSeeds } from "../core/config_file.ts";
 import { algoArgs, finished, grid, list, parseFlags } from "./_sweep.ts";
-import { pool, trainRun } from "./_repro.ts";
+import { calibrateWorkers, type Calibration, pool, trainRun } from "./_repro.ts";
 import { aggregate } from "./_aggregate.ts";
 
 const flags = parseFlags(
@@ -34,8 +34,9 @@ const flags = parseFlags(
     plugin: z.string().optional().describe("plugin modules for every run, comma-separated"),
     trustPlugin: z.boolean().default(false).describe("run the plugins in-process"),
     totalSteps: z.int().positive().optional().describe("env steps per run (else config/default)"),
-    workers: z.int().min(1).default(Math.max(1, navigator.hardwareConcurrency || 1)).describe(
-      "runs at a time (each gets cores / workers learner threads)",
+    workers: z.union([z.literal("auto"), z.coerce.number().int().min(1)]).default("auto").describe(
+      "runs at a time, each with cores / workers learner threads; auto: measured on the first " +
+        "run (one run per core with 1 thread each, or one run with every core), kept in calibration.json",
     ),
     metric: z.string().default("return").describe(
       "metric of the summary table: return or win_rate",
@@ -74,7 +75,8 @@ const common = [
 // after the first runs of a long grid
 const checks = list(flags.algos).flatMap((algo) => list(flags.envs).map((env) => ({ algo, env })));
 const problems: string[] = [];
-await pool(checks, flags.workers, async ({ algo, env }) => {
+let perIteration = 0; // env steps per iteration of the first combination (from its dry run)
+await pool(checks, Math.max(1, navigator.hardwareConcurrency || 1), async ({ algo, env }) => {
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "train.ts", ...common, ...envArgs(env), ...algoArgs(algo), "--dry-run"],
     stdout: "piped",
@@ -83,6 +85,9 @@ await pool(checks, flags.workers, async ({ algo, env }) => {
   if (r.code !== 0) {
     const line = new TextDecoder().decode(r.stderr).trim().split("\n").filter(Boolean).pop() ?? "";
     problems.push(`${algo} on ${env}: ${line.replace(/^Error: /, "")}`);
+  } else if (algo === checks[0]!.algo && env === checks[0]!.env) {
+    const m = new TextDecoder().decode(r.stdout).match(/(\d+) per iteration/);
+    perIteration = m ? Number(m[1]) : 0;
   }
 });
 if (problems.length) {
@@ -93,15 +98,55 @@ if (problems.length) {
   Deno.exit(2);
 }
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+/**
+ * `--workers auto`: one run per core with one learner thread each, or one run at a time with
+ * every core, whichever the first run of the grid measures faster over four iterations; the
+ * measurement is kept in calibration.json, so a resumed sweep reuses it.
+ */
+async function autoWorkers(): Promise<number> {
+  const cores = Math.max(1, navigator.hardwareConcurrency || 1);
+  if (cores < 2 || jobs.length < 2 || !perIteration) return 1;
+  const file = join(flags.out, "calibration.json");
+  let c: Calibration;
+  try {
+    c = JSON.parse(await Deno.readTextFile(file));
+  } catch {
+    const job = jobs[0]!;
+    const args = [
+      ...common.filter((a, i, all) => a !== "--total-steps" && all[i - 1] !== "--total-steps"),
+      ...envArgs(job.env),
+      ...algoArgs(job.condition),
+      "--seed",
+      String(job.seed),
+    ];
+    console.error(
+      `sweep: measuring ${cores} runs x 1 thread against 1 run x ${cores} threads on ${job.condition} / ${job.env} (${
+        4 * perIteration
+      } env steps each)`,
+    );
+    c = await calibrateWorkers(args, 4 * perIteration);
+    await Deno.writeTextFile(file, JSON.stringify(c, null, 2) + "\n");
+  }
+  console.error(
+    `sweep: ${c.cores} runs x 1 thread: ${
+      Math.round(c.parallel)
+    } env-steps/s in all; 1 run x ${c.cores} threads: ${
+      Math.round(c.threaded)
+    }; running ${c.workers} at a time`,
+  );
+  return c.workers;
+}
 let done = 0, resumed = 0;
 const failed: string[] = [];
 await Deno.mkdir(flags.out, { recursive: true });
+const workers = flags.workers === "auto" ? await autoWorkers() : flags.workers;
 console.error(
   `sweep: ${jobs.length} runs (${list(flags.algos).length} algorithms x ${
     list(flags.envs).length
-  } envs x ${seeds.length} seeds), ${flags.workers} at a time, in ${flags.out}`,
+  } envs x ${seeds.length} seeds), ${workers} at a time, in ${flags.out}`,
 );
-await pool(jobs, flags.workers, async (job) => {
+await pool(jobs, workers, async (job) => {
   try {
     if (await finished(job.dir)) return void done++;
     if (await exists(join(job.dir, "checkpoint.json"))) {

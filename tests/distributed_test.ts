@@ -14,7 +14,7 @@ import {
   type TrainConfig,
 } from "../mod.ts";
 import { train } from "../core/trainer.ts";
-import { keys } from "../distributed/protocol.ts";
+import { FORMAT, keys } from "../distributed/protocol.ts";
 import { RunKey, toHex } from "../distributed/auth.ts";
 import { runWorker } from "../distributed/worker.ts";
 import slowPlugin from "./fixtures/slow_plugin.ts";
@@ -502,7 +502,7 @@ Deno.test("malformed chunks and tasks never train: dropped, logged, counted", op
     const v = (await r.get(k.current))!;
     const head = (over: object) =>
       JSON.stringify({
-        format: "baton-rollout/1",
+        format: FORMAT,
         version: v,
         iteration: 1,
         chunk: 0,
@@ -587,7 +587,7 @@ Deno.test("malformed chunks and tasks never train: dropped, logged, counted", op
     const forger = (async () => {
       await until(async () => ((await r.get(k.current)) ?? "").endsWith(".2"), 30_000, "it. 2");
       while (forging) {
-        await r.set(k.config, JSON.stringify({ format: "baton-rollout/1", env: "nope/none" }));
+        await r.set(k.config, JSON.stringify({ format: FORMAT, env: "nope/none" }));
       }
     })();
     const s = await learner;

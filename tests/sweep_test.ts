@@ -32,6 +32,10 @@ Deno.test("sweep: algorithms x envs x seeds on a pool, one summary table, resuma
   const a = await sweep(out, cfg);
   assert.equal(a.code, 0, a.stderr);
   assert.match(a.stderr, /sweep: 8 runs \(2 algorithms x 2 envs x 2 seeds\)/);
+  // --workers auto (the default) measured 2 runs x 1 thread against 1 run x 2 threads first
+  const cal = JSON.parse(await Deno.readTextFile(join(out, "calibration.json")));
+  assert.ok(cal.parallel > 0 && cal.threaded > 0 && [1, cal.cores].includes(cal.workers), cal);
+  assert.match(a.stderr, /runs x 1 thread: \d+ env-steps\/s in all; 1 run x \d+ threads: \d+; running \d+ at a time/);
   for (
     const row of [
       "coin/match | bppo | 2",
@@ -50,6 +54,7 @@ Deno.test("sweep: algorithms x envs x seeds on a pool, one summary table, resuma
   const b = await sweep(out, cfg);
   assert.equal(b.code, 0, b.stderr);
   assert.match(b.stderr, /7 runs were already done, 1 resumed/);
+  assert.doesNotMatch(b.stderr, /sweep: measuring/); // the calibration is reused
   assert.ok(await Deno.stat(join(out, "coin_match", "bppo-s1", "summary.json")));
   assert.match(await Deno.readTextFile(join(out, "sweep.md")), /\| coin\/match \| bppo \| 2 \|/);
   await Deno.remove(dir, { recursive: true });

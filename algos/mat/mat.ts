@@ -368,7 +368,7 @@ export const matEntry: AlgoEntry<typeof matOptions> = {
     "Multi-Agent Transformer: an encoder over all agents' observations gives the values, a causal decoder emits the actions one agent after another; PPO on each agent's conditional ratio",
   options: matOptions,
   create: (spec, { options, rng, kernels }) => {
-    if (kernels === "fused") {
+    if (kernels === "fused") { // auto: tfjs
       throw new Error(
         "--kernels fused does not cover mat yet (its attention runs on tfjs); use --kernels tfjs",
       );

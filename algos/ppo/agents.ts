@@ -106,6 +106,8 @@ export class PpoAgents {
   readonly actors: ActorNet[] = [];
   /** The actors on the fused kernels (`--kernels fused`; set by the algorithm), or null. */
   fused: FusedActors | null = null;
+  /** Where acting and updates run (algos/ppo/fused.ts useKernels sets it). */
+  kernels: "tfjs" | "fused" = "tfjs";
   /** Counts changes of the critics' tfjs variables (a fused copy re-reads them when it differs). */
   criticVersion = 0;
   /** Per-agent critics. */
@@ -142,8 +144,6 @@ export class PpoAgents {
       storeNoise?: boolean;
       rng: Rng;
       rolloutLength?: number;
-      /** Where the updates run: tfjs autodiff (default) or the fused kernels (algos/ppo/fused.ts). */
-      kernels?: "tfjs" | "fused";
     },
   ) {
     if (

@@ -41,6 +41,11 @@ export abstract class PpoAlgorithm implements Algorithm {
     return this.agents.notes;
   }
 
+  /** Where acting and updates run (`--kernels` resolved). */
+  get kernels(): "tfjs" | "fused" {
+    return this.agents.kernels;
+  }
+
   /** Floats of GRU state carried per env (0 for feed-forward networks). */
   get memorySize(): number {
     return this.agents.memorySize;

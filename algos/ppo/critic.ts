@@ -59,7 +59,7 @@ export async function updateCritics(
   ag: PpoAgents,
   x: { agents: readonly number[]; rows: readonly CriticRows[]; N: number; seed: number | null },
 ): Promise<CriticStats> {
-  if (ag.opts.kernels === "fused") return fusedCriticsOf(ag).update(x); // the same epochs, fused
+  if (ag.kernels === "fused") return fusedCriticsOf(ag).update(x); // the same epochs, fused
   const t0 = performance.now();
   const rng = x.seed === null ? null : new Rng(x.seed);
   const vars = x.agents.map((i) => ag.criticVars(i));

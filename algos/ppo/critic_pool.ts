@@ -317,7 +317,7 @@ export class CriticPool {
           type: "init",
           backend: tf.getBackend() as "wasm" | "cpu",
           spec: this.ag.spec as unknown as Record<string, unknown>,
-          opts: opts as unknown as Record<string, unknown>,
+          opts: { ...opts, kernels: this.ag.kernels } as unknown as Record<string, unknown>,
         })
       )).then(() => {});
     }

@@ -36,6 +36,7 @@ self.onmessage = async (e: MessageEvent) => {
         conditioned: false,
         rng: new Rng(0), // initial values are overwritten by every request
       });
+      ag.kernels = msg.opts.kernels === "fused" ? "fused" : "tfjs"; // the caller's critic path
       self.postMessage({ type: "ready" });
       return;
     }

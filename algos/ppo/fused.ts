@@ -42,6 +42,29 @@ export function fusedUnsupported(ag: PpoAgents, estimator: string | null): strin
   return null;
 }
 
+/**
+ * Resolves `--kernels` for a PPO-family algorithm and, for the fused path, gives its agents their
+ * fused actors (`ag.fused`, `ag.kernels`). `auto` takes the fused path where it supports the
+ * configuration and the backend is not WebGPU; a forced `fused` it does not support is an error
+ * naming the option.
+ * @param ag the agents
+ * @param choice `--kernels`
+ * @param estimator BPPO's estimator (null for other algorithms)
+ * @returns the fused actors, or null on the tfjs path
+ */
+export function useKernels(
+  ag: PpoAgents,
+  choice: "auto" | "tfjs" | "fused" | undefined,
+  estimator: string | null,
+): FusedActors | null {
+  if (!choice || choice === "tfjs") return null;
+  const why = fusedUnsupported(ag, estimator);
+  if (why && choice === "fused") throw new Error(`${why}; or use --kernels tfjs`);
+  if (why || (choice === "auto" && tf.getBackend() === "webgpu")) return null;
+  ag.kernels = "fused";
+  return ag.fused = new FusedActors(ag);
+}
+
 /** The peer term's inputs for one agent's update (BPPO; null elsewhere). */
 export interface FusedPeer {
   /** `[N, A]` the feedback g_k. */
