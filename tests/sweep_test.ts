@@ -35,7 +35,10 @@ Deno.test("sweep: algorithms x envs x seeds on a pool, one summary table, resuma
   // --workers auto (the default) measured 2 runs x 1 thread against 1 run x 2 threads first
   const cal = JSON.parse(await Deno.readTextFile(join(out, "calibration.json")));
   assert.ok(cal.parallel > 0 && cal.threaded > 0 && [1, cal.cores].includes(cal.workers), cal);
-  assert.match(a.stderr, /runs x 1 thread: \d+ env-steps\/s in all; 1 run x \d+ threads: \d+; running \d+ at a time/);
+  assert.match(
+    a.stderr,
+    /runs x 1 thread: \d+ env-steps\/s in all; 1 run x \d+ threads: \d+; running \d+ at a time/,
+  );
   for (
     const row of [
       "coin/match | bppo | 2",
