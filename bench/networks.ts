@@ -1,6 +1,7 @@
 /**
  * The policy network (LayerNorm'd 64-wide ReLU MLP, 64 inputs, 16 actions): forward and
- * forward+backward+Adam at batch 1, 32, 1024, 4096 on tfjs wasm and cpu, next to PyTorch
+ * forward+backward+Adam at batch 1, 32, 1024, 4096 on the fused kernels, tfjs wasm, cpu and
+ * WebGPU (when an adapter exists), next to PyTorch
  * (Debian python3-torch, 1 thread) on the same CPU when it is installed.
  *
  * @module
@@ -11,6 +12,8 @@ import { dense, makeDense, makeMlpBase, mlpBase, mlpVars } from "../core/nets.ts
 import { Adam } from "../core/adam.ts";
 import { categoricalLogp } from "../core/distributions.ts";
 import type { BenchOptions } from "./_opts.ts";
+import { Kernels } from "../core/fused/kernels.ts";
+import { FActor, ParamGroup } from "../core/fused/nets.ts";
 
 const BATCHES = [1, 32, 1024, 4096];
 
@@ -72,6 +75,61 @@ async function mlp(
   return { fwd, train: trn };
 }
 
+/** The same network, forward and training step, on the fused kernels (core/fused). */
+function fusedMlp(): { fwd: number[]; train: number[] } {
+  const rng = new Rng(0), kern = new Kernels();
+  const base = makeMlpBase("bench_fused", {
+    inDim: 64,
+    hidden: 64,
+    layers: 1,
+    activation: "relu",
+    featureNorm: true,
+    rng,
+  });
+  const head = makeDense("bench_fused/head", { inDim: 64, outDim: 16, gain: 0.01, rng });
+  const group = new ParamGroup(kern);
+  const net = new FActor(group, { base, cond: null, fuseNorm: null, head });
+  group.build();
+  group.readFrom(FActor.vars({ base, cond: null, fuseNorm: null, head }));
+  const fwd: number[] = [], trn: number[] = [];
+  const time = (f: () => void, reps: number) => {
+    for (let i = 0; i < 2; i++) f();
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) f();
+    return (performance.now() - t0) / reps;
+  };
+  for (const B of BATCHES) {
+    const reps = Math.max(5, Math.min(400, Math.floor(40_000 / B)));
+    const mk0 = kern.mark();
+    const x = kern.scratch(B * 64), acts = kern.scratch(B), adv = kern.scratch(B);
+    kern.f32(x).forEach((_, i, a) => a[i] = rng.normal());
+    kern.i32(acts).forEach((_, i, a) => a[i] = rng.int(16));
+    kern.f32(adv).forEach((_, i, a) => a[i] = rng.normal());
+    const lsm = kern.scratch(B * 16), probs = kern.scratch(B * 16), logp = kern.scratch(B);
+    const dlogp = kern.scratch(B), dl = kern.scratch(B * 16);
+    fwd.push(time(() => {
+      const mk = kern.mark();
+      net.forward(x, null, B);
+      kern.release(mk);
+    }, reps));
+    trn.push(time(() => {
+      const mk = kern.mark();
+      group.zeroGrad();
+      const t = net.forward(x, null, B);
+      kern.k.cat_fwd(t.y.ptr, 0, acts.ptr, lsm.ptr, probs.ptr, logp.ptr, 0, B, 16);
+      const d = kern.f32(dlogp), a = kern.f32(adv);
+      for (let q = 0; q < B; q++) d[q] = -a[q]! / B; // -mean(logp A)
+      kern.k.cat_bwd(lsm.ptr, probs.ptr, 0, acts.ptr, dlogp.ptr, 0, dl.ptr, B, 16);
+      net.backward(t, dl, false);
+      group.adamStep({ lr: 5e-4, eps: 1e-5, maxGradNorm: 10 });
+      kern.release(mk);
+    }, reps));
+    kern.release(mk0);
+  }
+  tf.dispose([...mlpVars(base), head.W, head.b]);
+  return { fwd, train: trn };
+}
+
 async function torchMlp(): Promise<{ fwd: number[]; train: number[]; version: string } | string> {
   const script = fromFileUrl(new URL("./torch_mlp.py", import.meta.url));
   try {
@@ -114,6 +172,7 @@ export async function run(_o: BenchOptions): Promise<void> {
   const adapter = await adapterName();
   const gpu = adapter ? await mlp("webgpu") : null;
   await initBackend("wasm");
+  const fused = fusedMlp();
   const torch = await torchMlp();
   const t = typeof torch === "string" ? null : torch;
   console.log("\n## Policy network 64-64-16 (LayerNorm, ReLU), ms per call, single thread");
@@ -124,27 +183,29 @@ export async function run(_o: BenchOptions): Promise<void> {
   );
   console.log(`(WebGPU adapter: ${adapter ?? "none found"})`);
   console.log(
-    "| batch | wasm fwd | cpu fwd | webgpu fwd | torch fwd | wasm train | cpu train | webgpu train | torch train | cpu/wasm train | torch/wasm train |",
+    "| batch | fused fwd | wasm fwd | cpu fwd | webgpu fwd | torch fwd | fused train | wasm train | cpu train | webgpu train | torch train | wasm/fused train | torch/fused train |",
   );
-  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   const f = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(3));
   BATCHES.forEach((B, k) => {
     const cells = [
       B,
+      f(fused.fwd[k]),
       f(wasm.fwd[k]),
       f(cpu.fwd[k]),
       f(gpu?.fwd[k]),
       f(t?.fwd[k]),
+      f(fused.train[k]),
       f(wasm.train[k]),
       f(cpu.train[k]),
       f(gpu?.train[k]),
       f(t?.train[k]),
-      (cpu.train[k]! / wasm.train[k]!).toFixed(1),
-      t ? (t.train[k]! / wasm.train[k]!).toFixed(2) : "-",
+      (wasm.train[k]! / fused.train[k]!).toFixed(1),
+      t ? (t.train[k]! / fused.train[k]!).toFixed(2) : "-",
     ];
     console.log(`| ${cells.join(" | ")} |`);
   });
   console.log(
-    "\nOn a machine with a hardware GPU, `deno task bench` names that adapter here and the webgpu columns show whether it is the fastest at batch 4096; `deno task train --backend auto` then picks webgpu.",
+    "\nOn a machine with a hardware GPU, `deno task bench` names that adapter here and the webgpu columns show whether it beats the fused kernels at batch 4096; `deno task train --backend auto` picks webgpu on a hardware adapter, and `--kernels auto` then keeps tfjs (on WebGPU): where the fused columns win, pass `--backend wasm` (the fused path does not use the tfjs backend for its arithmetic).",
   );
 }
