@@ -38,7 +38,7 @@ import {
 } from "./ppo/mod.ts";
 import type { AlgoState } from "../core/algorithm.ts";
 import { ActionValueCritic } from "./ppo/action_value.ts";
-import { type FusedActors, useKernels } from "./ppo/fused.ts";
+import { type FusedActors, FusedQ, useKernels } from "./ppo/fused.ts";
 import { addAll, sg } from "../core/nets.ts";
 import {
   chainActions,
@@ -142,12 +142,6 @@ export class Bppo extends SequentialPpo {
     );
     this.options = o;
     this.orderKind = o.order;
-    try {
-      this.#fused = useKernels(this.agents, opts.kernels, o.estimator);
-    } catch (e) {
-      this.dispose();
-      throw e;
-    }
     if (o.estimator === "pathwise") {
       const ag = this.agents;
       this.#q = new ActionValueCritic(ag.criticDim + ag.n * ag.A, {
@@ -162,6 +156,13 @@ export class Bppo extends SequentialPpo {
         rng: opts.rng.fork(),
       });
     }
+    try {
+      this.#fused = useKernels(this.agents, opts.kernels, o.estimator);
+      if (this.#fused && this.#q) this.#fq = new FusedQ(this.#q);
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
   }
 
   /** The action-value critic of the pathwise estimator (null for the others). */
@@ -169,6 +170,8 @@ export class Bppo extends SequentialPpo {
 
   /** The actor update on the fused kernels (`--kernels fused`), or null. */
   readonly #fused: FusedActors | null = null;
+  /** The action-value critic on the fused kernels (fused path, pathwise estimator), or null. */
+  readonly #fq: FusedQ | null = null;
 
   /** Agents after k in chain order. */
   successors(k: number): number[] {
@@ -419,7 +422,23 @@ export class Bppo extends SequentialPpo {
     const clipHalf = o.factorClip ? eps / 2 : null;
     const updated: number[] = [];
     let seqSec = 0, feedbackSec = 0, qLoss: number | null = null;
-    if (pathwise) { // Q(s, u) on this batch's returns, before the actors follow its gradient
+    const qs = this.#fq ? tb.agents[0]!.criticIn.dataSync() as Float32Array : null;
+    if (pathwise && this.#fq) { // the same regression on the fused kernels
+      const fbStart = performance.now();
+      qLoss = this.#fq.train(
+        qs!,
+        tb.u.dataSync() as Float32Array,
+        tb.agents[0]!.ret.dataSync() as Float32Array,
+        {
+          epochs: ag.opts.epochs,
+          minibatches: ag.opts.minibatches,
+          rng: ctx.rng,
+          huberDelta: ag.opts.huberDelta,
+          lrScale: ag.criticOpts[0]!.lrScale,
+        },
+      );
+      feedbackSec += (performance.now() - fbStart) / 1000;
+    } else if (pathwise) { // Q(s, u) on this batch's returns, before the actors follow its gradient
       const fbStart = performance.now();
       qLoss = await this.#q!.train(tb.agents[0]!.criticIn, tb.u, tb.agents[0]!.ret, {
         epochs: ag.opts.epochs,
@@ -441,6 +460,16 @@ export class Bppo extends SequentialPpo {
       // g_k = sum_{j updated} G[j][k] * clip(prod_{l updated, l != j} rho_l, 1 ± eps/2)
       const g = successorSignal(k, { G, factor, updated, clip: clipHalf, N, A });
       if (g && paper) clipRowNorms(g, A, o.feedbackMaxNorm); // §4c: clip each sample's f_q
+      if (F && pathwise) { // (dQ/du_k)_total on the kernels, then k's epochs following it
+        const pathStart = performance.now();
+        const f = F.pathwiseGrad(k, this.#fq!, qs!, this.successors(k), tau);
+        feedbackSec += (performance.now() - pathStart) / 1000;
+        F.trainPathwise(k, { rng: ctx.rng, metrics: m, f, tau });
+        m.add("bppo/factor_mean", M.reduce((a, b) => a + b, 0) / N);
+        updated.push(k);
+        seqSec += (performance.now() - agentStart) / 1000;
+        continue;
+      }
       if (F) { // the same steps on the fused kernels
         const before = F.logp(k); // k's log-probs before its epochs
         F.train(k, {

@@ -76,8 +76,8 @@ export const trainConfig = z.strictObject({
   kernels: z.enum(["auto", "tfjs", "fused"]).default("auto").describe(
     "where acting and updates run: auto = fused where the algorithm supports it and the " +
       "backend is not WebGPU, else tfjs; tfjs (autodiff on the backend); fused (core/fused: SIMD " +
-      "WebAssembly, gradients written out; the PPO family (BPPO paper/reference, MAPPO, IPPO, " +
-      "AR-MAPPO, HAPPO) with MLP networks so far: acting, actors and critics)",
+      "WebAssembly, gradients written out: acting, actors and critics of BPPO (every estimator), " +
+      "MAPPO, IPPO, AR-MAPPO and HAPPO with MLP or GRU networks; not MAT or shared networks)",
   ),
   out: z.string().optional().describe("run directory (default runs/<env>-<algo>-s<seed>)"),
   plugins: z.array(z.string()).default([]).describe(

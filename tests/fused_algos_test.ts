@@ -111,6 +111,13 @@ const CASES: [string, Record<string, unknown>][] = [
   ["random chain order, tau 0.5", { order: "random", gumbelTemperature: 0.5 }],
   ["peer term and factor off", { peerWeight: 0, useFactor: false }],
   ["tanh, 2 layers, no feature norm", { activation: "tanh", layers: 2, featureNorm: false }],
+  ["pathwise estimator", { estimator: "pathwise" }],
+  ["pathwise, 2 minibatches, random order, tau 0.7", {
+    estimator: "pathwise",
+    minibatches: 2,
+    order: "random",
+    gumbelTemperature: 0.7,
+  }],
 ];
 
 for (const [label, opts] of CASES) {
@@ -170,6 +177,7 @@ for (
   const [name, opts] of [
     ["bppo", {}],
     ["bppo", { estimator: "reference", peerScale: "sum", minibatches: 2 }],
+    ["bppo", { estimator: "pathwise" }],
     ["mappo", { entropyCoef: 0.05 }],
     ["happo", {}],
   ] as [string, Record<string, unknown>][]
@@ -254,7 +262,6 @@ Deno.test("fused kernels: what the fused path does not cover yet is refused with
     });
   const wide: EnvSpec = { ...SPEC, actionSpace: discrete(300) };
   assert.throws(() => make(wide, {}), /up to 256 actions.*--kernels tfjs/);
-  assert.throws(() => make(SPEC, { estimator: "pathwise" }), /not pathwise.*--kernels tfjs/);
   const shared = () =>
     algos.get("mappo").create(SPEC, {
       options: algos.get("mappo").options.parse({ hidden: 8, share: true }),

@@ -64,6 +64,11 @@ export class ActionValueCritic {
     });
   }
 
+  /** Its network and optimiser (for the fused kernels' copy, algos/ppo/fused.ts FusedQ). */
+  get parts(): { base: MlpBase; head: Dense; opt: Adam } {
+    return { base: this.#base, head: this.#head, opt: this.#opt };
+  }
+
   /**
    * `Q(s, u)`.
    * @param s `[B, criticDim]` critic input

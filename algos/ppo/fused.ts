@@ -10,7 +10,8 @@
  * or not; PPO's clipped surrogate (MAPPO, IPPO, AR-MAPPO), the sequential factor M_k (HAPPO,
  * BPPO), BPPO's peer term for the paper and reference estimators, its feedback (the gradient of
  * `rho_k A_k` with respect to the stored action vectors) and the own/peer gradient-norm
- * diagnostics; acting's forward passes; the critics' clipped Huber loss ({@link FusedCritics}).
+ * diagnostics; the pathwise estimator ({@link FusedQ}, {@link FusedActors.pathwiseGrad}); acting's
+ * forward passes; the critics' clipped Huber loss ({@link FusedCritics}).
  * {@link fusedUnsupported} names what does not run here yet.
  *
  * @module
@@ -20,6 +21,7 @@ import { Rng } from "../../core/rng.ts";
 import { type Buf, type Kernels, kernels, rowsOf } from "../../core/fused/kernels.ts";
 import { FActor, FDense, FGru, FMlp, type FRecurrence, ParamGroup } from "../../core/fused/nets.ts";
 import type { PpoAgents } from "./agents.ts";
+import type { ActionValueCritic } from "./action_value.ts";
 import { minibatches, type TrainBatch } from "./batch.ts";
 import type { MetricSums } from "./metrics.ts";
 
@@ -32,9 +34,6 @@ import type { MetricSums } from "./metrics.ts";
 export function fusedUnsupported(ag: PpoAgents, estimator: string | null): string | null {
   if (ag.A > 256) {
     return `--kernels fused supports up to 256 actions per agent (this env has ${ag.A})`;
-  }
-  if (estimator === "pathwise") {
-    return "--kernels fused supports BPPO's paper and reference estimators so far, not pathwise";
   }
   if (ag.shared) {
     return "--kernels fused supports per-agent actors so far: drop --algo-opt share=true";
@@ -131,6 +130,7 @@ export class FusedActors {
   #mark = 0;
   #N = 0;
   #mask: Float32Array[] = [];
+  #u: Float32Array = new Float32Array(0);
 
   /**
    * Declares a fused copy of every agent's actor.
@@ -190,6 +190,7 @@ export class FusedActors {
     this.#mark = kern.mark();
     this.#N = N;
     const u = tb.u.dataSync() as Float32Array;
+    this.#u = u;
     const put = (x: Float32Array | Int32Array) => {
       const b = kern.scratch(x.length);
       if (x instanceof Int32Array) kern.i32(b).set(x);
@@ -650,6 +651,140 @@ export class FusedActors {
   }
 
   /**
+   * `[N, A]` the pathwise gradient agent k follows (algos/bppo.ts pathwiseGrad, docs/bpta.md
+   * §4d): the total derivative of `Q(s, u)` with respect to u_k through every successor's
+   * reparameterised action (recomputed from the stored noise), by reverse mode: dQ/du at the
+   * stored joint action, then each successor j in reverse chain order passes the adjoint of its
+   * x_j back through its policy to the action slots its conditioning input reads.
+   * @param k the agent
+   * @param q the fused action-value critic
+   * @param s `[N, criticDim]` the critic inputs
+   * @param successors the agents after k, in chain order
+   * @param tau Gumbel temperature
+   * @returns a new array
+   */
+  pathwiseGrad(
+    k: number,
+    q: FusedQ,
+    s: Float32Array,
+    successors: readonly number[],
+    tau: number,
+  ): Float32Array {
+    const kern = this.#kern, K = kern.k, N = this.#N, { n, A } = this.ag, nA = n * A;
+    const adj = q.gradU(s, this.#u); // dQ/du, every slot
+    for (const j of [...successors].reverse()) {
+      const r = this.#r(j), mk = kern.mark(), fa = this.#actors[j]!;
+      const t = fa.forward(r.obs, r.cond, N, this.#rec(r.h, r.keep, N));
+      const h = this.#headFwd(j, t.y, r, N, false);
+      const g = kern.scratch(N * A), gv = kern.f32(g);
+      for (let q2 = 0; q2 < N; q2++) {
+        gv.set(adj.subarray(q2 * nA + j * A, q2 * nA + (j + 1) * A), q2 * A);
+      }
+      const ones = kern.scratch(N), dl = kern.scratch(N * A, true);
+      kern.f32(ones).fill(1);
+      if (h.lsm) { // x_j = onehot + y - sg(y), y = softmax((l + eps) / tau): its Jacobian's transpose
+        K.gumbel_peer_bwd(
+          h.lsm.ptr,
+          r.noise!.ptr,
+          g.ptr,
+          r.acts.ptr,
+          ones.ptr,
+          dl.ptr,
+          N,
+          A,
+          tau,
+          1,
+          0,
+        );
+      } else { // x_j = a + (mu - sg mu) + ...: the mean passes the adjoint (sigma does not see u)
+        K.gauss_peer_bwd(g.ptr, 0, this.#groups[j]!.ptr(fa.logStd!), ones.ptr, dl.ptr, 0, N, A, 1);
+      }
+      const dcond = fa.backward(t, dl, true, false)!;
+      const w = nA + n, dc = kern.f32(dcond), mask = this.#mask[j]!;
+      for (let q2 = 0; q2 < N; q2++) {
+        for (let c = 0; c < nA; c++) adj[q2 * nA + c]! += dc[q2 * w + c]! * mask[c]!; // d(u ⊙ mask_j)/du
+      }
+      kern.release(mk);
+    }
+    const out = new Float32Array(N * A);
+    for (let q2 = 0; q2 < N; q2++) {
+      out.set(adj.subarray(q2 * nA + k * A, q2 * nA + (k + 1) * A), q2 * A);
+    }
+    return out;
+  }
+
+  /**
+   * Agent k's epochs under the pathwise estimator (algos/bppo.ts pathwiseLoss): the loss
+   * `-mean(m f_k · x_k) - c_ent H`, `x_k` its reparameterised action (stored noise), `m = 1` while
+   * `|rho_k - 1| <= clip` (+1e-7, as the tfjs path), one Adam step per minibatch.
+   * @param k the agent
+   * @param ctx minibatch rng, metrics, `f [N, A]` from {@link pathwiseGrad}, temperature
+   */
+  trainPathwise(
+    k: number,
+    ctx: { rng: Rng; metrics: MetricSums; f: Float32Array; tau: number },
+  ): void {
+    const ag = this.ag, kern = this.#kern, N = this.#N, A = ag.A, m = ctx.metrics;
+    const { clip, entropyCoef, epochs } = ag.opts;
+    const fa = this.#actors[k]!, g = this.#groups[k]!, opt = this.#tfjs(k).opt;
+    const peer: FusedPeer = { g: ctx.f, weight: 1, tau: ctx.tau, estimator: "paper" };
+    const th = Math.fround(clip + 1e-7);
+    const mk0 = kern.mark();
+    const fb = kern.scratch(N * A);
+    kern.f32(fb).set(ctx.f);
+    for (let ep = 0; ep < epochs; ep++) {
+      const last = ep === epochs - 1;
+      for (const idxT of minibatches(N, ag.opts.minibatches, ctx.rng, ag.seqLen) ?? [null]) {
+        const idx = idxT ? idxT.dataSync() as Int32Array : null;
+        idxT?.dispose();
+        const mk = kern.mark();
+        const x = this.#gather(k, idx, { M: null, g: fb }), B = x.B;
+        x.noise = x.storedNoise!();
+        g.zeroGrad();
+        const t = fa.forward(x.obs, x.cond, B, x.rec);
+        const h = this.#headFwd(k, t.y, x, B, true);
+        const lp = kern.f32(h.logp), old = kern.f32(x.logpOld);
+        const dpeer = kern.scratch(B), dp = kern.f32(dpeer);
+        let kl = 0, clipped = 0;
+        for (let q = 0; q < B; q++) {
+          const d = Math.fround(lp[q]! - old[q]!), rho = Math.fround(Math.exp(d));
+          const inside = Math.fround(th - Math.abs(Math.fround(rho - 1))) > 0 ? 1 : 0;
+          dp[q] = -inside / B; // d/dp of -mean(m f · x)
+          kl += rho - 1 - d;
+          if (Math.abs(rho - 1) > clip) clipped++;
+        }
+        const dl = kern.scratch(B * A);
+        this.#headBwd(k, h, x, { dlogp: null, entropyCoef, dl, grads: true });
+        this.#peerBwd(k, h, x, dpeer, dl, peer, true);
+        fa.backward(t, dl, false);
+        const norm = g.adamStep({ ...opt.opts, lr: opt.opts.lr * opt.lrScale });
+        if (last) {
+          const gv = kern.f32(x.g!);
+          let path = 0;
+          if (ag.discrete) {
+            const av = kern.i32(x.acts);
+            for (let q = 0; q < B; q++) path += -dp[q]! * B * gv[q * A + av[q]!]!;
+          } else {
+            const av = kern.f32(x.acts);
+            for (let q = 0; q < B; q++) {
+              let d = 0;
+              for (let c = 0; c < A; c++) d += gv[q * A + c]! * av[q * A + c]!;
+              path += -dp[q]! * B * d;
+            }
+          }
+          m.add("losses/policy", -path / B); // -mean(m f_k · x_k), x_k's value the taken action
+          m.add("losses/entropy", this.#entropy(k, h));
+          m.add("losses/approx_kl", kl / B);
+          m.add("losses/clip_frac", clipped / B);
+          m.add("losses/actor_grad_norm", norm);
+        }
+        kern.release(mk);
+      }
+    }
+    kern.release(mk0);
+  }
+
+  /**
    * The feedback agent k sends upstream (algos/bppo.ts feedback): the gradient of
    * `sum_q rho_k,q A_k,q` (paper) or of its mean (reference, `peerScale` mean) with respect to
    * the stored action vectors u, `[N, n A]`, through k's conditioning MLP; the reference form is
@@ -900,4 +1035,138 @@ export function fusedCriticsOf(ag: PpoAgents): FusedCritics {
   let f = fusedCritics.get(ag);
   if (!f) fusedCritics.set(ag, f = new FusedCritics(ag));
   return f;
+}
+
+/**
+ * BPPO's action-value critic `Q(s, u)` (algos/ppo/action_value.ts, the pathwise estimator) on the
+ * fused kernels: its Huber regression on the returns, and its gradient with respect to the joint
+ * action. Parameters and Adam slots are copied in from tfjs before training and back after.
+ */
+export class FusedQ {
+  readonly #kern: Kernels;
+  readonly #group: ParamGroup;
+  readonly #base: FMlp;
+  readonly #head: FDense;
+
+  /**
+   * Declares a fused copy.
+   * @param q the tfjs critic
+   */
+  constructor(readonly q: ActionValueCritic) {
+    this.#kern = kernels();
+    this.#group = new ParamGroup(this.#kern);
+    const { base, head } = q.parts;
+    this.#base = new FMlp(this.#group, base);
+    this.#head = new FDense(this.#group, head.W.shape[0]!, head.W.shape[1]!);
+    this.#group.build();
+  }
+
+  #sync(dir: "in" | "out"): void {
+    const { base, head, opt } = this.q.parts, g = this.#group, kern = this.#kern;
+    const vars = [...FMlp.vars(base), ...FDense.vars(head)];
+    const order = this.q.named.map(([, v]) => v), slots = opt.slots();
+    const { m, v } = g.buffers;
+    if (dir === "in") {
+      g.readFrom(vars);
+      vars.forEach((x, j) => {
+        const p = g.params[j]!, at = order.indexOf(x);
+        kern.f32(m).set(slots.m[at]!.dataSync() as Float32Array, p.off);
+        kern.f32(v).set(slots.v[at]!.dataSync() as Float32Array, p.off);
+      });
+      g.t = slots.t;
+      return;
+    }
+    g.writeTo(vars);
+    tf.tidy(() => {
+      vars.forEach((x, j) => {
+        const p = g.params[j]!, at = order.indexOf(x);
+        slots.m[at]!.assign(tf.tensor(kern.f32(m).slice(p.off, p.off + p.n), x.shape));
+        slots.v[at]!.assign(tf.tensor(kern.f32(v).slice(p.off, p.off + p.n), x.shape));
+      });
+    });
+    opt.setStep(g.t);
+  }
+
+  /**
+   * Regresses Q on the returns (Huber loss) as ActionValueCritic.train does, on the kernels.
+   * @param s `[N, criticDim]` critic inputs
+   * @param u `[N, n A]` the joint actions taken
+   * @param ret `[N]` returns
+   * @param o epochs, minibatches, their rng, the Huber delta, the learning-rate factor
+   * @returns the last epoch's mean loss
+   */
+  train(
+    s: Float32Array,
+    u: Float32Array,
+    ret: Float32Array,
+    o: { epochs: number; minibatches: number; rng: Rng; huberDelta: number; lrScale?: number },
+  ): number {
+    const kern = this.#kern, K = kern.k, g = this.#group, N = ret.length;
+    const D = s.length / N, U = u.length / N, W = D + U;
+    this.#sync("in");
+    const mk0 = kern.mark();
+    const inp = kern.scratch(N * W), r = kern.scratch(N);
+    const iv = kern.f32(inp);
+    for (let q = 0; q < N; q++) {
+      iv.set(s.subarray(q * D, (q + 1) * D), q * W);
+      iv.set(u.subarray(q * U, (q + 1) * U), q * W + D);
+    }
+    kern.f32(r).set(ret);
+    const opt = this.q.parts.opt, lr = opt.opts.lr * (o.lrScale ?? 1);
+    let last = 0;
+    for (let ep = 0; ep < o.epochs; ep++) {
+      let sum = 0, count = 0;
+      for (const idxT of minibatches(N, o.minibatches, o.rng) ?? [null]) {
+        const idx = idxT ? idxT.dataSync() as Int32Array : null;
+        idxT?.dispose();
+        const mk = kern.mark(), B = idx ? idx.length : N;
+        let x = inp, rt = r;
+        if (idx) {
+          const ib = kern.scratch(B);
+          kern.i32(ib).set(idx);
+          x = kern.scratch(B * W), rt = kern.scratch(B);
+          K.gather_rows(inp.ptr, ib.ptr, x.ptr, B, W);
+          K.gather_rows(r.ptr, ib.ptr, rt.ptr, B, 1);
+        }
+        g.zeroGrad();
+        const tb = this.#base.forward(x, B), th = this.#head.forward(tb.y, B);
+        const dv = kern.scratch(B);
+        // plain Huber: the clipped form with an infinite clip (both branches equal, the first taken)
+        const loss = K.value_clip_grad(th.y.ptr, rt.ptr, rt.ptr, dv.ptr, B, 3e38, o.huberDelta, B);
+        this.#base.backward(tb, this.#head.backward(th, dv, true)!, false);
+        g.adamStep({ ...opt.opts, lr });
+        if (ep === o.epochs - 1) sum += loss / B, count++;
+        kern.release(mk);
+      }
+      if (ep === o.epochs - 1) last = sum / count;
+    }
+    kern.release(mk0);
+    this.#sync("out");
+    return last;
+  }
+
+  /**
+   * `dQ/du` at the given rows: the gradient of `sum Q(s, u)` with respect to the joint action.
+   * @param s `[N, criticDim]`
+   * @param u `[N, n A]`
+   * @returns `[N, n A]`
+   */
+  gradU(s: Float32Array, u: Float32Array): Float32Array {
+    const kern = this.#kern, W = this.#base.layers[0]!.inDim; // critic input + joint action
+    const N = (s.length + u.length) / W, D = s.length / N, A = u.length / N;
+    const mk = kern.mark();
+    const inp = kern.scratch(N * W), iv = kern.f32(inp);
+    for (let q = 0; q < N; q++) {
+      iv.set(s.subarray(q * D, (q + 1) * D), q * W);
+      iv.set(u.subarray(q * A, (q + 1) * A), q * W + D);
+    }
+    const tb = this.#base.forward(inp, N), th = this.#head.forward(tb.y, N);
+    const ones = kern.scratch(N);
+    kern.f32(ones).fill(1);
+    const dx = this.#base.backward(tb, this.#head.backward(th, ones, true, false)!, true, false)!;
+    const dv = kern.f32(dx), out = new Float32Array(N * A);
+    for (let q = 0; q < N; q++) out.set(dv.subarray(q * W + D, (q + 1) * W), q * A);
+    kern.release(mk);
+    return out;
+  }
 }
