@@ -28,10 +28,10 @@ import type { MetricSums } from "./metrics.ts";
 /**
  * Why a configuration cannot use the fused kernels yet, or null when it can.
  * @param ag the agents
- * @param estimator BPPO's estimator (null for other algorithms)
+ * @param _estimator BPPO's estimator (null for other algorithms; every one runs fused)
  * @returns a sentence naming the option to change, or null
  */
-export function fusedUnsupported(ag: PpoAgents, estimator: string | null): string | null {
+export function fusedUnsupported(ag: PpoAgents, _estimator: string | null): string | null {
   if (ag.A > 256) {
     return `--kernels fused supports up to 256 actions per agent (this env has ${ag.A})`;
   }
