@@ -122,5 +122,21 @@ export async function initBackend(choice: BackendChoice = "auto"): Promise<Backe
     if (!(await tf.setBackend("cpu"))) throw new Error("Cannot initialise any tfjs backend");
   }
   await tf.ready();
+  if (choice === "auto" && name === "webgpu") { // measured, not assumed (core/fused/measure.ts)
+    const { policyStepMs } = await import("./fused/measure.ts");
+    const ms = await policyStepMs();
+    const figures = `a policy training step took ${ms.tfjs.toFixed(1)} ms on WebGPU and ${
+      ms.fused.toFixed(1)
+    } ms on the fused kernels`;
+    if (ms.fused < ms.tfjs) {
+      await tf.setBackend("wasm");
+      await tf.ready();
+      return {
+        name: "wasm",
+        reason: `${reason}, but ${figures}: using wasm and the fused kernels`,
+      };
+    }
+    reason = `${reason}; ${figures}`;
+  }
   return { name, reason, warning };
 }

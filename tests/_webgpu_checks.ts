@@ -171,3 +171,20 @@ Deno.test({
     await initBackend("wasm");
   },
 });
+
+Deno.test({
+  name:
+    "--backend auto's measurement: a policy training step timed on WebGPU and on the fused kernels",
+  ignore,
+  async fn() {
+    await initBackend("webgpu");
+    const { policyStepMs } = await import("../core/fused/measure.ts");
+    const before = tf.memory().numTensors;
+    const ms = await policyStepMs(512); // the decision uses 4096 rows; fewer keep this check short
+    assert.ok(ms.tfjs > 0 && ms.fused > 0, JSON.stringify(ms));
+    // on this software adapter the fused kernels win by far: auto would take wasm + fused
+    assert.ok(ms.fused < ms.tfjs, `fused ${ms.fused} ms, llvmpipe WebGPU ${ms.tfjs} ms`);
+    assert.equal(tf.memory().numTensors, before, "the measurement frees its tensors");
+    await initBackend("wasm");
+  },
+});

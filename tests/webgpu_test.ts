@@ -27,7 +27,7 @@ Deno.test("webgpu agrees with wasm, keeps memory flat and sums with addAll (chil
     Number(summary.match(new RegExp(`(\\d+) ${k}`))?.[1] ?? 0)
   );
   assert.equal(failed, 0, `WebGPU checks failed: ${summary}${tail}`);
-  assert.equal(passed + ignored, 3, `expected 3 WebGPU checks: ${summary}${tail}`);
+  assert.equal(passed + ignored, 4, `expected 4 WebGPU checks: ${summary}${tail}`);
   if (ignored) console.error("webgpu_test: no WebGPU adapter in this Deno, checks ignored");
   if (!out.success) {
     console.error(
