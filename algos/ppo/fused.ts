@@ -836,8 +836,9 @@ export interface FusedCriticRows {
   readonly ret: Float32Array | tf.Tensor;
   /** `[N]` values at collection. */
   readonly vOld: Float32Array | tf.Tensor;
-  /** `[N, H]` the critic's GRU state of each row, and `[N]` reset flags (recurrent), or null. */
+  /** `[N, H]` the critic's GRU state of each row (recurrent), or null. */
   readonly hCritic?: Float32Array | tf.Tensor | null;
+  /** `[N]` 0 where the state resets before the row (recurrent), or null. */
   readonly keep?: Float32Array | tf.Tensor | null;
 }
 

@@ -29,3 +29,13 @@ export { criticMetrics, CriticPool } from "./critic_pool.ts";
 export { MetricSums, ratioStats } from "./metrics.ts";
 export { agentsState, setAgentsState } from "./state.ts";
 export { PpoAlgorithm } from "./base.ts";
+export { ActionValueCritic } from "./action_value.ts";
+export {
+  FusedActors,
+  type FusedCriticRows,
+  FusedCritics,
+  type FusedPeer,
+  FusedQ,
+  fusedUnsupported,
+  useKernels,
+} from "./fused.ts";
