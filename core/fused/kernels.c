@@ -29,7 +29,8 @@ typedef float f32;
 // exp(x) on four lanes: x = n ln2 + r, |r| <= ln2 / 2, exp(r) by a degree-6 polynomial, 2^n by
 // adding n to the exponent bits. Inputs are clamped to [-87.3, 88.3] (exp underflows to ~1e-38).
 static inline v128_t vexp(v128_t x) {
-  x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-87.3f)), wasm_f32x4_splat(88.3f));
+  // pmin/pmax are one minps/maxps in V8; min/max carry NaN and -0 rules that cost several
+  x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, wasm_f32x4_splat(-87.3f)), wasm_f32x4_splat(88.3f));
   v128_t n = wasm_f32x4_floor(
       wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)),
                      wasm_f32x4_splat(0.5f)));
@@ -43,8 +44,11 @@ static inline v128_t vexp(v128_t x) {
   y = wasm_f32x4_add(wasm_f32x4_mul(y, r), wasm_f32x4_splat(1.6666665459e-1f));
   y = wasm_f32x4_add(wasm_f32x4_mul(y, r), wasm_f32x4_splat(5.0000001201e-1f));
   y = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(y, z), r), wasm_f32x4_splat(1.0f));
-  v128_t e = wasm_i32x4_shl(wasm_i32x4_trunc_sat_f32x4(n), 23);
-  return wasm_i32x4_add(y, e); // y * 2^n
+  // n as an integer without a saturating conversion (several instructions in V8): the bits of
+  // n + 1.5 * 2^23 minus those of 1.5 * 2^23 are n, for |n| < 2^22
+  v128_t magic = wasm_f32x4_splat(12582912.0f);
+  v128_t ni = wasm_i32x4_sub(wasm_f32x4_add(n, magic), magic);
+  return wasm_i32x4_add(y, wasm_i32x4_shl(ni, 23)); // y * 2^n
 }
 
 static inline f32 sexp(f32 x) { return wasm_f32x4_extract_lane(vexp(wasm_f32x4_splat(x)), 0); }
@@ -99,7 +103,7 @@ static inline v128_t vtanh(v128_t x) {
 static inline f32 stanh(f32 x) { return wasm_f32x4_extract_lane(vtanh(wasm_f32x4_splat(x)), 0); }
 
 static inline v128_t vact(v128_t x, int act) {
-  if (act == 1) return wasm_f32x4_max(x, wasm_f32x4_splat(0.0f));
+  if (act == 1) return wasm_f32x4_pmax(wasm_f32x4_splat(0.0f), x); // x > 0 ? x : 0
   if (act == 2) return vtanh(x);
   return x;
 }
