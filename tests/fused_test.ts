@@ -432,3 +432,16 @@ Deno.test("fused: Deno compiles the relaxed-SIMD build (the one Baton uses by de
   assert.equal(bestVariant(), "relaxed");
   assert.equal(new Kernels().variant, "relaxed");
 });
+
+Deno.test("fused: unwind frees every mark an error left open, so parameters can be allocated again", () => {
+  const kern = new Kernels();
+  const top = kern.used;
+  const m1 = kern.mark();
+  kern.scratch(1000);
+  kern.mark(); // an inner mark a failed pass never released
+  kern.scratch(1000);
+  assert.throws(() => kern.alloc(10), /inside a scratch mark/);
+  kern.unwind(m1);
+  assert.equal(kern.used, top);
+  assert.ok(kern.alloc(10).ptr >= top);
+});

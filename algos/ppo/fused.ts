@@ -186,6 +186,10 @@ export class FusedActors {
    */
   begin(tb: TrainBatch): void {
     const kern = this.#kern, { n, A } = this.ag, N = tb.N;
+    if (this.#rows) { // an update that failed before end(): its scratch is freed, nothing copied
+      kern.unwind(this.#mark);
+      this.#rows = null;
+    }
     this.#pull();
     this.#mark = kern.mark();
     this.#N = N;
@@ -552,32 +556,35 @@ export class FusedActors {
   ): void {
     const ag = this.ag, kern = this.#kern, N = this.#N, A = ag.A;
     const mk0 = kern.mark();
-    const Mb = kern.scratch(N), gb = ctx.peer ? kern.scratch(N * A) : null;
-    kern.f32(Mb).set(ctx.M);
-    if (gb) kern.f32(gb).set(ctx.peer!.g);
-    for (let ep = 0; ep < ag.opts.epochs; ep++) {
-      const last = ep === ag.opts.epochs - 1;
-      let first = true;
-      for (const idxT of minibatches(N, ag.opts.minibatches, ctx.rng, ag.seqLen) ?? [null]) {
-        const idx = idxT ? idxT.dataSync() as Int32Array : null;
-        idxT?.dispose();
-        const mk = kern.mark();
-        const x = this.#gather(k, idx, { M: Mb, g: gb });
-        if (last && first && ctx.diagnose && ctx.peer) {
-          this.#diagnose(
-            k,
-            { ...x, noise: this.#noise(x, ctx.peer, ctx.diagnose) },
-            ctx.metrics,
-            ctx.peer,
-          );
+    try {
+      const Mb = kern.scratch(N), gb = ctx.peer ? kern.scratch(N * A) : null;
+      kern.f32(Mb).set(ctx.M);
+      if (gb) kern.f32(gb).set(ctx.peer!.g);
+      for (let ep = 0; ep < ag.opts.epochs; ep++) {
+        const last = ep === ag.opts.epochs - 1;
+        let first = true;
+        for (const idxT of minibatches(N, ag.opts.minibatches, ctx.rng, ag.seqLen) ?? [null]) {
+          const idx = idxT ? idxT.dataSync() as Int32Array : null;
+          idxT?.dispose();
+          const mk = kern.mark();
+          const x = this.#gather(k, idx, { M: Mb, g: gb });
+          if (last && first && ctx.diagnose && ctx.peer) {
+            this.#diagnose(
+              k,
+              { ...x, noise: this.#noise(x, ctx.peer, ctx.diagnose) },
+              ctx.metrics,
+              ctx.peer,
+            );
+          }
+          first = false;
+          x.noise = this.#noise(x, ctx.peer, ctx.rng);
+          this.#step(k, x, { last, metrics: ctx.metrics, peer: ctx.peer });
+          kern.release(mk);
         }
-        first = false;
-        x.noise = this.#noise(x, ctx.peer, ctx.rng);
-        this.#step(k, x, { last, metrics: ctx.metrics, peer: ctx.peer });
-        kern.release(mk);
       }
+    } finally { // an error leaves no scratch mark open
+      kern.unwind(mk0);
     }
-    kern.release(mk0);
   }
 
   /**
@@ -730,58 +737,61 @@ export class FusedActors {
     const peer: FusedPeer = { g: ctx.f, weight: 1, tau: ctx.tau, estimator: "paper" };
     const th = Math.fround(clip + 1e-7);
     const mk0 = kern.mark();
-    const fb = kern.scratch(N * A);
-    kern.f32(fb).set(ctx.f);
-    for (let ep = 0; ep < epochs; ep++) {
-      const last = ep === epochs - 1;
-      for (const idxT of minibatches(N, ag.opts.minibatches, ctx.rng, ag.seqLen) ?? [null]) {
-        const idx = idxT ? idxT.dataSync() as Int32Array : null;
-        idxT?.dispose();
-        const mk = kern.mark();
-        const x = this.#gather(k, idx, { M: null, g: fb }), B = x.B;
-        x.noise = x.storedNoise!();
-        g.zeroGrad();
-        const t = fa.forward(x.obs, x.cond, B, x.rec);
-        const h = this.#headFwd(k, t.y, x, B, true);
-        const lp = kern.f32(h.logp), old = kern.f32(x.logpOld);
-        const dpeer = kern.scratch(B), dp = kern.f32(dpeer);
-        let kl = 0, clipped = 0;
-        for (let q = 0; q < B; q++) {
-          const d = Math.fround(lp[q]! - old[q]!), rho = Math.fround(Math.exp(d));
-          const inside = Math.fround(th - Math.abs(Math.fround(rho - 1))) > 0 ? 1 : 0;
-          dp[q] = -inside / B; // d/dp of -mean(m f · x)
-          kl += rho - 1 - d;
-          if (Math.abs(rho - 1) > clip) clipped++;
-        }
-        const dl = kern.scratch(B * A);
-        this.#headBwd(k, h, x, { dlogp: null, entropyCoef, dl, grads: true });
-        this.#peerBwd(k, h, x, dpeer, dl, peer, true);
-        fa.backward(t, dl, false);
-        const norm = g.adamStep({ ...opt.opts, lr: opt.opts.lr * opt.lrScale });
-        if (last) {
-          const gv = kern.f32(x.g!);
-          let path = 0;
-          if (ag.discrete) {
-            const av = kern.i32(x.acts);
-            for (let q = 0; q < B; q++) path += -dp[q]! * B * gv[q * A + av[q]!]!;
-          } else {
-            const av = kern.f32(x.acts);
-            for (let q = 0; q < B; q++) {
-              let d = 0;
-              for (let c = 0; c < A; c++) d += gv[q * A + c]! * av[q * A + c]!;
-              path += -dp[q]! * B * d;
-            }
+    try {
+      const fb = kern.scratch(N * A);
+      kern.f32(fb).set(ctx.f);
+      for (let ep = 0; ep < epochs; ep++) {
+        const last = ep === epochs - 1;
+        for (const idxT of minibatches(N, ag.opts.minibatches, ctx.rng, ag.seqLen) ?? [null]) {
+          const idx = idxT ? idxT.dataSync() as Int32Array : null;
+          idxT?.dispose();
+          const mk = kern.mark();
+          const x = this.#gather(k, idx, { M: null, g: fb }), B = x.B;
+          x.noise = x.storedNoise!();
+          g.zeroGrad();
+          const t = fa.forward(x.obs, x.cond, B, x.rec);
+          const h = this.#headFwd(k, t.y, x, B, true);
+          const lp = kern.f32(h.logp), old = kern.f32(x.logpOld);
+          const dpeer = kern.scratch(B), dp = kern.f32(dpeer);
+          let kl = 0, clipped = 0;
+          for (let q = 0; q < B; q++) {
+            const d = Math.fround(lp[q]! - old[q]!), rho = Math.fround(Math.exp(d));
+            const inside = Math.fround(th - Math.abs(Math.fround(rho - 1))) > 0 ? 1 : 0;
+            dp[q] = -inside / B; // d/dp of -mean(m f · x)
+            kl += rho - 1 - d;
+            if (Math.abs(rho - 1) > clip) clipped++;
           }
-          m.add("losses/policy", -path / B); // -mean(m f_k · x_k), x_k's value the taken action
-          m.add("losses/entropy", this.#entropy(k, h));
-          m.add("losses/approx_kl", kl / B);
-          m.add("losses/clip_frac", clipped / B);
-          m.add("losses/actor_grad_norm", norm);
+          const dl = kern.scratch(B * A);
+          this.#headBwd(k, h, x, { dlogp: null, entropyCoef, dl, grads: true });
+          this.#peerBwd(k, h, x, dpeer, dl, peer, true);
+          fa.backward(t, dl, false);
+          const norm = g.adamStep({ ...opt.opts, lr: opt.opts.lr * opt.lrScale });
+          if (last) {
+            const gv = kern.f32(x.g!);
+            let path = 0;
+            if (ag.discrete) {
+              const av = kern.i32(x.acts);
+              for (let q = 0; q < B; q++) path += -dp[q]! * B * gv[q * A + av[q]!]!;
+            } else {
+              const av = kern.f32(x.acts);
+              for (let q = 0; q < B; q++) {
+                let d = 0;
+                for (let c = 0; c < A; c++) d += gv[q * A + c]! * av[q * A + c]!;
+                path += -dp[q]! * B * d;
+              }
+            }
+            m.add("losses/policy", -path / B); // -mean(m f_k · x_k), x_k's value the taken action
+            m.add("losses/entropy", this.#entropy(k, h));
+            m.add("losses/approx_kl", kl / B);
+            m.add("losses/clip_frac", clipped / B);
+            m.add("losses/actor_grad_norm", norm);
+          }
+          kern.release(mk);
         }
-        kern.release(mk);
       }
+    } finally { // an error leaves no scratch mark open
+      kern.unwind(mk0);
     }
-    kern.release(mk0);
   }
 
   /**
@@ -949,75 +959,78 @@ export class FusedCritics {
     const arr = (t: Float32Array | tf.Tensor) =>
       t instanceof Float32Array ? t : t.dataSync() as Float32Array;
     x.agents.forEach((i) => this.#sync(i, "in"));
-    const mk0 = kern.mark();
-    const put = (a: Float32Array) => {
-      const b = kern.scratch(a.length);
-      kern.f32(b).set(a);
-      return b;
-    };
-    const data = x.rows.map((r) => ({
-      inp: put(arr(r.criticIn)),
-      ret: put(arr(r.ret)),
-      vOld: put(arr(r.vOld)),
-      h: r.hCritic ? put(arr(r.hCritic)) : null,
-      keep: r.keep ? put(arr(r.keep)) : null,
-    }));
     const loss: number[][] = [], gradNorm: number[][] = [];
-    for (let ep = 0; ep < epochs; ep++) {
-      const last = ep === epochs - 1;
-      for (const idxT of (rng && minibatches(N, count, rng, ag.seqLen)) ?? [null]) {
-        const idx = idxT ? idxT.dataSync() as Int32Array : null;
-        idxT?.dispose();
-        const B = idx ? idx.length : N;
-        const ls: number[] = [], ns: number[] = [];
-        x.agents.forEach((i, j) => {
-          const mk = kern.mark(), d = data[j]!, g = this.#groups[i]!, net = this.#nets[i]!;
-          let ib: Buf | null = null;
-          const rows = (b: Buf, w: number): Buf => {
-            if (!idx) return b;
-            if (!ib) {
-              ib = kern.scratch(B);
-              kern.i32(ib).set(idx);
-            }
-            const out = kern.scratch(B * w);
-            K.gather_rows(b.ptr, ib.ptr, out.ptr, B, w);
-            return out;
-          };
-          const inp = rows(d.inp, D), ret = rows(d.ret, 1), vOld = rows(d.vOld, 1);
-          const rec = net.gru
-            ? {
-              h0: rowsOf(rows(d.h!, ag.H), ag.H, 0, B / ag.seqLen),
-              keep: d.keep ? rows(d.keep, 1) : null,
-              L: ag.seqLen,
-            }
-            : null;
-          g.zeroGrad();
-          const tb = net.base.forward(inp, B);
-          const tg = net.gru ? net.gru.forward(tb.y, rec!) : null;
-          const th = net.head.forward(tg ? tg.y : tb.y, B); // V [B, 1]
-          const dv = kern.scratch(B);
-          const sum = K.value_clip_grad(
-            th.y.ptr,
-            vOld.ptr,
-            ret.ptr,
-            dv.ptr,
-            B,
-            clip,
-            huberDelta,
-            B,
-          );
-          const dh = net.head.backward(th, dv, true)!;
-          net.base.backward(tb, tg ? net.gru!.backward(tg, dh, true)! : dh, false);
-          const opt = ag.criticOpts[i]!;
-          const norm = g.adamStep({ ...opt.opts, lr: opt.opts.lr * opt.lrScale });
-          ls.push(sum / B);
-          ns.push(norm);
-          kern.release(mk);
-        });
-        if (last) loss.push(ls), gradNorm.push(ns);
+    const mk0 = kern.mark();
+    try {
+      const put = (a: Float32Array) => {
+        const b = kern.scratch(a.length);
+        kern.f32(b).set(a);
+        return b;
+      };
+      const data = x.rows.map((r) => ({
+        inp: put(arr(r.criticIn)),
+        ret: put(arr(r.ret)),
+        vOld: put(arr(r.vOld)),
+        h: r.hCritic ? put(arr(r.hCritic)) : null,
+        keep: r.keep ? put(arr(r.keep)) : null,
+      }));
+      for (let ep = 0; ep < epochs; ep++) {
+        const last = ep === epochs - 1;
+        for (const idxT of (rng && minibatches(N, count, rng, ag.seqLen)) ?? [null]) {
+          const idx = idxT ? idxT.dataSync() as Int32Array : null;
+          idxT?.dispose();
+          const B = idx ? idx.length : N;
+          const ls: number[] = [], ns: number[] = [];
+          x.agents.forEach((i, j) => {
+            const mk = kern.mark(), d = data[j]!, g = this.#groups[i]!, net = this.#nets[i]!;
+            let ib: Buf | null = null;
+            const rows = (b: Buf, w: number): Buf => {
+              if (!idx) return b;
+              if (!ib) {
+                ib = kern.scratch(B);
+                kern.i32(ib).set(idx);
+              }
+              const out = kern.scratch(B * w);
+              K.gather_rows(b.ptr, ib.ptr, out.ptr, B, w);
+              return out;
+            };
+            const inp = rows(d.inp, D), ret = rows(d.ret, 1), vOld = rows(d.vOld, 1);
+            const rec = net.gru
+              ? {
+                h0: rowsOf(rows(d.h!, ag.H), ag.H, 0, B / ag.seqLen),
+                keep: d.keep ? rows(d.keep, 1) : null,
+                L: ag.seqLen,
+              }
+              : null;
+            g.zeroGrad();
+            const tb = net.base.forward(inp, B);
+            const tg = net.gru ? net.gru.forward(tb.y, rec!) : null;
+            const th = net.head.forward(tg ? tg.y : tb.y, B); // V [B, 1]
+            const dv = kern.scratch(B);
+            const sum = K.value_clip_grad(
+              th.y.ptr,
+              vOld.ptr,
+              ret.ptr,
+              dv.ptr,
+              B,
+              clip,
+              huberDelta,
+              B,
+            );
+            const dh = net.head.backward(th, dv, true)!;
+            net.base.backward(tb, tg ? net.gru!.backward(tg, dh, true)! : dh, false);
+            const opt = ag.criticOpts[i]!;
+            const norm = g.adamStep({ ...opt.opts, lr: opt.opts.lr * opt.lrScale });
+            ls.push(sum / B);
+            ns.push(norm);
+            kern.release(mk);
+          });
+          if (last) loss.push(ls), gradNorm.push(ns);
+        }
       }
+    } finally { // an error leaves no scratch mark open
+      kern.unwind(mk0);
     }
-    kern.release(mk0);
     x.agents.forEach((i) => this.#sync(i, "out"));
     if (this.#version === this.ag.criticVersion) this.#version++; // still current after this update
     this.ag.criticVersion++;
@@ -1105,43 +1118,55 @@ export class FusedQ {
     const kern = this.#kern, K = kern.k, g = this.#group, N = ret.length;
     const D = s.length / N, U = u.length / N, W = D + U;
     this.#sync("in");
-    const mk0 = kern.mark();
-    const inp = kern.scratch(N * W), r = kern.scratch(N);
-    const iv = kern.f32(inp);
-    for (let q = 0; q < N; q++) {
-      iv.set(s.subarray(q * D, (q + 1) * D), q * W);
-      iv.set(u.subarray(q * U, (q + 1) * U), q * W + D);
-    }
-    kern.f32(r).set(ret);
-    const opt = this.q.parts.opt, lr = opt.opts.lr * (o.lrScale ?? 1);
     let last = 0;
-    for (let ep = 0; ep < o.epochs; ep++) {
-      let sum = 0, count = 0;
-      for (const idxT of minibatches(N, o.minibatches, o.rng) ?? [null]) {
-        const idx = idxT ? idxT.dataSync() as Int32Array : null;
-        idxT?.dispose();
-        const mk = kern.mark(), B = idx ? idx.length : N;
-        let x = inp, rt = r;
-        if (idx) {
-          const ib = kern.scratch(B);
-          kern.i32(ib).set(idx);
-          x = kern.scratch(B * W), rt = kern.scratch(B);
-          K.gather_rows(inp.ptr, ib.ptr, x.ptr, B, W);
-          K.gather_rows(r.ptr, ib.ptr, rt.ptr, B, 1);
-        }
-        g.zeroGrad();
-        const tb = this.#base.forward(x, B), th = this.#head.forward(tb.y, B);
-        const dv = kern.scratch(B);
-        // plain Huber: the clipped form with an infinite clip (both branches equal, the first taken)
-        const loss = K.value_clip_grad(th.y.ptr, rt.ptr, rt.ptr, dv.ptr, B, 3e38, o.huberDelta, B);
-        this.#base.backward(tb, this.#head.backward(th, dv, true)!, false);
-        g.adamStep({ ...opt.opts, lr });
-        if (ep === o.epochs - 1) sum += loss / B, count++;
-        kern.release(mk);
+    const mk0 = kern.mark();
+    try {
+      const inp = kern.scratch(N * W), r = kern.scratch(N);
+      const iv = kern.f32(inp);
+      for (let q = 0; q < N; q++) {
+        iv.set(s.subarray(q * D, (q + 1) * D), q * W);
+        iv.set(u.subarray(q * U, (q + 1) * U), q * W + D);
       }
-      if (ep === o.epochs - 1) last = sum / count;
+      kern.f32(r).set(ret);
+      const opt = this.q.parts.opt, lr = opt.opts.lr * (o.lrScale ?? 1);
+      for (let ep = 0; ep < o.epochs; ep++) {
+        let sum = 0, count = 0;
+        for (const idxT of minibatches(N, o.minibatches, o.rng) ?? [null]) {
+          const idx = idxT ? idxT.dataSync() as Int32Array : null;
+          idxT?.dispose();
+          const mk = kern.mark(), B = idx ? idx.length : N;
+          let x = inp, rt = r;
+          if (idx) {
+            const ib = kern.scratch(B);
+            kern.i32(ib).set(idx);
+            x = kern.scratch(B * W), rt = kern.scratch(B);
+            K.gather_rows(inp.ptr, ib.ptr, x.ptr, B, W);
+            K.gather_rows(r.ptr, ib.ptr, rt.ptr, B, 1);
+          }
+          g.zeroGrad();
+          const tb = this.#base.forward(x, B), th = this.#head.forward(tb.y, B);
+          const dv = kern.scratch(B);
+          // plain Huber: the clipped form with an infinite clip (both branches equal, the first taken)
+          const loss = K.value_clip_grad(
+            th.y.ptr,
+            rt.ptr,
+            rt.ptr,
+            dv.ptr,
+            B,
+            3e38,
+            o.huberDelta,
+            B,
+          );
+          this.#base.backward(tb, this.#head.backward(th, dv, true)!, false);
+          g.adamStep({ ...opt.opts, lr });
+          if (ep === o.epochs - 1) sum += loss / B, count++;
+          kern.release(mk);
+        }
+        if (ep === o.epochs - 1) last = sum / count;
+      }
+    } finally { // an error leaves no scratch mark open
+      kern.unwind(mk0);
     }
-    kern.release(mk0);
     this.#sync("out");
     return last;
   }

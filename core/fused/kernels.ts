@@ -308,6 +308,15 @@ export class Kernels {
     return this.#i32.subarray(b.ptr >> 2, (b.ptr >> 2) + b.n);
   }
 
+  /**
+   * Frees the scratch taken since mark `m`, and every mark made after it (after an error left
+   * inner marks open).
+   * @param m what {@link mark} returned
+   */
+  unwind(m: number): void {
+    while (this.#marks.length >= m) this.#top = this.#marks.pop()!;
+  }
+
   /** Bytes in use (parameters and live scratch). */
   get used(): number {
     return this.#top;
