@@ -15,6 +15,8 @@ export interface Side {
   readonly algoOptions: Record<string, unknown>;
   /** Learner threads (default: the trainer's, one per core). */
   readonly threads?: number;
+  /** `--kernels` (default: the trainer's, auto). */
+  readonly kernels?: "auto" | "tfjs" | "fused";
 }
 
 /** Seconds per iteration (rollout + update) of a short run, its first iteration dropped. */
@@ -33,6 +35,7 @@ export async function iterationSeconds(s: Side, iters: number): Promise<number[]
     quiet: true,
     out,
     ...(s.threads ? { threads: s.threads } : {}),
+    ...(s.kernels ? { kernels: s.kernels } : {}),
   });
   await train(cfg, {
     env: defaultEnvRegistry().get(s.env),
