@@ -157,6 +157,6 @@ Deno.test("every preset in examples/configs passes train.ts --dry-run", async ()
       "--dry-run",
     ]);
     assert.equal(r.code, 0, `${f}: ${r.out}`);
-    assert.match(r.out, /^ok: bppo on (smax|mamujoco)\//m, f);
+    assert.match(r.out, /^ok: (bppo|mat) on (smax|mamujoco|football)\//m, f);
   }
 });

@@ -47,7 +47,12 @@ import {
 import { minibatches } from "../ppo/batch.ts";
 import { MatModel } from "./model.ts";
 
-/** MAT's options (`--algo-opt`); defaults: the authors' SMAC settings where they exist. */
+/**
+ * MAT's options (`--algo-opt`); defaults: the MAT code base's model (1 block, 1 head, 64 wide,
+ * `mat/config.py`) with Baton's PPO settings. The authors' per-benchmark settings (SMAC: 15
+ * epochs, clip 0.05; MA-MuJoCo: lr 5e-5, 40 minibatches, entropy 0.001; football: 10 epochs, clip
+ * 0.05) are presets: `examples/configs/mat_*.yaml`.
+ */
 export const matOptions = z.strictObject({
   blocks: z.int().min(1).max(16).default(1).describe("encoder and decoder blocks (n_block)"),
   heads: z.int().min(1).max(16).default(1).describe("attention heads (n_head; divide embed)"),
