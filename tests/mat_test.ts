@@ -237,3 +237,23 @@ Deno.test("MAT: acting and values leave no tensor behind", async () => {
   assert.equal(tf.memory().numTensors, before);
   mat.dispose();
 });
+
+Deno.test("mat: no observation LayerNorm over fewer than 3 features (auto), said once; layer forces it", async () => {
+  await initBackend("cpu");
+  const { Mat, matOptions } = await import("../algos/mat/mat.ts");
+  const small: EnvSpec = {
+    numAgents: 2,
+    obsDim: 2,
+    stateDim: 2,
+    actionSpace: discrete(3),
+    episodeLimit: 1,
+  };
+  const auto = new Mat(small, { ...matOptions.parse({}), rng: new Rng(0) });
+  const forced = new Mat(small, { ...matOptions.parse({ obsNorm: "layer" }), rng: new Rng(0) });
+  const names = (m: { model: MatModel }) => m.model.variables().map((v) => v.name);
+  assert.ok(!names(auto).some((n) => n.includes("obs_norm")), "auto leaves the norm out");
+  assert.ok(names(forced).some((n) => n.includes("obs_norm")), "layer keeps it");
+  assert.match(auto.notes.join("\n"), /no observation LayerNorm \(2 observation features/);
+  assert.equal(forced.notes.length, 0);
+  auto.dispose(), forced.dispose();
+});

@@ -71,6 +71,10 @@ export const matOptions = z.strictObject({
   order: z.enum(["identity", "random"]).default("identity").describe(
     "decoding order of the agents: fixed identity, or a random permutation per iteration",
   ),
+  obsNorm: z.enum(["auto", "layer", "none"]).default("auto").describe(
+    "the encoder's observation LayerNorm: auto = only with 3+ observation features (over fewer " +
+      "it maps every observation to the same few values), layer, none",
+  ),
 });
 /** Parsed {@link matOptions}. */
 export type MatOptions = z.infer<typeof matOptions>;
@@ -92,6 +96,9 @@ export class Mat implements Algorithm {
   /** Decoding order: position p holds agent `order[p]`. */
   order: Int32Array;
 
+  /** What the run should be told once (the observation norm left out). */
+  notes: readonly string[] = [];
+
   /**
    * Creates it.
    * @param spec the env spec
@@ -105,7 +112,15 @@ export class Mat implements Algorithm {
     }
     this.#spec = spec;
     const prefix = `mat${instances++}`;
-    this.model = new MatModel(spec, { ...o, name: prefix });
+    const obsNorm = o.obsNorm === "layer" || (o.obsNorm === "auto" && spec.obsDim >= 3);
+    if (o.obsNorm === "auto" && !obsNorm) {
+      this.notes = [
+        `mat: no observation LayerNorm (${spec.obsDim} observation feature${
+          spec.obsDim === 1 ? "" : "s"
+        }: a LayerNorm over fewer than 3 maps them to the same few values; --algo-opt obsNorm=layer forces it)`,
+      ];
+    }
+    this.model = new MatModel(spec, { ...o, obsNorm, name: prefix });
     this.#vars = this.model.variables();
     this.#keys = this.#vars.map((v) => v.name.slice(prefix.length + 1));
     this.#opt = new Adam(this.#vars, { lr: o.lr, eps: o.adamEps, maxGradNorm: o.maxGradNorm });

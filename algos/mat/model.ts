@@ -40,6 +40,8 @@ export interface MatSizes {
   readonly heads: number;
   /** Embedding width. */
   readonly embed: number;
+  /** LayerNorm the observations before their embedding (the authors' encoder does). */
+  readonly obsNorm?: boolean;
 }
 
 /** `Linear -> GELU -> LN -> Linear(out)`, the authors' value and action heads. */
@@ -74,7 +76,7 @@ export class MatModel {
   readonly discrete: boolean;
   /** Width of a shifted-action slot: A + 1 (a start flag) for discrete, A for box. */
   readonly slot: number;
-  readonly #obsNorm: Norm;
+  readonly #obsNorm: Norm | null;
   readonly #obsEmbed: Dense;
   readonly #encNorm: Norm;
   readonly #enc: EncodeBlock[];
@@ -97,7 +99,7 @@ export class MatModel {
     this.A = actionVecDim(spec.actionSpace);
     this.discrete = spec.actionSpace.kind === "discrete";
     this.slot = this.discrete ? this.A + 1 : this.A;
-    this.#obsNorm = makeNorm(`${name}/enc/obs_norm`, spec.obsDim);
+    this.#obsNorm = o.obsNorm ?? true ? makeNorm(`${name}/enc/obs_norm`, spec.obsDim) : null;
     this.#obsEmbed = makeDense(`${name}/enc/obs_embed`, {
       inDim: spec.obsDim,
       outDim: E,
@@ -137,7 +139,9 @@ export class MatModel {
       const e = gelu(
         tf.reshape(
           dense(
-            layerNorm(tf.reshape(obs, [-1, obs.shape[2]]) as tf.Tensor2D, this.#obsNorm),
+            this.#obsNorm
+              ? layerNorm(tf.reshape(obs, [-1, obs.shape[2]]) as tf.Tensor2D, this.#obsNorm)
+              : tf.reshape(obs, [-1, obs.shape[2]]) as tf.Tensor2D,
             this.#obsEmbed,
           ),
           [obs.shape[0], obs.shape[1], -1],
@@ -198,7 +202,7 @@ export class MatModel {
     const nv = (x: Norm) => [x.g, x.b];
     const h = (x: Head) => [...d(x.a), ...nv(x.norm), ...d(x.b)];
     return [
-      ...nv(this.#obsNorm),
+      ...(this.#obsNorm ? nv(this.#obsNorm) : []),
       ...d(this.#obsEmbed),
       ...nv(this.#encNorm),
       ...this.#enc.flatMap(encodeBlockVars),
