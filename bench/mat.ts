@@ -9,7 +9,6 @@
  */
 import {
   defaultAlgoRegistry,
-  defaultEnvRegistry,
   discrete,
   initBackend,
   Rng,
