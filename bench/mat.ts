@@ -7,14 +7,7 @@
  *
  * @module
  */
-import {
-  defaultAlgoRegistry,
-  discrete,
-  initBackend,
-  Rng,
-  type Rollout,
-  tf,
-} from "../mod.ts";
+import { defaultAlgoRegistry, discrete, initBackend, Rng, type Rollout, tf } from "../mod.ts";
 import type { EnvSpec } from "../core/vec_env.ts";
 import type { BenchOptions } from "./_opts.ts";
 import { compare, rate, type Side } from "./_compare.ts";
