@@ -145,16 +145,7 @@ export class FusedActors {
 
   /** The agent's tfjs variables in fused order, and its Adam slots. */
   #tfjs(k: number) {
-    const vars = FActor.vars(this.ag.actors[k]!);
-    const opt = this.ag.actorOpts[k]!;
-    const slots = opt.slots(), order = this.ag.actorVars(k);
-    const at = (v: tf.Variable) => order.indexOf(v);
-    return {
-      vars,
-      m: vars.map((v) => slots.m[at(v)]!),
-      v: vars.map((v) => slots.v[at(v)]!),
-      opt,
-    };
+    return { vars: FActor.vars(this.ag.actors[k]!), opt: this.ag.actorOpts[k]! };
   }
 
   #fresh = false;
@@ -166,16 +157,9 @@ export class FusedActors {
 
   /** Copies every actor's parameters and Adam slots in from tfjs. */
   #pull(): void {
-    const kern = this.#kern;
     this.#groups.forEach((g, k) => {
       const t = this.#tfjs(k);
-      g.readFrom(t.vars);
-      const { m, v } = g.buffers;
-      g.params.forEach((p, q) => {
-        kern.f32(m).set(t.m[q]!.dataSync() as Float32Array, p.off);
-        kern.f32(v).set(t.v[q]!.dataSync() as Float32Array, p.off);
-      });
-      g.t = t.opt.slots().t;
+      g.readFromTfjs(t.vars, t.opt);
     });
     this.#fresh = true;
   }
@@ -236,20 +220,11 @@ export class FusedActors {
 
   /** Ends the update: copies parameters, Adam slots and step counts back to tfjs. */
   end(): void {
-    const kern = this.#kern;
     this.#groups.forEach((g, k) => {
       const t = this.#tfjs(k);
-      g.writeTo(t.vars);
-      const { m, v } = g.buffers;
-      tf.tidy(() => {
-        g.params.forEach((p, q) => {
-          t.m[q]!.assign(tf.tensor(kern.f32(m).slice(p.off, p.off + p.n), t.m[q]!.shape));
-          t.v[q]!.assign(tf.tensor(kern.f32(v).slice(p.off, p.off + p.n), t.v[q]!.shape));
-        });
-      });
-      t.opt.setStep(g.t);
+      g.writeToTfjs(t.vars, t.opt);
     });
-    if (this.#rows) kern.release(this.#mark);
+    if (this.#rows) this.#kern.release(this.#mark);
     this.#rows = null;
     this.#fresh = true;
   }
@@ -916,27 +891,8 @@ export class FusedCritics {
   #sync(i: number, dir: "in" | "out"): void {
     const c = this.ag.critics[i]!, opt = this.ag.criticOpts[i]!, g = this.#groups[i]!;
     const vars = [...FMlp.vars(c.base), ...(c.gru ? FGru.vars(c.gru) : []), ...FDense.vars(c.head)];
-    const order = this.ag.criticVars(i), slots = opt.slots(), kern = this.#kern;
-    const { m, v } = g.buffers;
-    if (dir === "in") {
-      g.readFrom(vars);
-      vars.forEach((x, q) => {
-        const p = g.params[q]!, at = order.indexOf(x);
-        kern.f32(m).set(slots.m[at]!.dataSync() as Float32Array, p.off);
-        kern.f32(v).set(slots.v[at]!.dataSync() as Float32Array, p.off);
-      });
-      g.t = slots.t;
-      return;
-    }
-    g.writeTo(vars);
-    tf.tidy(() => {
-      vars.forEach((x, q) => {
-        const p = g.params[q]!, at = order.indexOf(x);
-        slots.m[at]!.assign(tf.tensor(kern.f32(m).slice(p.off, p.off + p.n), x.shape));
-        slots.v[at]!.assign(tf.tensor(kern.f32(v).slice(p.off, p.off + p.n), x.shape));
-      });
-    });
-    opt.setStep(g.t);
+    if (dir === "in") g.readFromTfjs(vars, opt);
+    else g.writeToTfjs(vars, opt);
   }
 
   /**
@@ -1076,29 +1032,10 @@ export class FusedQ {
   }
 
   #sync(dir: "in" | "out"): void {
-    const { base, head, opt } = this.q.parts, g = this.#group, kern = this.#kern;
+    const { base, head, opt } = this.q.parts;
     const vars = [...FMlp.vars(base), ...FDense.vars(head)];
-    const order = this.q.named.map(([, v]) => v), slots = opt.slots();
-    const { m, v } = g.buffers;
-    if (dir === "in") {
-      g.readFrom(vars);
-      vars.forEach((x, j) => {
-        const p = g.params[j]!, at = order.indexOf(x);
-        kern.f32(m).set(slots.m[at]!.dataSync() as Float32Array, p.off);
-        kern.f32(v).set(slots.v[at]!.dataSync() as Float32Array, p.off);
-      });
-      g.t = slots.t;
-      return;
-    }
-    g.writeTo(vars);
-    tf.tidy(() => {
-      vars.forEach((x, j) => {
-        const p = g.params[j]!, at = order.indexOf(x);
-        slots.m[at]!.assign(tf.tensor(kern.f32(m).slice(p.off, p.off + p.n), x.shape));
-        slots.v[at]!.assign(tf.tensor(kern.f32(v).slice(p.off, p.off + p.n), x.shape));
-      });
-    });
-    opt.setStep(g.t);
+    if (dir === "in") this.#group.readFromTfjs(vars, opt);
+    else this.#group.writeToTfjs(vars, opt);
   }
 
   /**

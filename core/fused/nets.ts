@@ -13,6 +13,7 @@
 import { tf } from "../deps.ts";
 import type { Dense, Gru, MlpBase, Norm } from "../nets.ts";
 import { ACT, type Buf, type Kernels, rowsOf } from "./kernels.ts";
+import type { Adam } from "../adam.ts";
 
 /** One parameter tensor: its place in its group's buffers and its shape. */
 export interface Param {
@@ -141,6 +142,41 @@ export class ParamGroup {
       const p = this.#params[k]!;
       tf.tidy(() => v.assign(tf.tensor(this.value(p).slice(), v.shape)));
     });
+  }
+
+  /**
+   * Copies a network in from tfjs: values (in {@link params} order) and its Adam's slots and step.
+   * @param vars the tfjs variables, one per parameter, in this group's order
+   * @param opt their optimiser (its variable order may differ: slots are matched by variable)
+   */
+  readFromTfjs(vars: readonly tf.Variable[], opt: Adam): void {
+    this.readFrom(vars);
+    const { m, v } = this.#b(), sl = opt.slots(), at = (x: tf.Variable) => opt.vars.indexOf(x);
+    vars.forEach((x, q) => {
+      const p = this.#params[q]!;
+      this.kern.f32(m).set(sl.m[at(x)]!.dataSync() as Float32Array, p.off);
+      this.kern.f32(v).set(sl.v[at(x)]!.dataSync() as Float32Array, p.off);
+    });
+    this.t = sl.t;
+  }
+
+  /**
+   * Copies a network back to tfjs: values, Adam's slots and step ({@link readFromTfjs}'s inverse).
+   * @param vars the tfjs variables, one per parameter, in this group's order
+   * @param opt their optimiser
+   */
+  writeToTfjs(vars: readonly tf.Variable[], opt: Adam): void {
+    this.writeTo(vars);
+    const { m, v } = this.#b(), sl = opt.slots(), at = (x: tf.Variable) => opt.vars.indexOf(x);
+    tf.tidy(() => {
+      vars.forEach((x, q) => {
+        const p = this.#params[q]!;
+        const part = (b: Buf) => tf.tensor(this.kern.f32(b).slice(p.off, p.off + p.n), x.shape);
+        sl.m[at(x)]!.assign(part(m));
+        sl.v[at(x)]!.assign(part(v));
+      });
+    });
+    opt.setStep(this.t);
   }
 
   /**
