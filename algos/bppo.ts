@@ -38,7 +38,8 @@ import {
 } from "./ppo/mod.ts";
 import type { AlgoState } from "../core/algorithm.ts";
 import { ActionValueCritic } from "./ppo/action_value.ts";
-import { type FusedActors, FusedQ, useKernels } from "./ppo/fused.ts";
+import { type FusedActors, useKernels } from "./ppo/fused.ts";
+import { FusedQ } from "./ppo/fused_critics.ts";
 import { addAll, sg } from "../core/nets.ts";
 import {
   chainActions,

@@ -9,7 +9,7 @@ import type { ActInput, ActOutput } from "../../core/algorithm.ts";
 import type { Rng } from "../../core/rng.ts";
 import { sampleCategorical, sampleGumbelMax } from "../../core/distributions.ts";
 import type { PpoAgents, Recurrence } from "./agents.ts";
-import { fusedCriticsOf } from "./fused.ts";
+import { fusedCriticsOf } from "./fused_critics.ts";
 
 /**
  * One network's GRU state rows of E envs from their memory (`[E, M]`, each env's block holding

@@ -10,7 +10,7 @@ import { Rng } from "../../core/rng.ts";
 import { addAll } from "../../core/nets.ts";
 import type { PpoAgents } from "./agents.ts";
 import { type AgentBatch, minibatches } from "./batch.ts";
-import { fusedCriticsOf } from "./fused.ts";
+import { fusedCriticsOf } from "./fused_critics.ts";
 
 /** What a critic update reads of one agent's rows. */
 export type CriticRows = Pick<AgentBatch, "criticIn" | "ret" | "vOld" | "hCritic" | "keep">;

@@ -30,12 +30,5 @@ export { MetricSums, ratioStats } from "./metrics.ts";
 export { agentsState, setAgentsState } from "./state.ts";
 export { PpoAlgorithm } from "./base.ts";
 export { ActionValueCritic } from "./action_value.ts";
-export {
-  FusedActors,
-  type FusedCriticRows,
-  FusedCritics,
-  type FusedPeer,
-  FusedQ,
-  fusedUnsupported,
-  useKernels,
-} from "./fused.ts";
+export { FusedActors, type FusedPeer, fusedUnsupported, useKernels } from "./fused.ts";
+export { type FusedCriticRows, FusedCritics, fusedCriticsOf, FusedQ } from "./fused_critics.ts";
