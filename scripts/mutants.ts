@@ -6,7 +6,9 @@
  * mutant no test catches is a hole in the tests: the task exits 1.
  *
  * Usage: `deno task mutants [--only name,name] [--tests file,file]`. CI does not run it (a few
- * minutes); run it after changing `algos/estimators.ts`, `algos/bppo.ts` or `algos/sequential.ts`.
+ * minutes); run it after changing `algos/estimators.ts`, `algos/bppo.ts` or `algos/sequential.ts`,
+ * and `--only fused` after changing the fused path (its mutants run against
+ * tests/fused_algos_test.ts, which compares whole updates with tfjs).
  *
  * @module
  */
@@ -19,7 +21,12 @@ interface Mutant {
   readonly file: string;
   readonly from: string;
   readonly to: string;
+  /** The tests that must catch it (default: the BPTA tests, {@link TESTS}). */
+  readonly tests?: readonly string[];
 }
+
+/** The tests of the fused path (`--kernels fused`): whole updates, acting and values against tfjs. */
+const FUSED_TESTS = ["tests/fused_algos_test.ts"];
 
 /** The mutants of issue 29, item 4. */
 export const MUTANTS: readonly Mutant[] = [
@@ -72,6 +79,42 @@ export const MUTANTS: readonly Mutant[] = [
     from: "const pGrad = tf.sub(x.peer, sg(x.peer));",
     to: "const pGrad = x.peer;",
   },
+  // the fused path's BPTA maths (algos/ppo/fused.ts), caught by comparing whole updates with tfjs
+  {
+    name: "fused: the Gumbel-softmax temperature doubled in the peer term",
+    file: "algos/ppo/fused.ts",
+    from: "        p.tau,\n        p.weight,",
+    to: "        2 * p.tau,\n        p.weight,",
+    tests: FUSED_TESTS,
+  },
+  {
+    name: "fused: the sigma path of the box peer term dropped (paper)",
+    file: "algos/ppo/fused.ts",
+    from: 'const noise = p.estimator === "paper" ? x.noise!.ptr : 0;',
+    to: "const noise = 0;",
+    tests: FUSED_TESTS,
+  },
+  {
+    name: "fused: pathwise without the successors' chain",
+    file: "algos/ppo/fused.ts",
+    from: "for (const j of [...successors].reverse()) {",
+    to: "for (const j of [...successors].reverse().slice(0, 0)) {",
+    tests: FUSED_TESTS,
+  },
+  {
+    name: "fused: the feedback's batch mean in the paper estimator",
+    file: "algos/bppo.ts",
+    from: 'reduce: paper || o.peerScale === "sum" ? "sum" : "mean",',
+    to: 'reduce: !paper && o.peerScale === "sum" ? "sum" : "mean",',
+    tests: FUSED_TESTS,
+  },
+  {
+    name: "fused: a loaded checkpoint not re-read by acting",
+    file: "algos/ppo/state.ts",
+    from: "ag.fused?.markStale();",
+    to: "void 0;",
+    tests: FUSED_TESTS,
+  },
 ];
 
 /** The tests a mutant runs against: the BPTA tests of `deno task test`. */
@@ -120,11 +163,12 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const only = values.only?.split(",").map((s) => s.trim());
-  const tests = values.tests?.split(",") ?? TESTS;
+  const forced = values.tests?.split(",");
   const chosen = MUTANTS.filter((m) => !only || only.some((o) => m.name.includes(o)));
+  const testsOf = (m: Mutant) => forced ?? [...(m.tests ?? TESTS)];
   // the unmutated tree must pass first, or the table means nothing
   const base = await scratch();
-  const clean = await failing(base, tests);
+  const clean = await failing(base, [...new Set(chosen.flatMap(testsOf))]);
   await Deno.remove(base, { recursive: true });
   if (clean.failed.length) {
     console.error(`the unmutated tests fail (${clean.failed.join("; ")}): fix them first`);
@@ -140,7 +184,7 @@ if (import.meta.main) {
       const at = text.split(m.from).length - 1;
       if (at !== 1) throw new Error(`mutant "${m.name}": its text occurs ${at} times in ${m.file}`);
       await Deno.writeTextFile(path, text.replace(m.from, m.to));
-      const { failed } = await failing(dir, tests);
+      const { failed } = await failing(dir, testsOf(m));
       if (!failed.length) survived++;
       rows.push(`| ${m.name} | ${failed.length ? failed.join("<br>") : "**survived**"} |`);
       console.error(`${m.name}: ${failed.length ? `caught by ${failed.length}` : "SURVIVED"}`);
