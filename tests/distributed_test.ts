@@ -226,7 +226,18 @@ Deno.test(
     // ioredis holds the worker's blocked command for the connection to come back
     const redis = await RedisServer.start();
     const b = new WorkerProcess(redis.url, "sig");
-    await sleep(1_500);
+    { // until the worker has connected and made its consumer group (then it waits for a task):
+      // a fixed sleep was too short on a loaded machine, which left it still connecting
+      const r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+      const t0 = performance.now();
+      while (performance.now() - t0 < 30_000) {
+        const groups = await r.xinfo("GROUPS", keys("sig").tasks).catch(() => []) as unknown[];
+        if (groups.length) break;
+        await sleep(100);
+      }
+      r.disconnect();
+      await sleep(300); // from the group's creation to the blocking read
+    }
     await redis.stop();
     await sleep(9_000);
     const rb = await b.signal("SIGTERM", 4_000);
