@@ -424,30 +424,25 @@ export class Bppo extends SequentialPpo {
     const updated: number[] = [];
     let seqSec = 0, feedbackSec = 0, qLoss: number | null = null;
     const qs = this.#fq ? tb.agents[0]!.criticIn.dataSync() as Float32Array : null;
+    const qOpts = {
+      epochs: ag.opts.epochs,
+      minibatches: ag.opts.minibatches,
+      rng: ctx.rng,
+      huberDelta: ag.opts.huberDelta,
+      lrScale: ag.criticOpts[0]!.lrScale,
+    };
     if (pathwise && this.#fq) { // the same regression on the fused kernels
       const fbStart = performance.now();
       qLoss = this.#fq.train(
         qs!,
         tb.u.dataSync() as Float32Array,
         tb.agents[0]!.ret.dataSync() as Float32Array,
-        {
-          epochs: ag.opts.epochs,
-          minibatches: ag.opts.minibatches,
-          rng: ctx.rng,
-          huberDelta: ag.opts.huberDelta,
-          lrScale: ag.criticOpts[0]!.lrScale,
-        },
+        qOpts,
       );
       feedbackSec += (performance.now() - fbStart) / 1000;
     } else if (pathwise) { // Q(s, u) on this batch's returns, before the actors follow its gradient
       const fbStart = performance.now();
-      qLoss = await this.#q!.train(tb.agents[0]!.criticIn, tb.u, tb.agents[0]!.ret, {
-        epochs: ag.opts.epochs,
-        minibatches: ag.opts.minibatches,
-        rng: ctx.rng,
-        huberDelta: ag.opts.huberDelta,
-        lrScale: ag.criticOpts[0]!.lrScale,
-      });
+      qLoss = await this.#q!.train(tb.agents[0]!.criticIn, tb.u, tb.agents[0]!.ret, qOpts);
       feedbackSec += (performance.now() - fbStart) / 1000;
     }
     const F = this.#fused;

@@ -18,7 +18,7 @@
  */
 import { tf } from "../../core/deps.ts";
 import type { Rng } from "../../core/rng.ts";
-import { type Buf, type Kernels, kernels, rowsOf } from "../../core/fused/kernels.ts";
+import { type Buf, gatherer, type Kernels, kernels, rowsOf } from "../../core/fused/kernels.ts";
 import { FActor, type FRecurrence, ParamGroup } from "../../core/fused/nets.ts";
 import type { FusedQ } from "./fused_critics.ts";
 import type { PpoAgents } from "./agents.ts";
@@ -417,17 +417,7 @@ export class FusedActors {
   /** A minibatch's rows of agent k (the whole batch when `idx` is null), gathered in scratch. */
   #gather(k: number, idx: Int32Array | null, extra: { M: Buf | null; g: Buf | null }): MiniRows {
     const kern = this.#kern, r = this.#r(k), A = this.ag.A, B = idx ? idx.length : this.#N;
-    let ib: Buf | null = null;
-    const rows = (b: Buf, w: number): Buf => {
-      if (!idx) return b;
-      if (!ib) {
-        ib = kern.scratch(B);
-        kern.i32(ib).set(idx);
-      }
-      const out = kern.scratch(B * w);
-      kern.k.gather_rows(b.ptr, ib.ptr, out.ptr, B, w);
-      return out;
-    };
+    const rows = gatherer(kern, idx);
     return {
       B,
       obs: rows(r.obs, this.ag.obsIn),

@@ -9,7 +9,7 @@
  */
 import type { tf } from "../../core/deps.ts";
 import { Rng } from "../../core/rng.ts";
-import { type Buf, type Kernels, kernels, rowsOf } from "../../core/fused/kernels.ts";
+import { gatherer, type Kernels, kernels, rowsOf } from "../../core/fused/kernels.ts";
 import { FDense, FGru, FMlp, ParamGroup } from "../../core/fused/nets.ts";
 import type { PpoAgents } from "./agents.ts";
 import type { ActionValueCritic } from "./action_value.ts";
@@ -141,17 +141,7 @@ export class FusedCritics {
           const ls: number[] = [], ns: number[] = [];
           x.agents.forEach((i, j) => {
             const mk = kern.mark(), d = data[j]!, g = this.#groups[i]!, net = this.#nets[i]!;
-            let ib: Buf | null = null;
-            const rows = (b: Buf, w: number): Buf => {
-              if (!idx) return b;
-              if (!ib) {
-                ib = kern.scratch(B);
-                kern.i32(ib).set(idx);
-              }
-              const out = kern.scratch(B * w);
-              K.gather_rows(b.ptr, ib.ptr, out.ptr, B, w);
-              return out;
-            };
+            const rows = gatherer(kern, idx);
             const inp = rows(d.inp, D), ret = rows(d.ret, 1), vOld = rows(d.vOld, 1);
             const rec = net.gru
               ? {

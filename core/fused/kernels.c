@@ -693,45 +693,38 @@ void gauss_peer_bwd(const f32* g, const f32* noise, const f32* logStd, const f32
 //   dpeer = -(first ? rho : clip(rho)) / total, the weight of the peer term's gradient.
 // stats (added into): [sum of the chosen own terms, rows with |rho - 1| > c,
 // sum of (rho - 1) - log rho]. dpeer may be null.
+// One row of ppo_clip_grad, given d = logp - logpOld and rho = exp(d); adds to st[0..2].
+static inline void ppo_row(int q, f32 d, f32 rho, const f32* adv, const f32* Mk, f32* dlogp,
+                           f32* dpeer, f32* st, f32 clip, f32 inv, int strict) {
+  f32 lo = 1.0f - clip, hi = 1.0f + clip;
+  f32 a = Mk ? adv[q] * Mk[q] : adv[q];
+  f32 cr = rho < lo ? lo : rho > hi ? hi : rho;
+  f32 s1 = rho * a, s2 = cr * a;
+  int first = strict ? s1 < s2 : s1 <= s2;
+  st[0] += first ? s1 : s2;
+  dlogp[q] = (first || cr == rho) ? s1 * inv : 0.0f;
+  if (dpeer) dpeer[q] = (first ? rho : cr) * inv;
+  st[1] += (rho - 1.0f > clip || 1.0f - rho > clip) ? 1.0f : 0.0f;
+  st[2] += rho - 1.0f - d;
+}
+
 EXPORT(ppo_clip_grad)
 void ppo_clip_grad(const f32* logp, const f32* logpOld, const f32* adv, const f32* Mk, f32* dlogp,
                    f32* dpeer, f32* stats, int M, f32 clip, int total, int strict) {
-  f32 lo = 1.0f - clip, hi = 1.0f + clip, inv = -1.0f / (f32)total;
-  f32 sum = 0.0f, clipped = 0.0f, kl = 0.0f;
+  f32 inv = -1.0f / (f32)total, st[3] = {0.0f, 0.0f, 0.0f};
   int m = 0;
   for (; m + 4 <= M; m += 4) { // four rows at a time: one vexp
     v128_t d = wasm_f32x4_sub(wasm_v128_load(logp + m), wasm_v128_load(logpOld + m));
-    v128_t rho4 = vexp(d);
-    for (int l = 0; l < 4; l++) {
-      f32 rho = wasm_f32x4_extract_lane(rho4, 0), dl = wasm_f32x4_extract_lane(d, 0);
-      if (l == 1) rho = wasm_f32x4_extract_lane(rho4, 1), dl = wasm_f32x4_extract_lane(d, 1);
-      if (l == 2) rho = wasm_f32x4_extract_lane(rho4, 2), dl = wasm_f32x4_extract_lane(d, 2);
-      if (l == 3) rho = wasm_f32x4_extract_lane(rho4, 3), dl = wasm_f32x4_extract_lane(d, 3);
-      int q = m + l;
-      f32 a = Mk ? adv[q] * Mk[q] : adv[q];
-      f32 cr = rho < lo ? lo : rho > hi ? hi : rho;
-      f32 s1 = rho * a, s2 = cr * a;
-      int first = strict ? s1 < s2 : s1 <= s2;
-      sum += first ? s1 : s2;
-      dlogp[q] = (first || cr == rho) ? s1 * inv : 0.0f;
-      if (dpeer) dpeer[q] = (first ? rho : cr) * inv;
-      clipped += (rho - 1.0f > clip || 1.0f - rho > clip) ? 1.0f : 0.0f;
-      kl += rho - 1.0f - dl;
-    }
+    f32 dl[4] __attribute__((aligned(16))), rho[4] __attribute__((aligned(16)));
+    wasm_v128_store(dl, d);
+    wasm_v128_store(rho, vexp(d));
+    for (int l = 0; l < 4; l++) ppo_row(m + l, dl[l], rho[l], adv, Mk, dlogp, dpeer, st, clip, inv, strict);
   }
   for (; m < M; m++) {
-    f32 dl = logp[m] - logpOld[m], rho = sexp(dl);
-    f32 a = Mk ? adv[m] * Mk[m] : adv[m];
-    f32 cr = rho < lo ? lo : rho > hi ? hi : rho;
-    f32 s1 = rho * a, s2 = cr * a;
-    int first = strict ? s1 < s2 : s1 <= s2;
-    sum += first ? s1 : s2;
-    dlogp[m] = (first || cr == rho) ? s1 * inv : 0.0f;
-    if (dpeer) dpeer[m] = (first ? rho : cr) * inv;
-    clipped += (rho - 1.0f > clip || 1.0f - rho > clip) ? 1.0f : 0.0f;
-    kl += rho - 1.0f - dl;
+    f32 d = logp[m] - logpOld[m];
+    ppo_row(m, d, sexp(d), adv, Mk, dlogp, dpeer, st, clip, inv, strict);
   }
-  stats[0] += sum, stats[1] += clipped, stats[2] += kl;
+  stats[0] += st[0], stats[1] += st[1], stats[2] += st[2];
 }
 
 // ---- the critics' clipped Huber value loss (MAPPO's code base; algos/ppo/critic.ts) ----

@@ -210,6 +210,27 @@ export function rowsOf(b: Buf, width: number, start: number, count: number): Buf
   return { ptr: b.ptr + 4 * start * width, n: count * width };
 }
 
+/**
+ * A function that gathers rows `idx` of a row-major buffer into new scratch (a minibatch), or
+ * returns the buffer itself when `idx` is null; the index buffer is uploaded once, on first use.
+ * @param kern the kernels (inside a scratch mark)
+ * @param idx the rows, or null for all
+ * @returns `rows(buffer, width)`
+ */
+export function gatherer(kern: Kernels, idx: Int32Array | null): (b: Buf, width: number) => Buf {
+  let ib: Buf | null = null;
+  return (b, w) => {
+    if (!idx) return b;
+    if (!ib) {
+      ib = kern.scratch(idx.length);
+      kern.i32(ib).set(idx);
+    }
+    const out = kern.scratch(idx.length * w);
+    kern.k.gather_rows(b.ptr, ib.ptr, out.ptr, idx.length, w);
+    return out;
+  };
+}
+
 /** One instance of the kernels with its arena. */
 export class Kernels {
   /** The C functions. */
