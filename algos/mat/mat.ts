@@ -15,6 +15,11 @@
  * `order=random` draws the agents' decoding order before each rollout (position p of the encoder
  * and decoder holds agent `order[p]`); the update of that iteration uses the same order.
  *
+ * `--kernels auto` (the default) and `fused` run acting and updates on the fused kernels
+ * (algos/mat/fused.ts: the same loss written out, checked against this file's tfjs autodiff in
+ * tests/fused_mat_test.ts); `tfjs` keeps autodiff. The tfjs variables stay the truth between
+ * updates (checkpoints read them).
+ *
  * Left for later (issue 31): recurrent memory.
  *
  * @module
@@ -46,6 +51,7 @@ import {
 } from "../../core/distributions.ts";
 import { minibatches } from "../ppo/batch.ts";
 import { MatModel } from "./model.ts";
+import { FusedMat, type MatBatch, type MatSums } from "./fused.ts";
 
 /**
  * MAT's options (`--algo-opt`); defaults: the MAT code base's model (1 block, 1 head, 64 wide,
@@ -99,12 +105,22 @@ export class Mat implements Algorithm {
   /** What the run should be told once (the observation norm left out). */
   notes: readonly string[] = [];
 
+  /** Where acting and updates run (`--kernels` resolved). */
+  readonly kernels: "tfjs" | "fused";
+  /** The networks on the fused kernels, or null (tfjs). */
+  readonly #fused: FusedMat | null = null;
+  /** Whether the fused copy holds the tfjs variables' current values. */
+  #fresh = false;
+
   /**
    * Creates it.
    * @param spec the env spec
    * @param o options and an rng for the initial weights
    */
-  constructor(spec: EnvSpec, readonly o: MatOptions & { rng: Rng }) {
+  constructor(
+    spec: EnvSpec,
+    readonly o: MatOptions & { rng: Rng; kernels?: "auto" | "tfjs" | "fused" },
+  ) {
     if (o.embed % o.heads !== 0) {
       throw new Error(
         `Invalid --algo-opt heads=${o.heads}: the heads must divide embed=${o.embed}`,
@@ -126,6 +142,24 @@ export class Mat implements Algorithm {
     this.#opt = new Adam(this.#vars, { lr: o.lr, eps: o.adamEps, maxGradNorm: o.maxGradNorm });
     this.valueNorm = new ValueNorm(spec.numAgents);
     this.order = Int32Array.from({ length: spec.numAgents }, (_, i) => i);
+    const choice = o.kernels ?? "tfjs";
+    const why = this.model.A > 256
+      ? `--kernels fused supports up to 256 actions per agent (this env has ${this.model.A})`
+      : null;
+    if (why && choice === "fused") throw new Error(`${why}; or use --kernels tfjs`);
+    const fused = choice === "fused" || (choice === "auto" && !why && tf.getBackend() !== "webgpu");
+    this.kernels = fused ? "fused" : "tfjs";
+    if (fused) this.#fused = new FusedMat(this.model, { heads: o.heads });
+  }
+
+  /** The fused copy, brought up to date with the tfjs variables (after a load). */
+  #fusedNow(): FusedMat {
+    const f = this.#fused!;
+    if (!this.#fresh) {
+      f.group.readFromTfjs(this.#vars, this.#opt);
+      this.#fresh = true;
+    }
+    return f;
   }
 
   /** Draws the decoding order for the next rollout when it is random. */
@@ -163,9 +197,16 @@ export class Mat implements Algorithm {
   values(x: ActInput): Promise<Float32Array> {
     const { numAgents: n, obsDim } = this.#spec;
     const obs = this.#chain(x.obs, x.E, obsDim);
-    const v = tf.tidy(() => this.model.encode(tf.tensor3d(obs, [x.E, n, obsDim])).value);
-    const out = this.#chain(v.dataSync() as Float32Array, x.E, 1, true);
-    v.dispose();
+    let out: Float32Array;
+    if (this.#fused) {
+      const a = this.#fusedNow().acting(obs, x.E);
+      a.done();
+      out = this.#chain(a.values, x.E, 1, true);
+    } else {
+      const v = tf.tidy(() => this.model.encode(tf.tensor3d(obs, [x.E, n, obsDim])).value);
+      out = this.#chain(v.dataSync() as Float32Array, x.E, 1, true);
+      v.dispose();
+    }
     return Promise.resolve(this.o.valueNorm ? this.valueNorm.denormalize(out) : out);
   }
 
@@ -174,11 +215,44 @@ export class Mat implements Algorithm {
    * the actions agents 0..i-1 just took.
    */
   async act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): Promise<ActOutput> {
-    const m = this.model, { numAgents: n, obsDim } = this.#spec, E = x.E;
-    const { n: _n, A, slot } = m;
-    const obsT = tf.tensor3d(this.#chain(x.obs, E, obsDim), [E, n, obsDim]);
-    const { value, rep } = m.encode(obsT);
-    obsT.dispose(); // encode keeps only its outputs
+    const m = this.model, { numAgents: n, obsDim } = this.#spec, E = x.E, { slot } = m;
+    // the encoder once; decodeRows runs the decoder on the shifted actions so far ([E, n, A])
+    let values: Float32Array, decodeRows: (s: Float32Array) => Promise<Float32Array>;
+    let done: () => void;
+    const obs = this.#chain(x.obs, E, obsDim);
+    if (this.#fused) {
+      const a = this.#fusedNow().acting(obs, E);
+      values = a.values, done = a.done;
+      decodeRows = (s) => Promise.resolve(a.decodeRows(s));
+    } else {
+      const obsT = tf.tensor3d(obs, [E, n, obsDim]);
+      const { value, rep } = m.encode(obsT);
+      obsT.dispose(); // encode keeps only its outputs
+      values = Float32Array.from(value.dataSync());
+      value.dispose();
+      done = () => rep.dispose();
+      decodeRows = async (s) => {
+        const out = tf.tidy(() => m.decode(tf.tensor3d(s, [E, n, slot]), rep));
+        const rows = await out.data() as Float32Array;
+        out.dispose();
+        return rows;
+      };
+    }
+    try {
+      return await this.#decodeChain(x, ctx, values, decodeRows);
+    } finally {
+      done();
+    }
+  }
+
+  /** act's loop over the agents, in decoding order. */
+  async #decodeChain(
+    x: ActInput,
+    ctx: { rng: Rng; greedy: boolean },
+    value: Float32Array,
+    decodeRows: (s: Float32Array) => Promise<Float32Array>,
+  ): Promise<ActOutput> {
+    const m = this.model, { numAgents: n } = this.#spec, E = x.E, { A, slot } = m;
     const shifted = new Float32Array(E * n * slot);
     if (m.discrete) { for (let e = 0; e < E; e++) shifted[e * n * slot] = 1; // start tokens
      }
@@ -187,9 +261,7 @@ export class Mat implements Algorithm {
     const std = m.logStd ? Array.from(m.logStd.dataSync(), Math.exp) : [];
     const logStd = m.logStd ? Array.from(m.logStd.dataSync()) : [];
     for (let i = 0; i < n; i++) {
-      const out = tf.tidy(() => m.decode(tf.tensor3d(shifted, [E, n, slot]), rep));
-      const rows = await out.data();
-      out.dispose();
+      const rows = await decodeRows(shifted);
       for (let e = 0; e < E; e++) {
         const row = rows.subarray((e * n + i) * A, (e * n + i + 1) * A) as Float32Array;
         const k = e * n + this.order[i]!; // position i decodes agent order[i]
@@ -216,8 +288,7 @@ export class Mat implements Algorithm {
         }
       }
     }
-    const v = this.#chain(value.dataSync() as Float32Array, E, 1, true);
-    tf.dispose([value, rep]);
+    const v = this.#chain(value, E, 1, true);
     return {
       actions,
       actionVecs,
@@ -228,7 +299,7 @@ export class Mat implements Algorithm {
 
   /** One PPO update on the rollout (see the module doc for the loss). */
   async update(r: Rollout, ctx: UpdateContext): Promise<Metrics> {
-    const m = this.model, o = this.o, { numAgents: n, obsDim } = this.#spec;
+    const m = this.model, o = this.o, { obsDim } = this.#spec;
     const N = r.T * r.E, A = m.A;
     const ret = r.returns.slice(), vOld = r.values.slice();
     if (o.valueNorm) {
@@ -244,19 +315,56 @@ export class Mat implements Algorithm {
     // every per-agent array in the order this iteration decoded the agents in
     const ch = <T extends Float32Array | Uint8Array>(x: T, w: number) => this.#chain(x, N, w);
     const actionVecs = ch(r.actionVecs, A);
-    const t = {
-      obs: tf.tensor3d(ch(r.obs, obsDim), [N, n, obsDim]),
-      shifted: tf.tensor3d(m.shiftActions(actionVecs, N), [N, n, m.slot]),
-      act: tf.tensor3d(actionVecs, [N, n, A]),
-      avail: r.avail ? tf.tensor3d(Float32Array.from(ch(r.avail, A)), [N, n, A]) : null,
-      logpOld: tf.tensor2d(ch(r.logp, 1), [N, n]),
-      adv: tf.tensor2d(ch(adv, 1), [N, n]),
-      ret: tf.tensor2d(ch(ret, 1), [N, n]),
-      vOld: tf.tensor2d(ch(vOld, 1), [N, n]),
+    const d: MatBatch = {
+      N,
+      obs: ch(r.obs, obsDim),
+      shifted: m.shiftActions(actionVecs, N),
+      actionVecs,
+      avail: r.avail ? Float32Array.from(ch(r.avail, A)) : null,
+      logpOld: ch(r.logp, 1),
+      adv: ch(adv, 1),
+      ret: ch(ret, 1),
+      vOld: ch(vOld, 1),
     };
-    const sums = { policy: 0, value: 0, entropy: 0, kl: 0, clipFrac: 0, gradNorm: 0, count: 0 };
+    const sums = this.#fused
+      ? this.#fusedNow().update(d, o, ctx.rng)
+      : await this.#tfjsUpdate(d, ctx.rng);
+    if (this.#fused) this.#fused.group.writeToTfjs(this.#vars, this.#opt); // tfjs stays the truth
+    const c = Math.max(1, sums.count);
+    return {
+      "losses/policy": sums.policy / c,
+      "losses/value": sums.value / c,
+      "losses/entropy": sums.entropy / c,
+      "losses/approx_kl": sums.kl / c,
+      "losses/clip_frac": sums.clipFrac / c,
+      "losses/actor_grad_norm": sums.gradNorm / c,
+    };
+  }
+
+  /** The update's epochs on tfjs (autodiff of the module doc's loss). */
+  async #tfjsUpdate(d: MatBatch, rng: Rng): Promise<MatSums> {
+    const m = this.model, o = this.o, { numAgents: n, obsDim } = this.#spec, { N } = d, A = m.A;
+    const t = {
+      obs: tf.tensor3d(d.obs, [N, n, obsDim]),
+      shifted: tf.tensor3d(d.shifted, [N, n, m.slot]),
+      act: tf.tensor3d(d.actionVecs, [N, n, A]),
+      avail: d.avail ? tf.tensor3d(d.avail, [N, n, A]) : null,
+      logpOld: tf.tensor2d(d.logpOld, [N, n]),
+      adv: tf.tensor2d(d.adv, [N, n]),
+      ret: tf.tensor2d(d.ret, [N, n]),
+      vOld: tf.tensor2d(d.vOld, [N, n]),
+    };
+    const sums: MatSums = {
+      policy: 0,
+      value: 0,
+      entropy: 0,
+      kl: 0,
+      clipFrac: 0,
+      gradNorm: 0,
+      count: 0,
+    };
     for (let ep = 0; ep < o.epochs; ep++) {
-      for (const idx of minibatches(N, o.minibatches, ctx.rng) ?? [null]) {
+      for (const idx of minibatches(N, o.minibatches, rng) ?? [null]) {
         const pick = <T extends tf.Tensor>(x: T) => (idx ? tf.gather(x, idx) as T : x);
         const last = ep === o.epochs - 1;
         const diag: tf.Tensor[] = [];
@@ -323,15 +431,7 @@ export class Mat implements Algorithm {
       }
     }
     tf.dispose(Object.values(t).filter((x) => x !== null) as tf.Tensor[]);
-    const c = Math.max(1, sums.count);
-    return {
-      "losses/policy": sums.policy / c,
-      "losses/value": sums.value / c,
-      "losses/entropy": sums.entropy / c,
-      "losses/approx_kl": sums.kl / c,
-      "losses/clip_frac": sums.clipFrac / c,
-      "losses/actor_grad_norm": sums.gradNorm / c,
-    };
+    return sums;
   }
 
   async getState(): Promise<AlgoState> {
@@ -371,6 +471,7 @@ export class Mat implements Algorithm {
     this.#opt.setStep(r.data.adamT);
     this.valueNorm.setState(r.data.valueNorm as ValueNormState);
     this.order = Int32Array.from(r.data.order);
+    this.#fresh = false; // the fused copy re-reads the loaded variables
     return Promise.resolve();
   }
 
@@ -387,12 +488,5 @@ export const matEntry: AlgoEntry<typeof matOptions> = {
   description:
     "Multi-Agent Transformer: an encoder over all agents' observations gives the values, a causal decoder emits the actions one agent after another; PPO on each agent's conditional ratio",
   options: matOptions,
-  create: (spec, { options, rng, kernels }) => {
-    if (kernels === "fused") { // auto: tfjs
-      throw new Error(
-        "--kernels fused does not cover mat yet (its attention runs on tfjs); use --kernels tfjs",
-      );
-    }
-    return new Mat(spec, { ...options, rng });
-  },
+  create: (spec, { options, rng, kernels }) => new Mat(spec, { ...options, rng, kernels }),
 };

@@ -45,7 +45,7 @@ export interface MatSizes {
 }
 
 /** `Linear -> GELU -> LN -> Linear(out)`, the authors' value and action heads. */
-interface Head {
+export interface Head {
   readonly a: Dense;
   readonly norm: Norm;
   readonly b: Dense;
@@ -213,6 +213,34 @@ export class MatModel {
       ...h(this.#head),
       ...(this.logStd ? [this.logStd] : []),
     ];
+  }
+
+  /**
+   * The layers, for a copy on other kernels (algos/mat/fused.ts); read-only by convention.
+   * @returns every part in {@link variables} order
+   */
+  parts(): {
+    obsNorm: Norm | null;
+    obsEmbed: Dense;
+    encNorm: Norm;
+    enc: readonly EncodeBlock[];
+    value: Head;
+    actEmbed: Dense;
+    decNorm: Norm;
+    dec: readonly DecodeBlock[];
+    head: Head;
+  } {
+    return {
+      obsNorm: this.#obsNorm,
+      obsEmbed: this.#obsEmbed,
+      encNorm: this.#encNorm,
+      enc: this.#enc,
+      value: this.#value,
+      actEmbed: this.#actEmbed,
+      decNorm: this.#decNorm,
+      dec: this.#dec,
+      head: this.#head,
+    };
   }
 
   /** Frees every variable. */

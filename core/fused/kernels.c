@@ -471,6 +471,149 @@ void layernorm_bwd(const f32* dy, const f32* xhat, const f32* rstd, const f32* g
   }
 }
 
+// ---- the Multi-Agent Transformer's pieces (core/transformer.ts): GELU and attention ----
+
+// erf on four lanes: Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7),
+// erf(x) = sign(x) (1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) exp(-x^2)), t = 1 / (1 + p |x|).
+static inline v128_t verf(v128_t x) {
+  v128_t ax = wasm_f32x4_abs(x), one = wasm_f32x4_splat(1.0f);
+  v128_t t = wasm_f32x4_div(one, wasm_f32x4_add(one, wasm_f32x4_mul(wasm_f32x4_splat(0.3275911f), ax)));
+  v128_t y = wasm_f32x4_splat(1.061405429f);
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, t), wasm_f32x4_splat(-1.453152027f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, t), wasm_f32x4_splat(1.421413741f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, t), wasm_f32x4_splat(-0.284496736f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, t), wasm_f32x4_splat(0.254829592f));
+  y = wasm_f32x4_mul(wasm_f32x4_mul(y, t), vexp(wasm_f32x4_neg(wasm_f32x4_mul(ax, ax))));
+  v128_t r = wasm_f32x4_sub(one, y);
+  return wasm_v128_or(r, wasm_v128_and(x, wasm_i32x4_splat((int32_t)0x80000000))); // sign of x
+}
+
+// GELU's exact form (PyTorch's default): y = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2.
+static inline v128_t vgelu(v128_t x) {
+  v128_t e = verf(wasm_f32x4_mul(x, wasm_f32x4_splat(0.70710678118654752f)));
+  return wasm_f32x4_mul(wasm_f32x4_mul(x, wasm_f32x4_splat(0.5f)),
+                        wasm_f32x4_add(wasm_f32x4_splat(1.0f), e));
+}
+
+// dGELU/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
+static inline v128_t vgelu_grad(v128_t x) {
+  v128_t half = wasm_f32x4_splat(0.5f);
+  v128_t Phi = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_splat(1.0f),
+                                                   verf(wasm_f32x4_mul(x, wasm_f32x4_splat(0.70710678118654752f)))));
+  v128_t phi = wasm_f32x4_mul(vexp(wasm_f32x4_neg(wasm_f32x4_mul(half, wasm_f32x4_mul(x, x)))),
+                              wasm_f32x4_splat(0.39894228040143268f));
+  return wasm_f32x4_add(Phi, wasm_f32x4_mul(x, phi));
+}
+
+// y = GELU(x) over n floats (y may be x). The tail goes through the vector code on a padded copy.
+EXPORT(gelu_fwd) void gelu_fwd(const f32* x, f32* y, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, vgelu(wasm_v128_load(x + i)));
+  if (i == n) return;
+  f32 t[4] __attribute__((aligned(16))) = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int j = i; j < n; j++) t[j - i] = x[j];
+  wasm_v128_store(t, vgelu(wasm_v128_load(t)));
+  for (int j = i; j < n; j++) y[j] = t[j - i];
+}
+
+// dx = dy GELU'(x), from the input x (dx may be dy).
+EXPORT(gelu_bwd) void gelu_bwd(const f32* dy, const f32* x, f32* dx, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), vgelu_grad(wasm_v128_load(x + i))));
+  }
+  if (i == n) return;
+  f32 t[4] __attribute__((aligned(16))) = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int j = i; j < n; j++) t[j - i] = x[j];
+  wasm_v128_store(t, vgelu_grad(wasm_v128_load(t)));
+  for (int j = i; j < n; j++) dx[j] = dy[j] * t[j - i];
+}
+
+// y[n] += a x[n].
+static inline void axpy_row(f32* y, f32 a, const f32* x, int n) {
+  v128_t va = wasm_f32x4_splat(a);
+  int k = 0;
+  for (; k + 4 <= n; k += 4) wasm_v128_store(y + k, MADD(va, wasm_v128_load(x + k), wasm_v128_load(y + k)));
+  for (; k < n; k++) y[k] += a * x[k];
+}
+
+#define ATT_MAX 1024 // longest sequence (agents) the attention kernels take
+
+// Multi-head scaled dot-product attention over B sequences of L positions. Q, K, V and Y are
+// [B L, D] rows (the projections, heads side by side: head h is columns h hs .. (h + 1) hs - 1,
+// hs = D / H). Per sequence b, head h and position i: s_j = q_i . k_j / sqrt(hs) over j (j <= i
+// when causal: the -1e9 mask of core/transformer.ts, whose exponentials are exactly 0), p =
+// softmax(s), y_i = sum_j p_j v_j. P [B, H, L, L] keeps p for the backward pass (0 above the
+// diagonal when causal).
+EXPORT(attn_fwd)
+void attn_fwd(const f32* Q, const f32* K, const f32* V, f32* P, f32* Y, int B, int L, int D, int H,
+              int causal) {
+  int hs = D / H;
+  f32 scale = 1.0f / __builtin_sqrtf((f32)hs);
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < H; h++) {
+      for (int i = 0; i < L; i++) {
+        const f32* q = Q + (b * L + i) * D + h * hs;
+        f32* p = P + ((b * H + h) * L + i) * L;
+        f32* y = Y + (b * L + i) * D + h * hs;
+        int jn = causal ? i + 1 : L;
+        f32 mx = -3.0e38f;
+        for (int j = 0; j < jn; j++) {
+          f32 s = dot(q, K + (b * L + j) * D + h * hs, hs) * scale;
+          p[j] = s;
+          if (s > mx) mx = s;
+        }
+        f32 z = 0.0f;
+        for (int j = 0; j < jn; j++) z += (p[j] = sexp(p[j] - mx));
+        f32 iz = 1.0f / z;
+        for (int k = 0; k < hs; k++) y[k] = 0.0f;
+        for (int j = 0; j < jn; j++) {
+          p[j] *= iz;
+          axpy_row(y, p[j], V + (b * L + j) * D + h * hs, hs);
+        }
+        for (int j = jn; j < L; j++) p[j] = 0.0f;
+      }
+    }
+  }
+}
+
+// attn_fwd's backward: from dY [B L, D] and the saved P, writes dQ, dK, dV [B L, D]:
+// dv_j = sum_i p_ij dy_i, dp_ij = dy_i . v_j, ds_ij = p_ij (dp_ij - sum_k p_ik dp_ik),
+// dq_i = sum_j ds_ij k_j / sqrt(hs), dk_j = sum_i ds_ij q_i / sqrt(hs).
+EXPORT(attn_bwd)
+void attn_bwd(const f32* dY, const f32* Q, const f32* K, const f32* V, const f32* P, f32* dQ,
+              f32* dK, f32* dV, int B, int L, int D, int H, int causal) {
+  int hs = D / H;
+  f32 scale = 1.0f / __builtin_sqrtf((f32)hs);
+  f32 ds[ATT_MAX];
+  for (int q = 0; q < B * L * D; q++) dQ[q] = 0.0f, dK[q] = 0.0f, dV[q] = 0.0f;
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < H; h++) {
+      for (int i = 0; i < L; i++) {
+        const f32* dy = dY + (b * L + i) * D + h * hs;
+        const f32* p = P + ((b * H + h) * L + i) * L;
+        const f32* q = Q + (b * L + i) * D + h * hs;
+        f32* dq = dQ + (b * L + i) * D + h * hs;
+        int jn = causal ? i + 1 : L;
+        f32 t = 0.0f;
+        for (int j = 0; j < jn; j++) {
+          int r = (b * L + j) * D + h * hs;
+          axpy_row(dV + r, p[j], dy, hs);
+          f32 dp = dot(dy, V + r, hs);
+          ds[j] = dp;
+          t += p[j] * dp;
+        }
+        for (int j = 0; j < jn; j++) {
+          int r = (b * L + j) * D + h * hs;
+          f32 d = p[j] * (ds[j] - t) * scale;
+          axpy_row(dq, d, K + r, hs);
+          axpy_row(dK + r, d, q, hs);
+        }
+      }
+    }
+  }
+}
+
 // ---- GRU over L steps of C sequences (core/nets.ts gruSeq; PyTorch's nn.GRU gates) ----
 
 static inline v128_t vsigmoid(v128_t x) {

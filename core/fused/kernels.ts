@@ -154,6 +154,35 @@ export interface KernelExports {
     delta: number,
     total: number,
   ): number;
+  gelu_fwd(x: number, y: number, n: number): void;
+  gelu_bwd(dy: number, x: number, dx: number, n: number): void;
+  attn_fwd(
+    Q: number,
+    K: number,
+    V: number,
+    P: number,
+    Y: number,
+    B: number,
+    L: number,
+    D: number,
+    H: number,
+    causal: number,
+  ): void;
+  attn_bwd(
+    dY: number,
+    Q: number,
+    K: number,
+    V: number,
+    P: number,
+    dQ: number,
+    dK: number,
+    dV: number,
+    B: number,
+    L: number,
+    D: number,
+    H: number,
+    causal: number,
+  ): void;
   adam(
     w: number,
     g: number,

@@ -1,0 +1,241 @@
+// The Multi-Agent Transformer on the fused kernels (core/fused/transformer.ts, algos/mat/fused.ts)
+// against the tfjs path: GELU and attention kernels against tfjs autodiff, the encoder's and
+// decoder's outputs, whole updates (every parameter, Adam slot and metric), acting, and a loaded
+// checkpoint reaching the fused copy.
+import assert from "node:assert/strict";
+import { box, discrete, type EnvSpec, initBackend, Rng, tf } from "../mod.ts";
+import { type Buf, Kernels } from "../core/fused/kernels.ts";
+import { ParamGroup } from "../core/fused/nets.ts";
+import { FAttention } from "../core/fused/transformer.ts";
+import { attention, attentionVars, gelu, makeAttention } from "../core/transformer.ts";
+import { Mat, matOptions } from "../algos/mat/mat.ts";
+import type { Rollout } from "../core/algorithm.ts";
+import { assertClose } from "./_helpers.ts";
+
+const rand = (rng: Rng, n: number, s = 1) =>
+  Float32Array.from({ length: n }, () => s * rng.normal());
+
+function put(kern: Kernels, x: Float32Array): Buf {
+  const b = kern.scratch(x.length);
+  kern.f32(b).set(x);
+  return b;
+}
+
+for (const variant of ["relaxed", "baseline"] as const) {
+  Deno.test(`fused MAT (${variant}): GELU and its gradient equal tfjs autodiff`, async () => {
+    await initBackend("cpu");
+    const kern = new Kernels(variant), mk = kern.mark(), rng = new Rng(1);
+    for (const n of [1, 3, 4, 7, 200]) {
+      const x = rand(rng, n, 3), dy = rand(rng, n);
+      const xb = put(kern, x), y = kern.scratch(n), dyb = put(kern, dy), dx = kern.scratch(n);
+      kern.k.gelu_fwd(xb.ptr, y.ptr, n);
+      kern.k.gelu_bwd(dyb.ptr, xb.ptr, dx.ptr, n);
+      const [want, grad] = tf.tidy(() => {
+        const xt = tf.tensor1d(x), dyt = tf.tensor1d(dy);
+        const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(gelu(v), dyt)))(xt);
+        return [gelu(xt).dataSync(), g.dataSync()];
+      });
+      assertClose(kern.f32(y), want!, { atol: 2e-6, rtol: 1e-5 });
+      assertClose(kern.f32(dx), grad!, { atol: 2e-6, rtol: 1e-5 });
+    }
+    kern.release(mk);
+  });
+
+  for (const [B, L, D, H] of [[3, 4, 8, 2], [2, 5, 6, 2], [1, 1, 4, 1], [4, 10, 64, 1]]) {
+    for (const causal of [false, true]) {
+      Deno.test(`fused MAT (${variant}): attention B=${B} L=${L} D=${D} heads=${H}${causal ? " causal" : ""} and its gradients equal tfjs`, async () => {
+        await initBackend("cpu");
+        const rng = new Rng(B * 100 + L * 10 + D + H), kern = new Kernels(variant);
+        const p = makeAttention(`t_fatt_${variant}_${B}_${L}_${D}_${causal}`, {
+          dim: D,
+          heads: H,
+          rng,
+        });
+        const vars = attentionVars(p);
+        for (const v of vars) v.assign(tf.tensor(rand(rng, v.size, 1.5 / Math.sqrt(D)), v.shape));
+        const g = new ParamGroup(kern), fa = new FAttention(g, D, H);
+        g.build();
+        g.readFrom(vars);
+        const q = rand(rng, B * L * D), kv = rand(rng, B * L * D), dy = rand(rng, B * L * D);
+        // tfjs: query q, key = value = kv (the decoder's cross-attention shape)
+        const want = tf.tidy(() => {
+          const qt = tf.tensor3d(q, [B, L, D]), kt = tf.tensor3d(kv, [B, L, D]);
+          const dyt = tf.tensor3d(dy, [B, L, D]);
+          const f = (a: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(
+              tf.mul(
+                attention(a as tf.Tensor3D, b as tf.Tensor3D, b as tf.Tensor3D, p, causal),
+                dyt,
+              ),
+            );
+          const y = attention(qt, kt, kt, p, causal).dataSync();
+          const [dq, dk] = tf.grads(f)([qt, kt]).map((t) => t.dataSync());
+          const { grads } = tf.variableGrads(() => f(qt, kt) as tf.Scalar, vars);
+          return { y, dq: dq!, dkv: dk!, dw: vars.map((v) => grads[v.name]!.dataSync()) };
+        });
+        const mk = kern.mark();
+        const qb = put(kern, q), kb = put(kern, kv);
+        const t = fa.forward(qb, kb, kb, B, L, causal);
+        assertClose(kern.f32(t.y), want.y, { atol: 1e-5, rtol: 1e-4 });
+        g.zeroGrad();
+        const d = fa.backward(t, put(kern, dy));
+        assertClose(kern.f32(d.dq), want.dq, { atol: 1e-5, rtol: 1e-4 });
+        const dkv = kern.f32(d.dk).map((x, i) => x + kern.f32(d.dv)[i]!);
+        assertClose(dkv, want.dkv, { atol: 1e-5, rtol: 1e-4 });
+        g.params.forEach((pp, k) =>
+          assertClose(g.grad(pp), want.dw[k]!, { atol: 1e-5, rtol: 1e-4 })
+        );
+        if (causal && L > 1) { // the saved probabilities are 0 above the diagonal
+          const P = kern.f32(t.P);
+          assert.equal(P[1], 0);
+        }
+        kern.release(mk);
+        tf.dispose(vars);
+      });
+    }
+  }
+}
+
+const spec = (kind: "discrete" | "box", n = 3): EnvSpec => ({
+  numAgents: n,
+  obsDim: 5,
+  stateDim: 5,
+  actionSpace: kind === "discrete" ? discrete(4) : box(2),
+  episodeLimit: 10,
+});
+
+/** Twin MATs, tfjs and fused, with the same (enlarged: the initial gains are tiny) weights. */
+function twins(kind: "discrete" | "box", over: Record<string, unknown> = {}, n = 3) {
+  const s = spec(kind, n);
+  const o = matOptions.parse({ embed: 8, heads: 2, blocks: 2, epochs: 2, ...over });
+  const make = (kernels: "tfjs" | "fused") => {
+    const m = new Mat(s, { ...o, rng: new Rng(5), kernels });
+    const r = new Rng(6);
+    for (const v of m.model.variables()) v.assign(tf.tensor(rand(r, v.size, 0.5), v.shape));
+    return m;
+  };
+  return { s, a: make("tfjs"), b: make("fused") };
+}
+
+async function rollout(m: Mat, s: EnvSpec, rng: Rng, T: number, E: number, masked: boolean) {
+  const n = s.numAgents, A = s.actionSpace.kind === "discrete" ? s.actionSpace.n : 2;
+  const parts: Record<string, Float32Array[]> = {};
+  const push = (k: string, x: Float32Array) => (parts[k] ??= []).push(x);
+  const avails: Uint8Array[] = [];
+  for (let t = 0; t < T; t++) {
+    const obs = rand(rng, E * n * s.obsDim);
+    const avail = masked
+      ? Uint8Array.from(
+        { length: E * n * A },
+        (_, i) => (i % A === 0 || rng.uniform() < 0.6 ? 1 : 0),
+      )
+      : null;
+    const out = await m.act({ obs, state: new Float32Array(E * s.stateDim), avail, E }, {
+      rng,
+      greedy: false,
+    });
+    push("obs", obs);
+    push("actionVecs", out.actionVecs);
+    push("logp", out.logp);
+    push("values", out.values!);
+    if (avail) avails.push(avail);
+  }
+  const cat = (k: string) => {
+    const xs = parts[k]!, out = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
+    let o = 0;
+    for (const x of xs) out.set(x, o), o += x.length;
+    return out;
+  };
+  const N = T * E;
+  const actions = new Int32Array(N * n);
+  const r: Rollout = {
+    T,
+    E,
+    n,
+    obs: cat("obs"),
+    state: new Float32Array(N * s.stateDim),
+    avail: masked ? Uint8Array.from(avails.flatMap((x) => Array.from(x))) : null,
+    actions,
+    actionVecs: cat("actionVecs"),
+    logp: cat("logp"),
+    values: cat("values"),
+    rewards: new Float32Array(N),
+    dones: new Uint8Array(N),
+    advantages: rand(rng, N * n),
+    returns: rand(rng, N * n, 2),
+  };
+  return r;
+}
+
+for (const kind of ["discrete", "box"] as const) {
+  for (const over of [{}, { minibatches: 2, order: "random" }] as Record<string, unknown>[]) {
+    const label = JSON.stringify(over);
+    Deno.test(`fused MAT (${kind}, ${label}): acting, values and whole updates equal the tfjs path`, async () => {
+      await initBackend("cpu");
+      const { s, a, b } = twins(kind, over);
+      assert.equal(a.kernels, "tfjs");
+      assert.equal(b.kernels, "fused");
+      for (let it = 0; it < 2; it++) {
+        a.beginIteration(new Rng(40 + it)), b.beginIteration(new Rng(40 + it));
+        const ra = await rollout(a, s, new Rng(7 + it), 4, 6, kind === "discrete");
+        const rb = await rollout(b, s, new Rng(7 + it), 4, 6, kind === "discrete");
+        if (kind === "discrete") assert.deepEqual(rb.actionVecs, ra.actionVecs);
+        else assertClose(rb.actionVecs, ra.actionVecs, { atol: 1e-5, rtol: 1e-4 });
+        assertClose(rb.logp, ra.logp, { atol: 1e-5, rtol: 1e-4 });
+        assertClose(rb.values, ra.values, { atol: 1e-5, rtol: 1e-4 });
+        const ma = await a.update(ra, { rng: new Rng(11 + it), progress: 0 });
+        const mb = await b.update(ra, { rng: new Rng(11 + it), progress: 0 });
+        for (const [k, v] of Object.entries(ma)) {
+          assertClose([mb[k]!], [v!], { atol: 2e-5, rtol: 2e-3 });
+        }
+        const sa = await a.getState(), sb = await b.getState();
+        for (const key of Object.keys(sa.tensors)) {
+          const tol = key.startsWith("adam")
+            ? { atol: 2e-5, rtol: 3e-3 }
+            : { atol: 2e-5, rtol: 1e-3 };
+          assertClose(sb.tensors[key]!.data, sa.tensors[key]!.data, tol);
+        }
+      }
+      a.dispose(), b.dispose();
+    });
+  }
+}
+
+Deno.test("fused MAT: a loaded checkpoint reaches the fused copy (acting reads it)", async () => {
+  await initBackend("cpu");
+  const { s, a, b } = twins("discrete");
+  const other = twins("discrete").a;
+  for (const v of other.model.variables()) v.assign(tf.mul(v, -1.5));
+  await b.values({
+    obs: rand(new Rng(1), 2 * 3 * 5),
+    state: new Float32Array(10),
+    avail: null,
+    E: 2,
+  });
+  const st = await other.getState();
+  await a.setState(st), await b.setState(st);
+  const x = { obs: rand(new Rng(2), 4 * 3 * 5), state: new Float32Array(20), avail: null, E: 4 };
+  assertClose(await b.values(x), await a.values(x), { atol: 1e-5, rtol: 1e-4 });
+  const ya = await a.act(x, { rng: new Rng(3), greedy: false });
+  const yb = await b.act(x, { rng: new Rng(3), greedy: false });
+  assertClose(yb.logp, ya.logp, { atol: 1e-5, rtol: 1e-4 });
+  void s;
+  a.dispose(), b.dispose(), other.dispose();
+});
+
+Deno.test("fused MAT: --kernels fused refuses more than 256 actions by name; auto falls back", async () => {
+  await initBackend("cpu");
+  const s = { ...spec("discrete"), actionSpace: discrete(300) };
+  const o = matOptions.parse({ embed: 8 });
+  assert.throws(
+    () => new Mat(s, { ...o, rng: new Rng(1), kernels: "fused" }),
+    /256 actions.*--kernels tfjs/,
+  );
+  const m = new Mat(s, { ...o, rng: new Rng(1), kernels: "auto" });
+  assert.equal(m.kernels, "tfjs");
+  m.dispose();
+  const f = new Mat(spec("box"), { ...o, rng: new Rng(1), kernels: "auto" });
+  assert.equal(f.kernels, "fused");
+  f.dispose();
+  void box;
+});
