@@ -125,8 +125,6 @@ export async function run(o: BenchOptions): Promise<void> {
       (100 * a.update).toFixed(0)
     }% of an update (${a.updateMs.toFixed(0)} ms of kernels), ${
       (100 * a.act).toFixed(0)
-    }% of 20 acting steps (${
-      a.actMs.toFixed(0)
-    } ms; MAT on tfjs, \`--kernels tfjs\`).`,
+    }% of 20 acting steps (${a.actMs.toFixed(0)} ms; MAT on tfjs, \`--kernels tfjs\`).`,
   );
 }
