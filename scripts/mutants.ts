@@ -8,7 +8,7 @@
  * Usage: `deno task mutants [--only name,name] [--tests file,file]`. CI does not run it (a few
  * minutes); run it after changing `algos/estimators.ts`, `algos/bppo.ts` or `algos/sequential.ts`,
  * and `--only fused` after changing the fused path (its mutants run against
- * tests/fused_algos_test.ts, which compares whole updates with tfjs).
+ * tests/fused_algos_test.ts and tests/fused_mat_test.ts, which compare whole updates with tfjs).
  *
  * @module
  */
@@ -27,6 +27,9 @@ interface Mutant {
 
 /** The tests of the fused path (`--kernels fused`): whole updates, acting and values against tfjs. */
 const FUSED_TESTS = ["tests/fused_algos_test.ts"];
+
+/** The fused MAT's tests: kernels, whole updates, acting and loaded checkpoints against tfjs. */
+const FUSED_MAT_TESTS = ["tests/fused_mat_test.ts"];
 
 /** The mutants of issue 29, item 4. */
 export const MUTANTS: readonly Mutant[] = [
@@ -114,6 +117,42 @@ export const MUTANTS: readonly Mutant[] = [
     from: "ag.fused?.markStale();",
     to: "void 0;",
     tests: FUSED_TESTS,
+  },
+  // the fused MAT (core/fused/transformer.ts, algos/mat/fused.ts), against its tfjs autodiff
+  {
+    name: "fused MAT: the cross-attention's query gradient dropped",
+    file: "core/fused/transformer.ts",
+    from: "const drep = addInto(g, d2.dq, ds2); // residual + query",
+    to: "const drep = ds2;",
+    tests: FUSED_MAT_TESTS,
+  },
+  {
+    name: "fused MAT: the decoder's self-attention not causal",
+    file: "core/fused/transformer.ts",
+    from: "const ta1 = this.attn1.forward(x, x, x, B, L, true);",
+    to: "const ta1 = this.attn1.forward(x, x, x, B, L, false);",
+    tests: FUSED_MAT_TESTS,
+  },
+  {
+    name: "fused MAT: the entropy bonus's sign flipped",
+    file: "algos/mat/fused.ts",
+    from: "kern.f32(dent).fill(-o.entropyCoef / M); // - c_ent mean(H)",
+    to: "kern.f32(dent).fill(o.entropyCoef / M);",
+    tests: FUSED_MAT_TESTS,
+  },
+  {
+    name: "fused MAT: the value coefficient ignored",
+    file: "algos/mat/fused.ts",
+    from: "K.axpby(o.valueCoef, dv.ptr, 0, dv.ptr, M);",
+    to: "K.axpby(1, dv.ptr, 0, dv.ptr, M);",
+    tests: FUSED_MAT_TESTS,
+  },
+  {
+    name: "fused MAT: a loaded checkpoint not re-read",
+    file: "algos/mat/mat.ts",
+    from: "this.#fresh = false; // the fused copy re-reads the loaded variables",
+    to: "void 0;",
+    tests: FUSED_MAT_TESTS,
   },
 ];
 
