@@ -1,0 +1,217 @@
+/**
+ * `deno task runs:table`: a campaign's table straight from its run folders, finished or not (the
+ * verdict campaign's part B and the MAT results, issues 31 and 33). For every run below `--from`
+ * (a folder with `config.json` and `evaluations.jsonl`) it reads the last evaluation: the env steps
+ * it reached and the greedy and stochastic means of `--metric` (`win_rate` or `return`). Per env
+ * and condition (the sweep's run folder name without `-s<seed>`):
+ *
+ * - the env steps each run reached (so a partial chunk says how far it got);
+ * - final greedy and stochastic metric: IQM over seeds with an interval (95% bootstrap CI from 5
+ *   runs, else the range of the runs, labelled so), every seed listed;
+ * - the greedy metric at the budget every run of the env reached (the last evaluation at or below
+ *   it), so runs stopped at different budgets are compared at the same one;
+ * - permutation p-values against `--baseline` (when given) on that matched value;
+ * - one SVG of the greedy curves per env (mean over seeds, min-max band).
+ *
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+import { z } from "../core/deps.ts";
+import { iqm, list, parseFlags, permutationP, seedInterval } from "./_sweep.ts";
+import { lineChart, type Series } from "./_plot.ts";
+import { maxOf, minOf } from "../core/arrays.ts";
+
+/** One run's evaluations. */
+export interface RunEvals {
+  readonly env: string;
+  readonly condition: string;
+  readonly seed: number;
+  readonly finished: boolean;
+  /** `[env steps, greedy mean, stochastic mean]` per evaluation, in order. */
+  readonly points: [number, number, number][];
+}
+
+/**
+ * The condition of a sweep's run folder: its name without `-s<seed>`, with the sweep's `_`
+ * between an algorithm and its first option put back to `:` (`bppo_estimator=pathwise`).
+ * @param dir the run folder's name
+ * @returns condition and seed
+ */
+export function conditionOf(dir: string): { condition: string; seed: number } {
+  const m = /^(.*)-s(\d+)$/.exec(dir);
+  const base = m ? m[1]! : dir;
+  return {
+    condition: base.replace(/^([a-z0-9]+)_([A-Za-z]+=)/, "$1:$2"),
+    seed: m ? Number(m[2]) : 0,
+  };
+}
+
+/**
+ * Reads every run below the folders.
+ * @param roots folders to search
+ * @param metric `win_rate` or `return`
+ * @returns the runs with at least one evaluation
+ */
+export async function readRuns(roots: readonly string[], metric: string): Promise<RunEvals[]> {
+  const out: RunEvals[] = [];
+  const walk = async (d: string): Promise<void> => {
+    const names: string[] = [];
+    for await (const e of Deno.readDir(d)) names.push(e.name);
+    if (names.includes("evaluations.jsonl") && names.includes("config.json")) {
+      const cfg = JSON.parse(await Deno.readTextFile(join(d, "config.json")));
+      const rows = (await Deno.readTextFile(join(d, "evaluations.jsonl"))).split("\n")
+        .filter((l) => l.trim()).map((l) => JSON.parse(l));
+      const mean = (e: { returns: number[]; wins: number[] | null }) => {
+        const xs = metric === "win_rate" ? e.wins ?? [] : e.returns;
+        return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+      };
+      if (rows.length) {
+        out.push({
+          env: String(cfg.env),
+          ...conditionOf(basename(d)),
+          finished: names.includes("summary.json"),
+          points: rows.map((r) => [r.env_steps, mean(r.greedy), mean(r.stochastic)]),
+        });
+      }
+      return;
+    }
+    for (const n of names.sort()) {
+      const p = join(d, n);
+      if ((await Deno.stat(p)).isDirectory) await walk(p);
+    }
+  };
+  for (const r of roots) await walk(r);
+  return out;
+}
+
+/** The greedy value of a run at the last evaluation at or below `steps`. */
+function at(r: RunEvals, steps: number): number {
+  let v = NaN;
+  for (const [s, g] of r.points) if (s <= steps) v = g;
+  return v;
+}
+
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
+const pv = (p: number) => (p < 0.001 ? "<0.001" : p.toFixed(3));
+const k = (s: number) =>
+  s >= 1e6 ? `${+(s / 1e6).toFixed(2)}M` : s >= 1e4 ? `${Math.round(s / 1e3)}k` : `${s}`;
+
+/**
+ * The tables (and curves) of a set of runs.
+ * @param runs the runs
+ * @param o metric name, baseline condition, and the plot file name of an env
+ * @returns markdown and SVGs by file name
+ */
+export function runsTable(
+  runs: readonly RunEvals[],
+  o: { metric: string; baseline?: string; svgName: (env: string) => string },
+): { md: string; svgs: Record<string, string> } {
+  const lines: string[] = [], svgs: Record<string, string> = {};
+  for (const env of [...new Set(runs.map((r) => r.env))].sort()) {
+    const rs = runs.filter((r) => r.env === env);
+    const common = minOf(rs.map((r) => r.points.at(-1)![0]));
+    const conds = [...new Set(rs.map((r) => r.condition))];
+    const base = o.baseline ? rs.filter((r) => r.condition === o.baseline) : [];
+    lines.push(
+      `## ${env}`,
+      "",
+      `Metric: ${o.metric} (mean over each evaluation's episodes). Matched budget: ${
+        k(common)
+      } env steps, the most every run below reached.`,
+      "",
+      `| condition | runs (finished) | env steps reached | final greedy, IQM [interval] | final stochastic, IQM [interval] | greedy at ${
+        k(common)
+      }, IQM [interval] |${
+        o.baseline ? ` p vs ${o.baseline} (at ${k(common)}) |` : ""
+      } final greedy per seed (steps) |`,
+      `|---|---:|---|---:|---:|---:|${o.baseline ? "---:|" : ""}---|`,
+    );
+    for (const c of conds) {
+      const cr = rs.filter((r) => r.condition === c).sort((a, b) => a.seed - b.seed);
+      const last = cr.map((r) => r.points.at(-1)!);
+      const iv = (xs: number[]) => {
+        const i = seedInterval(xs);
+        return `${f2(iqm(xs))} [${f2(i.lo)}, ${f2(i.hi)}]${i.kind === "95% CI" ? "" : " (range)"}`;
+      };
+      const matched = cr.map((r) => at(r, common));
+      const steps = last.map((p) => p[0]);
+      lines.push(
+        `| ${c} | ${cr.length} (${cr.filter((r) => r.finished).length}) | ${
+          minOf(steps) === maxOf(steps) ? k(steps[0]!) : `${k(minOf(steps))}-${k(maxOf(steps))}`
+        } | ${iv(last.map((p) => p[1]))} | ${iv(last.map((p) => p[2]))} | ${iv(matched)} |${
+          o.baseline
+            ? ` ${
+              c === o.baseline || !base.length ? "-" : pv(permutationP(
+                matched,
+                base.map((r) => at(r, common)),
+              ))
+            } |`
+            : ""
+        } ${cr.map((r, q) => `s${r.seed} ${f2(last[q]![1])} (${k(last[q]![0])})`).join(", ")} |`,
+      );
+    }
+    const series: Series[] = conds.map((c) => {
+      const cr = rs.filter((r) => r.condition === c);
+      const xs = [...new Set(cr.flatMap((r) => r.points.map((p) => p[0])))].sort((a, b) => a - b)
+        .filter((x) => x <= common);
+      const ys = xs.map((x) => cr.map((r) => at(r, x)).filter(Number.isFinite));
+      return {
+        label: c,
+        x: xs,
+        y: ys.map((v) => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length)),
+        lo: ys.map((v) => minOf(v)),
+        hi: ys.map((v) => maxOf(v)),
+      };
+    });
+    const file = o.svgName(env);
+    svgs[file] = lineChart(series, {
+      title: `${env}: greedy ${o.metric} (mean over seeds, min-max band)`,
+      xLabel: "env steps",
+      yLabel: o.metric,
+      ...(o.metric === "win_rate" ? { yRange: [0, 1] as [number, number] } : {}),
+    });
+    lines.push("", `![${env}](${file})`, "");
+  }
+  return { md: lines.join("\n"), svgs };
+}
+
+if (import.meta.main) {
+  const flags = parseFlags(
+    z.strictObject({
+      from: z.string().describe("run folders to search, comma-separated"),
+      metric: z.enum(["win_rate", "return"]).default("return").describe("the metric"),
+      baseline: z.string().optional().describe("condition the others are tested against"),
+      out: z.string().describe("the markdown report (SVGs beside it)"),
+      title: z.string().default("Runs").describe("the report's title"),
+    }),
+    {
+      task: "runs:table",
+      summary:
+        "a campaign's table from its run folders, finished or not: budget reached, greedy and stochastic IQMs, matched-budget tests, curves",
+    },
+  );
+  const runs = await readRuns(list(flags.from), flags.metric);
+  if (!runs.length) {
+    console.error(`Error: no runs with evaluations below --from ${flags.from}`);
+    Deno.exit(2);
+  }
+  const dir = dirname(flags.out), stem = basename(flags.out).replace(/\.md$/, "");
+  const { md, svgs } = runsTable(runs, {
+    metric: flags.metric,
+    baseline: flags.baseline,
+    svgName: (env) => `${stem}_${env.replace(/[^A-Za-z0-9]+/g, "_")}.svg`,
+  });
+  const head = [
+    `# ${flags.title}`,
+    "",
+    `Generated by \`deno task runs:table --from ${flags.from} --metric ${flags.metric}${
+      flags.baseline ? ` --baseline ${flags.baseline}` : ""
+    }\` on ${new Date().toISOString().slice(0, 10)}: ${runs.length} runs, ${
+      runs.filter((r) => r.finished).length
+    } finished. Each run's last evaluation; intervals are 95% percentile-bootstrap CIs of the IQM over seeds from 5 runs on, else the range of the runs; p: two-sided permutation tests (uncorrected).`,
+    "",
+  ];
+  await Deno.writeTextFile(flags.out, head.join("\n") + "\n" + md + "\n");
+  for (const [f, svg] of Object.entries(svgs)) await Deno.writeTextFile(join(dir, f), svg);
+  console.log(`wrote ${flags.out} (${Object.keys(svgs).length} plots)`);
+}

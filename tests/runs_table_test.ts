@@ -1,0 +1,55 @@
+// scripts/runs_table.ts: run folders become conditions and seeds, every run is compared at the
+// budget all of them reached, and greedy and stochastic values are read from evaluations.jsonl.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { conditionOf, readRuns, runsTable } from "../scripts/runs_table.ts";
+
+Deno.test("runs:table: sweep folder names give back the condition and seed", () => {
+  assert.deepEqual(conditionOf("bppo_estimator=pathwise-s3"), {
+    condition: "bppo:estimator=pathwise",
+    seed: 3,
+  });
+  assert.deepEqual(conditionOf("bppo_peerWeight=0-s0"), {
+    condition: "bppo:peerWeight=0",
+    seed: 0,
+  });
+  assert.deepEqual(conditionOf("mat-s4"), { condition: "mat", seed: 4 });
+});
+
+Deno.test("runs:table: partial runs are compared at the budget every run reached", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "baton_runs_table_" });
+  const run = async (name: string, points: [number, number, number][], finished: boolean) => {
+    const d = join(dir, name);
+    await Deno.mkdir(d, { recursive: true });
+    await Deno.writeTextFile(join(d, "config.json"), JSON.stringify({ env: "smax/3m" }));
+    await Deno.writeTextFile(
+      join(d, "evaluations.jsonl"),
+      points.map(([s, g, st]) =>
+        JSON.stringify({
+          env_steps: s,
+          greedy: { returns: [0], wins: [g, g] },
+          stochastic: { returns: [0], wins: [st, st] },
+        })
+      ).join("\n") + "\n",
+    );
+    if (finished) await Deno.writeTextFile(join(d, "summary.json"), "{}");
+  };
+  await run("mat-s0", [[100, 0.1, 0.0], [200, 0.5, 0.4], [300, 0.9, 0.8]], true);
+  await run("mat-s1", [[100, 0.2, 0.1], [200, 0.6, 0.5]], false); // stopped at 200
+  await run("mappo-s0", [[100, 0.0, 0.0], [200, 0.3, 0.2], [300, 0.4, 0.3]], true);
+  const runs = await readRuns([dir], "win_rate");
+  assert.equal(runs.length, 3);
+  const { md, svgs } = runsTable(runs, {
+    metric: "win_rate",
+    baseline: "mappo",
+    svgName: () => "x.svg",
+  });
+  assert.match(md, /Matched budget: 200 env steps/);
+  // mat: final greedy IQM over 0.9 and 0.6; at the matched budget 0.5 and 0.6
+  const matRow = md.split("\n").find((l) => l.startsWith("| mat |"))!;
+  assert.match(matRow, /\| 2 \(1\) \|/);
+  assert.match(matRow, /s0 0\.90 .*s1 0\.60/);
+  assert.match(matRow, /0\.55 \[0\.50, 0\.60\] \(range\)/); // matched: mean of 0.5 and 0.6
+  assert.ok(svgs["x.svg"]!.includes("<svg"));
+  await Deno.remove(dir, { recursive: true });
+});
