@@ -67,6 +67,11 @@ export interface MatSums {
   count: number;
 }
 
+/** @returns sums at zero */
+export function emptySums(): MatSums {
+  return { policy: 0, value: 0, entropy: 0, kl: 0, clipFrac: 0, gradNorm: 0, count: 0 };
+}
+
 /** The MAT encoder and decoder on the fused kernels. */
 export class FusedMat {
   /** Every parameter, in {@link MatModel.variables} order. */
@@ -217,15 +222,7 @@ export class FusedMat {
    */
   update(d: MatBatch, o: MatLossOptions, rng: Rng): MatSums {
     const g = this.group, kern = g.kern, K = kern.k, { n, A, N, obsDim, slot } = this.#dims(d);
-    const sums: MatSums = {
-      policy: 0,
-      value: 0,
-      entropy: 0,
-      kl: 0,
-      clipFrac: 0,
-      gradNorm: 0,
-      count: 0,
-    };
+    const sums = emptySums();
     const mk0 = kern.mark();
     try {
       const put = (x: Float32Array) => {
@@ -270,57 +267,48 @@ export class FusedMat {
           const logp = kern.scratch(M), dlogp = kern.scratch(M), st = kern.scratch(3, true);
           const dOut = kern.scratch(M * A);
           const logpOld = rows(up.logpOld, n), adv = rows(up.adv, n);
-          let entropy: number;
-          if (this.discrete) {
-            const lsm = kern.scratch(M * A), probs = kern.scratch(M * A), ent = kern.scratch(M);
-            const avail = up.avail ? rows(up.avail, n * A) : null;
+          // the head's log-probs of the taken actions: categorical (masked) or Gaussian
+          const cat = this.discrete
+            ? { lsm: kern.scratch(M * A), probs: kern.scratch(M * A), ent: kern.scratch(M) }
+            : null;
+          const z = cat ? null : kern.scratch(M * A), ls = this.logStd;
+          if (cat) {
+            const avail = up.avail ? rows(up.avail, n * A).ptr : 0;
             K.cat_fwd(
               td.y.ptr,
-              avail?.ptr ?? 0,
+              avail,
               act!.ptr,
-              lsm.ptr,
-              probs.ptr,
+              cat.lsm.ptr,
+              cat.probs.ptr,
               logp.ptr,
-              ent.ptr,
+              cat.ent.ptr,
               M,
               A,
             );
-            K.ppo_clip_grad(
-              logp.ptr,
-              logpOld.ptr,
-              adv.ptr,
-              0,
-              dlogp.ptr,
-              0,
-              st.ptr,
-              M,
-              o.clip,
-              M,
-              0,
-            );
+          } else {
+            K.gauss_fwd(td.y.ptr, g.ptr(ls!), rows(up.act, n * A).ptr, z!.ptr, logp.ptr, M, A);
+          }
+          // the clipped surrogate of each agent's conditional ratio (the module doc's policy term)
+          K.ppo_clip_grad(logp.ptr, logpOld.ptr, adv.ptr, 0, dlogp.ptr, 0, st.ptr, M, o.clip, M, 0);
+          let entropy = 0;
+          if (cat) {
             const dent = kern.scratch(M);
             kern.f32(dent).fill(-o.entropyCoef / M); // - c_ent mean(H)
-            K.cat_bwd(lsm.ptr, probs.ptr, ent.ptr, act!.ptr, dlogp.ptr, dent.ptr, dOut.ptr, M, A);
-            entropy = kern.f32(ent).reduce((s, x) => s + x, 0) / M;
-          } else {
-            const z = kern.scratch(M * A), ls = this.logStd!, acts = rows(up.act, n * A);
-            K.gauss_fwd(td.y.ptr, g.ptr(ls), acts.ptr, z.ptr, logp.ptr, M, A);
-            K.ppo_clip_grad(
-              logp.ptr,
-              logpOld.ptr,
-              adv.ptr,
-              0,
+            K.cat_bwd(
+              cat.lsm.ptr,
+              cat.probs.ptr,
+              cat.ent.ptr,
+              act!.ptr,
               dlogp.ptr,
-              0,
-              st.ptr,
+              dent.ptr,
+              dOut.ptr,
               M,
-              o.clip,
-              M,
-              0,
+              A,
             );
-            K.gauss_bwd(z.ptr, g.ptr(ls), dlogp.ptr, dOut.ptr, g.gptr(ls), M, A);
-            const gl = g.grad(ls), lv = g.value(ls);
-            entropy = 0;
+            entropy = kern.f32(cat.ent).reduce((s, x) => s + x, 0) / M;
+          } else {
+            K.gauss_bwd(z!.ptr, g.ptr(ls!), dlogp.ptr, dOut.ptr, g.gptr(ls!), M, A);
+            const gl = g.grad(ls!), lv = g.value(ls!);
             for (let c = 0; c < A; c++) {
               gl[c] = gl[c]! - o.entropyCoef; // d(-c_ent sum(logStd + const))/dlogStd
               entropy += lv[c]! + 0.5 * (LOG_2PI + 1);

@@ -51,7 +51,7 @@ import {
 } from "../../core/distributions.ts";
 import { minibatches } from "../ppo/batch.ts";
 import { MatModel } from "./model.ts";
-import { FusedMat, type MatBatch, type MatSums } from "./fused.ts";
+import { emptySums, FusedMat, type MatBatch, type MatSums } from "./fused.ts";
 
 /**
  * MAT's options (`--algo-opt`); defaults: the MAT code base's model (1 block, 1 head, 64 wide,
@@ -354,15 +354,7 @@ export class Mat implements Algorithm {
       ret: tf.tensor2d(d.ret, [N, n]),
       vOld: tf.tensor2d(d.vOld, [N, n]),
     };
-    const sums: MatSums = {
-      policy: 0,
-      value: 0,
-      entropy: 0,
-      kl: 0,
-      clipFrac: 0,
-      gradNorm: 0,
-      count: 0,
-    };
+    const sums = emptySums();
     for (let ep = 0; ep < o.epochs; ep++) {
       for (const idx of minibatches(N, o.minibatches, rng) ?? [null]) {
         const pick = <T extends tf.Tensor>(x: T) => (idx ? tf.gather(x, idx) as T : x);
