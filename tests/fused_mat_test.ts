@@ -291,3 +291,16 @@ Deno.test("fused MAT: --kernels fused refuses more than 256 actions by name; aut
   f.dispose();
   void box;
 });
+
+Deno.test("fused kernels: a batch beyond WebAssembly's memory is one clear error naming the fix", () => {
+  const kern = new Kernels(), mk = kern.mark();
+  assert.throws(
+    () => kern.scratch(1.1e9),
+    /more than WebAssembly's 4 GiB.*minibatches=.*--kernels tfjs/,
+  );
+  kern.release(mk);
+  const b = kern.scratch.bind(kern); // the arena still works after the refusal
+  const m2 = kern.mark();
+  assert.equal(b(16).n, 16);
+  kern.release(m2);
+});

@@ -145,6 +145,8 @@ export class Mat implements Algorithm {
     const choice = o.kernels ?? "tfjs";
     const why = this.model.A > 256
       ? `--kernels fused supports up to 256 actions per agent (this env has ${this.model.A})`
+      : spec.numAgents > 1024
+      ? `--kernels fused supports up to 1024 agents (this env has ${spec.numAgents})`
       : null;
     if (why && choice === "fused") throw new Error(`${why}; or use --kernels tfjs`);
     const fused = choice === "fused" || (choice === "auto" && !why && tf.getBackend() !== "webgpu");

@@ -295,10 +295,20 @@ export class Kernels {
   #take(n: number, zero: boolean): Buf {
     const ptr = this.#top, end = align(ptr + 4 * Math.max(n, 1));
     const have = this.k.memory.buffer.byteLength;
-    if (end > have) this.k.memory.grow(Math.ceil((end - have) / 65536));
+    if (end > have) {
+      try {
+        this.k.memory.grow(Math.ceil((end - have) / 65536));
+      } catch {
+        throw new Error(
+          `the fused kernels need ${Math.ceil(end / 2 ** 20)} MiB, more than WebAssembly's ` +
+            `4 GiB memory allows: split the update (--algo-opt minibatches=<more>) or use ` +
+            `--kernels tfjs`,
+        );
+      }
+    }
     this.#top = end;
     this.#views();
-    if (zero) this.#f32.fill(0, ptr >> 2, end >> 2);
+    if (zero) this.#f32.fill(0, ptr / 4, end / 4);
     return { ptr, n };
   }
 
@@ -346,7 +356,7 @@ export class Kernels {
    */
   f32(b: Buf): Float32Array {
     this.#views();
-    return this.#f32.subarray(b.ptr >> 2, (b.ptr >> 2) + b.n);
+    return this.#f32.subarray(b.ptr / 4, b.ptr / 4 + b.n);
   }
 
   /**
@@ -355,7 +365,7 @@ export class Kernels {
    */
   i32(b: Buf): Int32Array {
     this.#views();
-    return this.#i32.subarray(b.ptr >> 2, (b.ptr >> 2) + b.n);
+    return this.#i32.subarray(b.ptr / 4, b.ptr / 4 + b.n);
   }
 
   /**
@@ -374,7 +384,7 @@ export class Kernels {
 }
 
 function align(p: number): number {
-  return (p + 15) & ~15;
+  return Math.ceil(p / 16) * 16; // not a bit mask: offsets pass 2^31 (wasm32 has 4 GiB)
 }
 
 let shared: Kernels | null = null;
