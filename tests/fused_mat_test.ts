@@ -217,40 +217,57 @@ for (const kind of ["discrete", "box"] as const) {
   }
 }
 
-for (const kind of ["discrete", "box"] as const) {
-  Deno.test(`fused MAT (${kind}): every parameter's gradient equals tfjs autodiff's`, async () => {
-    // Adam hides a gradient's size (its first step is lr sign(g)); with eps = 1e3 the step is
-    // lr g / (|g| + eps) ~ g for lr = eps = 1e3: one step changes each parameter by its gradient
-    await initBackend("cpu");
-    const { s, a, b } = twins(kind, { epochs: 1, lr: 1e3, adamEps: 1e3, maxGradNorm: 0 });
-    const r = await rollout(a, s, new Rng(7), 3, 5, kind === "discrete");
-    const before = (await a.getState()).tensors;
-    await a.update(r, { rng: new Rng(11), progress: 0 });
-    await b.update(r, { rng: new Rng(11), progress: 0 });
-    const ta = (await a.getState()).tensors, tb = (await b.getState()).tensors;
-    let checked = 0;
-    for (const key of Object.keys(before)) {
-      if (key.startsWith("adam")) continue;
-      const w0 = before[key]!.data;
-      const da = ta[key]!.data.map((x, i) => x - w0[i]!);
-      const db = tb[key]!.data.map((x, i) => x - w0[i]!);
-      const scale = da.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
-      // a key projection's bias adds q . b to every score of a row: softmax ignores it
-      if (/attn\d?\/k\/b$/.test(key)) {
-        assert.ok(db.every((x) => Math.abs(x) < 1e-6), `${key}: ${db}`);
-        continue;
+for (
+  const [kind, extra] of [
+    ["discrete", {}],
+    ["box", {}],
+    ["discrete", { obsNorm: "none", blocks: 1, heads: 1 }],
+  ] as const
+) {
+  Deno.test(
+    `fused MAT (${kind}${
+      Object.keys(extra).length ? `, ${JSON.stringify(extra)}` : ""
+    }): every parameter's gradient equals tfjs autodiff's`,
+    async () => {
+      // the first Adam step is lr sign(g) in the values (the slots carry g); with lr = eps = 1e3
+      // the step is lr g / (|g| + eps) ~ g: one step changes each parameter by its gradient
+      await initBackend("cpu");
+      const { s, a, b } = twins(kind, {
+        epochs: 1,
+        lr: 1e3,
+        adamEps: 1e3,
+        maxGradNorm: 0,
+        ...extra,
+      });
+      const r = await rollout(a, s, new Rng(7), 3, 5, kind === "discrete");
+      const before = (await a.getState()).tensors;
+      await a.update(r, { rng: new Rng(11), progress: 0 });
+      await b.update(r, { rng: new Rng(11), progress: 0 });
+      const ta = (await a.getState()).tensors, tb = (await b.getState()).tensors;
+      let checked = 0;
+      for (const key of Object.keys(before)) {
+        if (key.startsWith("adam")) continue;
+        const w0 = before[key]!.data;
+        const da = ta[key]!.data.map((x, i) => x - w0[i]!);
+        const db = tb[key]!.data.map((x, i) => x - w0[i]!);
+        const scale = da.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+        // a key projection's bias adds q . b to every score of a row: softmax ignores it
+        if (/attn\d?\/k\/b$/.test(key)) {
+          assert.ok(db.every((x) => Math.abs(x) < 1e-6), `${key}: ${db}`);
+          continue;
+        }
+        assert.ok(scale > 0, `${key}: no gradient`);
+        try {
+          assertClose(db, da, { atol: 2e-3 * scale, rtol: 2e-3 });
+        } catch (e) {
+          throw new Error(`${key}: ${(e as Error).message}`);
+        }
+        checked++;
       }
-      assert.ok(scale > 0, `${key}: no gradient`);
-      try {
-        assertClose(db, da, { atol: 2e-3 * scale, rtol: 2e-3 });
-      } catch (e) {
-        throw new Error(`${key}: ${(e as Error).message}`);
-      }
-      checked++;
-    }
-    assert.ok(checked >= 40, `${checked} parameters`);
-    a.dispose(), b.dispose();
-  });
+      assert.ok(checked >= 20, `${checked} parameters`);
+      a.dispose(), b.dispose();
+    },
+  );
 }
 
 Deno.test("fused MAT: a loaded checkpoint reaches the fused copy (acting reads it)", async () => {
