@@ -321,3 +321,26 @@ Deno.test("fused kernels: a batch beyond WebAssembly's memory is one clear error
   assert.equal(b(16).n, 16);
   kern.release(m2);
 });
+
+Deno.test("fused MAT: concurrent calls of two MATs on one thread's kernels do not share scratch", async () => {
+  await initBackend("cpu");
+  const ts = twins("discrete", {}, 2), tl = twins("discrete", {}, 6); // 2 and 6 agents
+  const short = ts.b, long = tl.b;
+  const x = (seed: number, n: number, E: number) => ({
+    obs: rand(new Rng(seed), E * n * 5),
+    state: new Float32Array(E * 5),
+    avail: null,
+    E,
+  });
+  const one = () => short.act(x(1, 2, 2), { rng: new Rng(5), greedy: false });
+  const two = () => long.act(x(3, 6, 64), { rng: new Rng(6), greedy: false });
+  const three = () => long.values(x(2, 6, 8));
+  const alone = { p: await one(), q: await two(), v: await three() };
+  // the short chain ends first; the long one's scratch lies above it and must survive that
+  const [p, q, v] = await Promise.all([one(), two(), three()]);
+  assert.deepEqual(p.logp, alone.p.logp);
+  assert.deepEqual(q.logp, alone.q.logp);
+  assert.deepEqual(q.values, alone.q.values);
+  assert.deepEqual(v, alone.v);
+  for (const m of [ts.a, ts.b, tl.a, tl.b]) m.dispose();
+});

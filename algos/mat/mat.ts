@@ -219,13 +219,15 @@ export class Mat implements Algorithm {
   async act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): Promise<ActOutput> {
     const m = this.model, { numAgents: n, obsDim } = this.#spec, E = x.E, { slot } = m;
     // the encoder once; decodeRows runs the decoder on the shifted actions so far ([E, n, A])
-    let values: Float32Array, decodeRows: (s: Float32Array) => Promise<Float32Array>;
+    // (the fused decoder answers synchronously: its scratch mark is never open across an await)
+    let values: Float32Array;
+    let decodeRows: (s: Float32Array) => Float32Array | Promise<Float32Array>;
     let done: () => void;
     const obs = this.#chain(x.obs, E, obsDim);
     if (this.#fused) {
       const a = this.#fusedNow().acting(obs, E);
       values = a.values, done = a.done;
-      decodeRows = (s) => Promise.resolve(a.decodeRows(s));
+      decodeRows = a.decodeRows;
     } else {
       const obsT = tf.tensor3d(obs, [E, n, obsDim]);
       const { value, rep } = m.encode(obsT);
@@ -240,8 +242,13 @@ export class Mat implements Algorithm {
         return rows;
       };
     }
+    const out = this.#decodeChain(x, ctx, values, decodeRows);
+    if (this.#fused) { // it ran to its end synchronously: free the scratch before yielding
+      done();
+      return out;
+    }
     try {
-      return await this.#decodeChain(x, ctx, values, decodeRows);
+      return await out;
     } finally {
       done();
     }
@@ -252,7 +259,7 @@ export class Mat implements Algorithm {
     x: ActInput,
     ctx: { rng: Rng; greedy: boolean },
     value: Float32Array,
-    decodeRows: (s: Float32Array) => Promise<Float32Array>,
+    decodeRows: (s: Float32Array) => Float32Array | Promise<Float32Array>,
   ): Promise<ActOutput> {
     const m = this.model, { numAgents: n } = this.#spec, E = x.E, { A, slot } = m;
     const shifted = new Float32Array(E * n * slot);
@@ -263,7 +270,8 @@ export class Mat implements Algorithm {
     const std = m.logStd ? Array.from(m.logStd.dataSync(), Math.exp) : [];
     const logStd = m.logStd ? Array.from(m.logStd.dataSync()) : [];
     for (let i = 0; i < n; i++) {
-      const rows = await decodeRows(shifted);
+      const got = decodeRows(shifted);
+      const rows = got instanceof Promise ? await got : got;
       for (let e = 0; e < E; e++) {
         const row = rows.subarray((e * n + i) * A, (e * n + i + 1) * A) as Float32Array;
         const k = e * n + this.order[i]!; // position i decodes agent order[i]
