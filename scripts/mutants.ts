@@ -118,6 +118,20 @@ export const MUTANTS: readonly Mutant[] = [
     to: "void 0;",
     tests: FUSED_TESTS,
   },
+  {
+    name: "fused: the entropy bonus 1.2x in the categorical head",
+    file: "algos/ppo/fused.ts",
+    from: "kern.f32(dent).fill(-o.entropyCoef / B); // - c_ent mean(H)",
+    to: "kern.f32(dent).fill(-1.2 * o.entropyCoef / B);",
+    tests: FUSED_TESTS,
+  },
+  {
+    name: "fused: the box peer term's weight 1.1x",
+    file: "algos/ppo/fused.ts",
+    from: "      B,\n      A,\n      p.weight,\n    );",
+    to: "      B,\n      A,\n      1.1 * p.weight,\n    );",
+    tests: FUSED_TESTS,
+  },
   // the fused MAT (core/fused/transformer.ts, algos/mat/fused.ts), against its tfjs autodiff
   {
     name: "fused MAT: the cross-attention's query gradient dropped",

@@ -228,6 +228,85 @@ for (
   });
 }
 
+// Gradients themselves, not only where Adam takes them: Adam's first step is lr sign(g) and its
+// slots compare g only down to their absolute tolerance. With eps = 1e3 a step is
+// lr g / (|g| + eps) ~ g / 10 (lr 100), so an epoch's change of each parameter is its gradient
+// (scaled; for BPPO and
+// HAPPO each agent's own, taken after its successors' updates), compared relative to its size.
+// Two updates: the first from the near-uniform initial policies (where the entropy bonus has no
+// gradient), the second from the far-from-uniform ones the first leaves.
+async function stepsOf(
+  name: string,
+  opts: Record<string, unknown>,
+  kernels: "tfjs" | "fused",
+  r: Rollout,
+  spec: EnvSpec,
+): Promise<AlgoState["tensors"][]> {
+  const entry = algos.get(name);
+  const algo = entry.create(spec, {
+    options: entry.options.parse({ hidden: 16, ...opts }),
+    rng: new Rng(1),
+    threads: 1,
+    kernels,
+  });
+  const states = [(await algo.getState()).tensors];
+  for (let u = 0; u < 2; u++) {
+    algo.beginIteration?.(new Rng(10 + u));
+    await algo.update(r, { rng: new Rng(2 + u), progress: u / 2 });
+    states.push((await algo.getState()).tensors);
+  }
+  await algo.close?.();
+  algo.dispose();
+  return states;
+}
+
+for (
+  const [name, opts, spec] of [
+    ["bppo", {}, SPEC],
+    ["bppo", { estimator: "reference", peerScale: "sum" }, SPEC],
+    ["bppo", { estimator: "pathwise" }, SPEC],
+    ["bppo", {}, BOX],
+    ["bppo", { estimator: "pathwise" }, BOX],
+    ["mappo", {}, SPEC],
+    ["armappo", {}, BOX],
+    ["happo", {}, SPEC],
+    ["bppo", { recurrent: "gru", chunk: 4 }, SPEC],
+  ] as [string, Record<string, unknown>, EnvSpec][]
+) {
+  Deno.test(`fused kernels: every gradient of a ${name} update equals tfjs autodiff's (${JSON.stringify(opts)}, ${spec.actionSpace.kind})`, async () => {
+    await initBackend("cpu");
+    // (a large entropy bonus, so its term is a visible part of each gradient)
+    const linear = {
+      epochs: 1,
+      lr: 100,
+      criticLr: 100,
+      adamEps: 1e3,
+      maxGradNorm: 0,
+      entropyCoef: 0.3,
+      ...opts,
+    };
+    const r = rollout(spec, 12, 4, 13, opts.recurrent ? 16 : 0);
+    const a = await stepsOf(name, linear, "tfjs", r, spec);
+    const b = await stepsOf(name, linear, "fused", r, spec);
+    let moved = 0;
+    for (const u of [1, 2]) {
+      for (const key of Object.keys(a[u]!)) {
+        if (key.startsWith("adam") || key.includes("/adam")) continue;
+        const da = a[u]![key]!.data.map((x, i) => x - a[u - 1]![key]!.data[i]!);
+        const db = b[u]![key]!.data.map((x, i) => x - b[u - 1]![key]!.data[i]!);
+        const scale = da.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+        if (scale > 0) moved++;
+        try {
+          assertClose(db, da, { atol: 2e-3 * scale + 1e-6, rtol: 2e-3 });
+        } catch (e) {
+          throw new Error(`update ${u}, ${key}: ${(e as Error).message}`);
+        }
+      }
+    }
+    assert.ok(moved >= 16, `${moved} tensors moved`);
+  });
+}
+
 Deno.test("fused kernels: critics on a Worker (2 threads) give bit-identical results to one thread", async () => {
   await initBackend("wasm");
   const r = rollout(SPEC, 12, 4, 6);
