@@ -354,13 +354,14 @@ async function runFiles(dir: string): Promise<string> {
 
 async function printSummary(s: Summary): Promise<void> {
   const f = (x: number | null | undefined) => (x === null || x === undefined ? "-" : x.toFixed(2));
+  const where = s.kernels === "fused" ? `${s.backend}, fused kernels` : s.backend;
   const head = s.stopped
     ? `Stopped: ${s.algo} on ${s.env}, seed ${s.seed}, after ${
       plural(s.iterations, "iteration")
-    } of ${s.planned_iterations} (${plural(s.env_steps, "env step")}, ${s.wall_s}s, ${s.backend})`
+    } of ${s.planned_iterations} (${plural(s.env_steps, "env step")}, ${s.wall_s}s, ${where})`
     : `Done: ${s.algo} on ${s.env}, seed ${s.seed}: ${
       plural(s.env_steps, "env step")
-    } in ${s.wall_s}s (${s.backend})`;
+    } in ${s.wall_s}s (${where})`;
   const lines = [
     head,
     `  train return ${f(s.final_train_return)} | greedy eval return ${f(s.final_eval_return)}${

@@ -6,7 +6,7 @@
  * (kernels.c `cat_fwd`/`cat_bwd`, `gauss_fwd`/`gauss_bwd`, `ppo_clip_grad`, `value_clip_grad`), the
  * backward pass through decoder and encoder, and Adam over one buffer. The tfjs variables stay the
  * truth between updates (algos/mat/mat.ts copies in and out); tests/fused_mat_test.ts checks every
- * parameter after whole updates against the tfjs path.
+ * gradient, and every parameter and Adam slot after whole updates, against the tfjs path.
  *
  * @module
  */
