@@ -29,7 +29,8 @@ export {
 } from "./sequential.ts";
 export { Happo, type HappoOptions, happoOptions } from "./happo.ts";
 export { Mat, matEntry, type MatOptions, matOptions } from "./mat/mat.ts";
-export { MatModel, type MatSizes } from "./mat/model.ts";
+export { type MatHead, MatModel, type MatSizes } from "./mat/model.ts";
+export type { Attention, DecodeBlock, EncodeBlock } from "../core/transformer.ts";
 export * from "./ppo/mod.ts";
 
 /** Returns a registry with the built-in algorithms. */

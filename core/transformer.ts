@@ -22,10 +22,13 @@ import { type Dense, dense, layerNorm, makeDense, makeNorm, type Norm } from "./
 
 /** Multi-head attention parameters. */
 export interface Attention {
-  /** Query, key, value and output projections, each `[D, D]`. */
+  /** Query projection `[D, D]`. */
   readonly q: Dense;
+  /** Key projection `[D, D]`. */
   readonly k: Dense;
+  /** Value projection `[D, D]`. */
   readonly v: Dense;
+  /** Output projection `[D, D]`. */
   readonly o: Dense;
   /** Number of heads (divides D). */
   readonly heads: number;
@@ -33,19 +36,29 @@ export interface Attention {
 
 /** An encoder block: attention and an MLP, each followed by a residual LayerNorm. */
 export interface EncodeBlock {
+  /** Self-attention over all positions. */
   readonly attn: Attention;
+  /** LayerNorm after the attention's residual. */
   readonly ln1: Norm;
+  /** LayerNorm after the MLP's residual. */
   readonly ln2: Norm;
+  /** `Linear -> GELU -> Linear`. */
   readonly mlp: [Dense, Dense];
 }
 
 /** A decoder block: causal self-attention, causal cross-attention and an MLP. */
 export interface DecodeBlock {
+  /** Causal self-attention over the embedded actions. */
   readonly attn1: Attention;
+  /** Causal cross-attention: queries from the encoder's representation, keys and values from attn1. */
   readonly attn2: Attention;
+  /** LayerNorm after attn1's residual. */
   readonly ln1: Norm;
+  /** LayerNorm after attn2's residual (on the representation). */
   readonly ln2: Norm;
+  /** LayerNorm after the MLP's residual. */
   readonly ln3: Norm;
+  /** `Linear -> GELU -> Linear`. */
   readonly mlp: [Dense, Dense];
 }
 

@@ -45,13 +45,16 @@ export interface MatSizes {
 }
 
 /** `Linear -> GELU -> LN -> Linear(out)`, the authors' value and action heads. */
-export interface Head {
+export interface MatHead {
+  /** `Linear(embed, embed)`, followed by GELU. */
   readonly a: Dense;
+  /** LayerNorm after the GELU. */
   readonly norm: Norm;
+  /** `Linear(embed, out)`. */
   readonly b: Dense;
 }
 
-function makeHead(name: string, embed: number, out: number, rng: Rng): Head {
+function makeHead(name: string, embed: number, out: number, rng: Rng): MatHead {
   return {
     a: makeDense(`${name}/a`, { inDim: embed, outDim: embed, gain: Math.SQRT2, rng }),
     norm: makeNorm(`${name}/norm`, embed),
@@ -59,7 +62,7 @@ function makeHead(name: string, embed: number, out: number, rng: Rng): Head {
   };
 }
 
-function head3(x: tf.Tensor3D, h: Head): tf.Tensor3D {
+function head3(x: tf.Tensor3D, h: MatHead): tf.Tensor3D {
   const [B, L, D] = x.shape;
   const flat = tf.reshape(x, [B * L, D]) as tf.Tensor2D;
   const y = dense(layerNorm(gelu(dense(flat, h.a)), h.norm), h.b);
@@ -80,11 +83,11 @@ export class MatModel {
   readonly #obsEmbed: Dense;
   readonly #encNorm: Norm;
   readonly #enc: EncodeBlock[];
-  readonly #value: Head;
+  readonly #value: MatHead;
   readonly #actEmbed: Dense;
   readonly #decNorm: Norm;
   readonly #dec: DecodeBlock[];
-  readonly #head: Head;
+  readonly #head: MatHead;
   /** Gaussian policies: the state-independent log standard deviation `[A]`. */
   readonly logStd: tf.Variable | null;
 
@@ -200,7 +203,7 @@ export class MatModel {
   variables(): tf.Variable[] {
     const d = (x: Dense) => [x.W, x.b];
     const nv = (x: Norm) => [x.g, x.b];
-    const h = (x: Head) => [...d(x.a), ...nv(x.norm), ...d(x.b)];
+    const h = (x: MatHead) => [...d(x.a), ...nv(x.norm), ...d(x.b)];
     return [
       ...(this.#obsNorm ? nv(this.#obsNorm) : []),
       ...d(this.#obsEmbed),
@@ -224,11 +227,11 @@ export class MatModel {
     obsEmbed: Dense;
     encNorm: Norm;
     enc: readonly EncodeBlock[];
-    value: Head;
+    value: MatHead;
     actEmbed: Dense;
     decNorm: Norm;
     dec: readonly DecodeBlock[];
-    head: Head;
+    head: MatHead;
   } {
     return {
       obsNorm: this.#obsNorm,
