@@ -2,8 +2,9 @@
  * `deno task runs:table`: a campaign's table straight from its run folders, finished or not (the
  * verdict campaign's part B and the MAT results, issues 31 and 33). For every run below `--from`
  * (a folder with `config.json` and `evaluations.jsonl`) it reads the last evaluation: the env steps
- * it reached and the greedy and stochastic means of `--metric` (`win_rate` or `return`). Per env
- * and condition (the sweep's run folder name without `-s<seed>`):
+ * it reached and the greedy and stochastic means of `--metric` (`win_rate`, `return`, or `auto`,
+ * the default: `win_rate` where the env reports wins, else `return`, so one call covers a campaign
+ * of smax and MuJoCo envs). Per env and condition (the sweep's run folder name without `-s<seed>`):
  *
  * - the env steps each run reached (so a partial chunk says how far it got);
  * - final greedy and stochastic metric: IQM over seeds with an interval (95% bootstrap CI from 5
@@ -27,6 +28,8 @@ export interface RunEvals {
   readonly condition: string;
   readonly seed: number;
   readonly finished: boolean;
+  /** The metric read: `win_rate` or `return` (`auto` resolved per run). */
+  readonly metric: "win_rate" | "return";
   /** `[env steps, greedy mean, stochastic mean]` per evaluation, in order. */
   readonly points: [number, number, number][];
 }
@@ -49,10 +52,13 @@ export function conditionOf(dir: string): { condition: string; seed: number } {
 /**
  * Reads every run below the folders.
  * @param roots folders to search
- * @param metric `win_rate` or `return`
+ * @param metric `win_rate`, `return`, or `auto` (`win_rate` where the evaluations carry wins)
  * @returns the runs with at least one evaluation
  */
-export async function readRuns(roots: readonly string[], metric: string): Promise<RunEvals[]> {
+export async function readRuns(
+  roots: readonly string[],
+  metric: "win_rate" | "return" | "auto",
+): Promise<RunEvals[]> {
   const out: RunEvals[] = [];
   const walk = async (d: string): Promise<void> => {
     const names: string[] = [];
@@ -61,8 +67,13 @@ export async function readRuns(roots: readonly string[], metric: string): Promis
       const cfg = JSON.parse(await Deno.readTextFile(join(d, "config.json")));
       const rows = (await Deno.readTextFile(join(d, "evaluations.jsonl"))).split("\n")
         .filter((l) => l.trim()).map((l) => JSON.parse(l));
+      const m = metric !== "auto"
+        ? metric
+        : rows.some((r) => Array.isArray(r.greedy?.wins) && r.greedy.wins.length)
+        ? "win_rate"
+        : "return";
       const mean = (e: { returns: number[]; wins: number[] | null }) => {
-        const xs = metric === "win_rate" ? e.wins ?? [] : e.returns;
+        const xs = m === "win_rate" ? e.wins ?? [] : e.returns;
         return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
       };
       if (rows.length) {
@@ -70,6 +81,7 @@ export async function readRuns(roots: readonly string[], metric: string): Promis
           env: String(cfg.env),
           ...conditionOf(basename(d)),
           finished: names.includes("summary.json"),
+          metric: m,
           points: rows.map((r) => [r.env_steps, mean(r.greedy), mean(r.stochastic)]),
         });
       }
@@ -99,23 +111,24 @@ const k = (s: number) =>
 /**
  * The tables (and curves) of a set of runs.
  * @param runs the runs
- * @param o metric name, baseline condition, and the plot file name of an env
+ * @param o baseline condition and the plot file name of an env (each env's metric is its runs')
  * @returns markdown and SVGs by file name
  */
 export function runsTable(
   runs: readonly RunEvals[],
-  o: { metric: string; baseline?: string; svgName: (env: string) => string },
+  o: { baseline?: string; svgName: (env: string) => string },
 ): { md: string; svgs: Record<string, string> } {
   const lines: string[] = [], svgs: Record<string, string> = {};
   for (const env of [...new Set(runs.map((r) => r.env))].sort()) {
     const rs = runs.filter((r) => r.env === env);
+    const metric = [...new Set(rs.map((r) => r.metric))].join(" and ");
     const common = minOf(rs.map((r) => r.points.at(-1)![0]));
     const conds = [...new Set(rs.map((r) => r.condition))];
     const base = o.baseline ? rs.filter((r) => r.condition === o.baseline) : [];
     lines.push(
       `## ${env}`,
       "",
-      `Metric: ${o.metric} (mean over each evaluation's episodes). Matched budget: ${
+      `Metric: ${metric} (mean over each evaluation's episodes). Matched budget: ${
         k(common)
       } env steps, the most every run below reached.`,
       "",
@@ -165,10 +178,10 @@ export function runsTable(
     });
     const file = o.svgName(env);
     svgs[file] = lineChart(series, {
-      title: `${env}: greedy ${o.metric} (mean over seeds, min-max band)`,
+      title: `${env}: greedy ${metric} (mean over seeds, min-max band)`,
       xLabel: "env steps",
-      yLabel: o.metric,
-      ...(o.metric === "win_rate" ? { yRange: [0, 1] as [number, number] } : {}),
+      yLabel: metric,
+      ...(metric === "win_rate" ? { yRange: [0, 1] as [number, number] } : {}),
     });
     lines.push("", `![${env}](${file})`, "");
   }
@@ -179,7 +192,9 @@ if (import.meta.main) {
   const flags = parseFlags(
     z.strictObject({
       from: z.string().describe("run folders to search, comma-separated"),
-      metric: z.enum(["win_rate", "return"]).default("return").describe("the metric"),
+      metric: z.enum(["win_rate", "return", "auto"]).default("auto").describe(
+        "the metric: win_rate, return, or auto (win_rate where the env reports wins, else return)",
+      ),
       baseline: z.string().optional().describe("condition the others are tested against"),
       out: z.string().describe("the markdown report (SVGs beside it)"),
       title: z.string().default("Runs").describe("the report's title"),
@@ -197,7 +212,6 @@ if (import.meta.main) {
   }
   const dir = dirname(flags.out), stem = basename(flags.out).replace(/\.md$/, "");
   const { md, svgs } = runsTable(runs, {
-    metric: flags.metric,
     baseline: flags.baseline,
     svgName: (env) => `${stem}_${env.replace(/[^A-Za-z0-9]+/g, "_")}.svg`,
   });

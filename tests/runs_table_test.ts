@@ -40,7 +40,6 @@ Deno.test("runs:table: partial runs are compared at the budget every run reached
   const runs = await readRuns([dir], "win_rate");
   assert.equal(runs.length, 3);
   const { md, svgs } = runsTable(runs, {
-    metric: "win_rate",
     baseline: "mappo",
     svgName: () => "x.svg",
   });
@@ -51,5 +50,36 @@ Deno.test("runs:table: partial runs are compared at the budget every run reached
   assert.match(matRow, /s0 0\.90 .*s1 0\.60/);
   assert.match(matRow, /0\.55 \[0\.50, 0\.60\] \(range\)/); // matched: mean of 0.5 and 0.6
   assert.ok(svgs["x.svg"]!.includes("<svg"));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runs:table: --metric auto reads win rates where an env reports wins, else returns", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "baton_runs_table_" });
+  const run = async (name: string, env: string, wins: number[] | null) => {
+    const d = join(dir, name);
+    await Deno.mkdir(d, { recursive: true });
+    await Deno.writeTextFile(join(d, "config.json"), JSON.stringify({ env }));
+    const e = { returns: [10, 30], wins };
+    await Deno.writeTextFile(
+      join(d, "evaluations.jsonl"),
+      JSON.stringify({ env_steps: 100, greedy: e, stochastic: e }) + "\n",
+    );
+  };
+  await run("bppo-s0", "smax/3m", [1, 0]);
+  await run("bppo-s1", "mamujoco/HalfCheetah-6x1", null);
+  const runs = await readRuns([dir], "auto");
+  const by = Object.fromEntries(runs.map((r) => [r.env, r]));
+  assert.equal(by["smax/3m"]!.metric, "win_rate");
+  assert.equal(by["smax/3m"]!.points[0]![1], 0.5);
+  assert.equal(by["mamujoco/HalfCheetah-6x1"]!.metric, "return");
+  assert.equal(by["mamujoco/HalfCheetah-6x1"]!.points[0]![1], 20);
+  const { md } = runsTable(runs, { svgName: (env) => `${env.length}.svg` });
+  assert.match(md, /## mamujoco\/HalfCheetah-6x1\n\nMetric: return/);
+  assert.match(md, /## smax\/3m\n\nMetric: win_rate/);
+  // a forced metric is kept: returns of the smax run
+  assert.equal(
+    (await readRuns([dir], "return")).find((r) => r.env === "smax/3m")!.points[0]![1],
+    20,
+  );
   await Deno.remove(dir, { recursive: true });
 });
