@@ -7,6 +7,7 @@ import { box, discrete, type EnvSpec, initBackend, Rng, tf } from "../mod.ts";
 import { type Buf, Kernels } from "../core/fused/kernels.ts";
 import { ParamGroup } from "../core/fused/nets.ts";
 import { FAttention } from "../core/fused/transformer.ts";
+import { FusedMat } from "../algos/mat/fused.ts";
 import { attention, attentionVars, gelu, makeAttention } from "../core/transformer.ts";
 import { Mat, matOptions } from "../algos/mat/mat.ts";
 import type { Rollout } from "../core/algorithm.ts";
@@ -344,3 +345,35 @@ Deno.test("fused MAT: concurrent calls of two MATs on one thread's kernels do no
   assert.deepEqual(v, alone.v);
   for (const m of [ts.a, ts.b, tl.a, tl.b]) m.dispose();
 });
+
+for (const kind of ["discrete", "box"] as const) {
+  Deno.test(`fused MAT (${kind}): acting's decoder, position by position from its key-value cache, equals the teacher-forced pass`, async () => {
+    await initBackend("cpu");
+    const n = 6, E = 3, { a } = twins(kind, {}, n), m = a.model;
+    const f = new FusedMat(m, { heads: 2, kern: new Kernels("relaxed") });
+    f.group.readFrom(m.variables());
+    const kern = f.group.kern, rng = new Rng(3);
+    const obs = rand(rng, E * n * f.obsDim), shifted = rand(rng, E * n * f.slot);
+    const mk = kern.mark();
+    const te = f.encode(put(kern, obs), E);
+    const full = kern.f32(f.decode(put(kern, shifted), te.rep, E).y).slice();
+    kern.release(mk);
+    const act = f.acting(obs, E);
+    for (let i = 0; i < n; i++) {
+      const row = new Float32Array(E * f.slot);
+      for (let e = 0; e < E; e++) {
+        row.set(shifted.subarray((e * n + i) * f.slot, (e * n + i + 1) * f.slot), e * f.slot);
+      }
+      const got = act.decodeAt(i, row);
+      const want = new Float32Array(E * f.A);
+      for (let e = 0; e < E; e++) {
+        want.set(full.subarray((e * n + i) * f.A, (e * n + i + 1) * f.A), e * f.A);
+      }
+      assert.ok(want.some((x) => Math.abs(x) > 1e-2), "outputs of a useful size");
+      assertClose(got, want, { atol: 1e-5, rtol: 1e-4 });
+    }
+    assert.throws(() => act.decodeAt(2, new Float32Array(E * f.slot)), /position 2, expected 6/);
+    act.done();
+    a.dispose();
+  });
+}

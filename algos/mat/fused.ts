@@ -14,6 +14,7 @@ import type { Rng } from "../../core/rng.ts";
 import { type Buf, gatherer, type Kernels, kernels } from "../../core/fused/kernels.ts";
 import { FDense, FNorm, type Param, ParamGroup } from "../../core/fused/nets.ts";
 import {
+  type FAttention,
   FDecodeBlock,
   FEncodeBlock,
   FGeluHead,
@@ -352,16 +353,16 @@ export class FusedMat {
   }
 
   /**
-   * Acting's passes: the encoder once, then {@link decodeRows} once per agent, inside one scratch
-   * mark that `done` releases.
+   * Acting's passes: the encoder once, then {@link FusedMat.decodeAt} once per position, inside
+   * one scratch mark that `done` releases.
    * @param obs `[E, n, obsDim]`
    * @param E rows
-   * @returns the values `[E n]`, a decoder pass on shifted actions `[E, n, slot]` (returning
-   *   `[E, n, A]`), and the release
+   * @returns the values `[E n]`, the decoder at position i (`[E, slot]` shifted inputs of position
+   *   i, returning `[E, A]`; positions in order 0, 1, ..), and the release
    */
   acting(obs: Float32Array, E: number): {
     values: Float32Array;
-    decodeRows: (shifted: Float32Array) => Float32Array;
+    decodeAt: (i: number, shifted: Float32Array) => Float32Array;
     done: () => void;
   } {
     const kern = this.group.kern, mk = kern.mark();
@@ -370,13 +371,23 @@ export class FusedMat {
       kern.f32(ob).set(obs);
       const te = this.encode(ob, E);
       const values = kern.f32(te.value).slice();
-      const sh = kern.scratch(E * this.n * this.slot);
+      // every block's keys and values of the positions decoded so far, [E, n, embed] each
+      const size = E * this.n * this.embed;
+      const cache = this.#dec.map(() => ({
+        k1: kern.scratch(size),
+        v1: kern.scratch(size),
+        k2: kern.scratch(size),
+        v2: kern.scratch(size),
+      }));
+      let next = 0;
       return {
         values,
-        decodeRows: (shifted) => {
+        decodeAt: (i, shifted) => {
+          if (i !== next++) {
+            throw new Error(`FusedMat.decodeAt: position ${i}, expected ${next - 1}`);
+          }
           const m = kern.mark();
-          kern.f32(sh).set(shifted);
-          const out = kern.f32(this.decode(sh, te.rep, E).y).slice();
+          const out = kern.f32(this.decodeAt(i, shifted, te.rep, E, cache)).slice();
           kern.release(m);
           return out;
         },
@@ -386,5 +397,94 @@ export class FusedMat {
       kern.unwind(mk);
       throw e;
     }
+  }
+
+  /**
+   * The decoder at position i of E sequences, from the keys and values positions 0..i-1 left in
+   * the cache (each block's attentions are causal, so position i's output reads positions 0..i
+   * only): the same rows as {@link FusedMat.decode}'s position i, at n positions per joint action
+   * instead of n^2.
+   * @param i the position
+   * @param shifted `[E, slot]` position i's shifted action
+   * @param rep `[E n, embed]` the encoder's representation
+   * @param E sequences
+   * @param cache per block: keys and values of both attentions `[E, n, embed]` (position i written)
+   * @returns `[E, A]` logits (discrete) or means (box), in scratch
+   */
+  decodeAt(
+    i: number,
+    shifted: Float32Array,
+    rep: Buf,
+    E: number,
+    cache: { k1: Buf; v1: Buf; k2: Buf; v2: Buf }[],
+  ): Buf {
+    const g = this.group, kern = g.kern, k = kern.k, D = this.embed, n = this.n;
+    const s = kern.scratch(E * this.slot), emb = kern.scratch(E * D), repI = kern.scratch(E * D);
+    kern.f32(s).set(shifted);
+    const rv = kern.f32(rep), ri = kern.f32(repI);
+    for (let e = 0; e < E; e++) ri.set(rv.subarray((e * n + i) * D, (e * n + i + 1) * D), e * D);
+    k.gemm_nn(
+      s.ptr,
+      g.ptr(this.#actW),
+      emb.ptr,
+      this.#actB ? g.ptr(this.#actB) : 0,
+      E,
+      this.slot,
+      D,
+      0,
+      0,
+    );
+    let x = this.#decNorm.forward(geluForward(g, emb), E).y; // LN(GELU(s W_a))
+    this.#dec.forEach((b, l) => {
+      const c = cache[l]!;
+      const a1 = this.#attendAt(b.attn1, x, x, c.k1, c.v1, i, E);
+      k.axpby(1, x.ptr, 1, a1.ptr, a1.n);
+      const t1 = b.ln1.forward(a1, E); // LN1(x + attn1)
+      const a2 = this.#attendAt(b.attn2, repI, t1.y, c.k2, c.v2, i, E);
+      k.axpby(1, repI.ptr, 1, a2.ptr, a2.n);
+      const t2 = b.ln2.forward(a2, E); // LN2(rep + attn2)
+      const tm = b.mlp.forward(t2.y, E);
+      k.axpby(1, t2.y.ptr, 1, tm.y.ptr, tm.y.n);
+      x = b.ln3.forward(tm.y, E).y; // LN3(c + mlp(c))
+    });
+    return this.#head.forward(x, E).y;
+  }
+
+  /**
+   * One attention at position i: the query from `query`'s rows, position i's key and value from
+   * `kv`'s rows written into the cache, softmax over positions 0..i per head (as kernels.c
+   * `attn_fwd` with the causal mask), then the output projection.
+   * @returns `[E, D]` in scratch
+   */
+  #attendAt(at: FAttention, query: Buf, kv: Buf, K: Buf, V: Buf, i: number, E: number): Buf {
+    const kern = this.group.kern, D = this.embed, n = this.n, H = at.heads, hs = D / H;
+    const q = at.q.forward(query, E).y, kk = at.k.forward(kv, E).y, vv = at.v.forward(kv, E).y;
+    const Y = kern.scratch(E * D);
+    const Q = kern.f32(q), Kc = kern.f32(K), Vc = kern.f32(V), y = kern.f32(Y);
+    const kn = kern.f32(kk), vn = kern.f32(vv);
+    const scale = 1 / Math.sqrt(hs), p = new Float64Array(i + 1);
+    for (let e = 0; e < E; e++) {
+      Kc.set(kn.subarray(e * D, (e + 1) * D), (e * n + i) * D);
+      Vc.set(vn.subarray(e * D, (e + 1) * D), (e * n + i) * D);
+      for (let h = 0; h < H; h++) {
+        const qo = e * D + h * hs;
+        let mx = -Infinity;
+        for (let j = 0; j <= i; j++) {
+          const ko = (e * n + j) * D + h * hs;
+          let d = 0;
+          for (let c = 0; c < hs; c++) d += Q[qo + c]! * Kc[ko + c]!;
+          p[j] = d * scale;
+          if (p[j]! > mx) mx = p[j]!;
+        }
+        let z = 0;
+        for (let j = 0; j <= i; j++) z += p[j] = Math.exp(p[j]! - mx);
+        for (let c = 0; c < hs; c++) {
+          let acc = 0;
+          for (let j = 0; j <= i; j++) acc += p[j]! * Vc[(e * n + j) * D + h * hs + c]!;
+          y[qo + c] = acc / z;
+        }
+      }
+    }
+    return at.o.forward(Y, E).y;
   }
 }

@@ -217,17 +217,25 @@ export class Mat implements Algorithm {
    * the actions agents 0..i-1 just took.
    */
   async act(x: ActInput, ctx: { rng: Rng; greedy: boolean }): Promise<ActOutput> {
-    const m = this.model, { numAgents: n, obsDim } = this.#spec, E = x.E, { slot } = m;
-    // the encoder once; decodeRows runs the decoder on the shifted actions so far ([E, n, A])
-    // (the fused decoder answers synchronously: its scratch mark is never open across an await)
+    const m = this.model, { numAgents: n, obsDim } = this.#spec, E = x.E, { A, slot } = m;
+    // the encoder once; decodeAt(i, s) gives position i's rows [E, A] from the shifted actions so
+    // far [E, n, slot]: the fused decoder computes position i alone from its keys-and-values
+    // cache and answers synchronously (its scratch mark is never open across an await); the tfjs
+    // decoder runs every position and keeps position i's rows
     let values: Float32Array;
-    let decodeRows: (s: Float32Array) => Float32Array | Promise<Float32Array>;
+    let decodeAt: (i: number, s: Float32Array) => Float32Array | Promise<Float32Array>;
     let done: () => void;
     const obs = this.#chain(x.obs, E, obsDim);
     if (this.#fused) {
       const a = this.#fusedNow().acting(obs, E);
       values = a.values, done = a.done;
-      decodeRows = a.decodeRows;
+      const row = new Float32Array(E * slot);
+      decodeAt = (i, s) => {
+        for (let e = 0; e < E; e++) {
+          row.set(s.subarray((e * n + i) * slot, (e * n + i + 1) * slot), e * slot);
+        }
+        return a.decodeAt(i, row);
+      };
     } else {
       const obsT = tf.tensor3d(obs, [E, n, obsDim]);
       const { value, rep } = m.encode(obsT);
@@ -235,14 +243,16 @@ export class Mat implements Algorithm {
       values = Float32Array.from(value.dataSync());
       value.dispose();
       done = () => rep.dispose();
-      decodeRows = async (s) => {
-        const out = tf.tidy(() => m.decode(tf.tensor3d(s, [E, n, slot]), rep));
+      decodeAt = async (i, s) => {
+        const out = tf.tidy(() =>
+          tf.slice(m.decode(tf.tensor3d(s, [E, n, slot]), rep), [0, i, 0], [E, 1, A])
+        );
         const rows = await out.data() as Float32Array;
         out.dispose();
         return rows;
       };
     }
-    const out = this.#decodeChain(x, ctx, values, decodeRows);
+    const out = this.#decodeChain(x, ctx, values, decodeAt);
     if (this.#fused) { // it ran to its end synchronously: free the scratch before yielding
       done();
       return out;
@@ -259,7 +269,7 @@ export class Mat implements Algorithm {
     x: ActInput,
     ctx: { rng: Rng; greedy: boolean },
     value: Float32Array,
-    decodeRows: (s: Float32Array) => Float32Array | Promise<Float32Array>,
+    decodeAt: (i: number, s: Float32Array) => Float32Array | Promise<Float32Array>,
   ): Promise<ActOutput> {
     const m = this.model, { numAgents: n } = this.#spec, E = x.E, { A, slot } = m;
     const shifted = new Float32Array(E * n * slot);
@@ -270,10 +280,10 @@ export class Mat implements Algorithm {
     const std = m.logStd ? Array.from(m.logStd.dataSync(), Math.exp) : [];
     const logStd = m.logStd ? Array.from(m.logStd.dataSync()) : [];
     for (let i = 0; i < n; i++) {
-      const got = decodeRows(shifted);
+      const got = decodeAt(i, shifted);
       const rows = got instanceof Promise ? await got : got;
       for (let e = 0; e < E; e++) {
-        const row = rows.subarray((e * n + i) * A, (e * n + i + 1) * A) as Float32Array;
+        const row = rows.subarray(e * A, (e + 1) * A) as Float32Array;
         const k = e * n + this.order[i]!; // position i decodes agent order[i]
         if (m.discrete) {
           const avail = x.avail ? x.avail.subarray(k * A, (k + 1) * A) : null;
