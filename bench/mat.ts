@@ -3,8 +3,9 @@
  * `mappo` on smax/protoss_5_vs_5 (discrete, 5 agents) and mamujoco/HalfCheetah-6x1 (continuous,
  * 6 agents): MAT on the fused kernels against MAT on tfjs, and against MAPPO on the fused kernels,
  * both sides of each pair in alternating runs (bench/_compare.ts), 16 envs x 200 steps (HalfCheetah:
- * 40 x 100, the authors' batch), the trainer's default threads. MAT acts with one decoder pass
- * per agent and trains with one teacher-forced pass per minibatch; MAPPO with per-agent MLPs.
+ * 40 x 100, the authors' batch), the trainer's default threads. MAT acts with one decoder position
+ * per agent (fused: from a key-value cache; tfjs: a whole pass each) and trains with one
+ * teacher-forced pass per minibatch; MAPPO with per-agent MLPs.
  *
  * @module
  */
