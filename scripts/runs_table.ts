@@ -12,13 +12,14 @@
  * - the greedy metric at the budget every run of the env reached (the last evaluation at or below
  *   it), so runs stopped at different budgets are compared at the same one;
  * - permutation p-values against `--baseline` (when given) on that matched value;
- * - one SVG of the greedy curves per env (mean over seeds, min-max band).
+ * - one SVG of the greedy curves per env (mean over seeds, min-max band);
+ * - with more than one env, a summary table first: condition by env, the finished runs' values.
  *
  * @module
  */
 import { basename, dirname, join } from "node:path";
 import { z } from "../core/deps.ts";
-import { iqm, list, parseFlags, permutationP, seedInterval } from "./_sweep.ts";
+import { finished, iqm, list, parseFlags, permutationP, seedInterval } from "./_sweep.ts";
 import { lineChart, type Series } from "./_plot.ts";
 import { maxOf, minOf } from "../core/arrays.ts";
 
@@ -27,6 +28,7 @@ export interface RunEvals {
   readonly env: string;
   readonly condition: string;
   readonly seed: number;
+  /** Whether it reached its whole budget (scripts/_sweep.ts `finished`, as a sweep decides). */
   readonly finished: boolean;
   /** The metric read: `win_rate` or `return` (`auto` resolved per run). */
   readonly metric: "win_rate" | "return";
@@ -80,7 +82,8 @@ export async function readRuns(
         out.push({
           env: String(cfg.env),
           ...conditionOf(basename(d)),
-          finished: names.includes("summary.json"),
+          // a summary of the whole budget (a stopped run's summary is of where it stopped)
+          finished: await finished(d),
           metric: m,
           points: rows.map((r) => [r.env_steps, mean(r.greedy), mean(r.stochastic)]),
         });
@@ -109,6 +112,56 @@ const k = (s: number) =>
   s >= 1e6 ? `${+(s / 1e6).toFixed(2)}M` : s >= 1e4 ? `${Math.round(s / 1e3)}k` : `${s}`;
 
 /**
+ * One table over envs (a campaign's headline): per condition and env, the final greedy metric of
+ * the finished runs (those that reached their whole budget; runs in flight are counted, not
+ * pooled), IQM over seeds with its interval, and the permutation p against the baseline's
+ * finished runs.
+ */
+function summary(runs: readonly RunEvals[], envs: readonly string[], baseline?: string): string[] {
+  const conds = [...new Set(runs.map((r) => r.condition))];
+  const cols = envs.map((env) => {
+    const rs = runs.filter((r) => r.env === env), done = rs.filter((r) => r.finished);
+    const steps = done.map((r) => r.points.at(-1)![0]);
+    const budget = !steps.length
+      ? "none finished"
+      : minOf(steps) === maxOf(steps)
+      ? k(steps[0]!)
+      : `${k(minOf(steps))}-${k(maxOf(steps))}`;
+    const vals = (c: string) =>
+      done.filter((r) => r.condition === c).map((r) => r.points.at(-1)![1]);
+    const all = (c: string) => rs.filter((r) => r.condition === c).length;
+    return { env, vals, all, budget, metric: [...new Set(rs.map((r) => r.metric))].join(" and ") };
+  });
+  const out = [
+    "## Summary",
+    "",
+    `Final greedy metric of the finished runs: IQM over seeds [interval] (finished of all runs)${
+      baseline ? `, and p against ${baseline}'s finished runs` : ""
+    }; the env steps the finished runs reached are in each column's head.`,
+    "",
+    `| condition | ${cols.map((c) => `${c.env} (${c.metric}, ${c.budget})`).join(" | ")} |`,
+    `|---|${cols.map(() => "---:").join("|")}|`,
+  ];
+  for (const c of conds) {
+    const cells = cols.map((col) => {
+      const xs = col.vals(c), n = col.all(c);
+      if (!n) return "-";
+      if (!xs.length) return `- (0 of ${n})`;
+      const i = seedInterval(xs), base = baseline ? col.vals(baseline) : [];
+      const p = baseline && c !== baseline && base.length
+        ? `, p ${pv(permutationP(xs, base))}`
+        : "";
+      return `${f2(iqm(xs))} [${f2(i.lo)}, ${f2(i.hi)}]${
+        i.kind === "95% CI" ? "" : " (range)"
+      } (${xs.length} of ${n})${p}`;
+    });
+    out.push(`| ${c} | ${cells.join(" | ")} |`);
+  }
+  out.push("");
+  return out;
+}
+
+/**
  * The tables (and curves) of a set of runs.
  * @param runs the runs
  * @param o baseline condition and the plot file name of an env (each env's metric is its runs')
@@ -119,7 +172,9 @@ export function runsTable(
   o: { baseline?: string; svgName: (env: string) => string },
 ): { md: string; svgs: Record<string, string> } {
   const lines: string[] = [], svgs: Record<string, string> = {};
-  for (const env of [...new Set(runs.map((r) => r.env))].sort()) {
+  const envs = [...new Set(runs.map((r) => r.env))].sort();
+  if (envs.length > 1) lines.push(...summary(runs, envs, o.baseline));
+  for (const env of envs) {
     const rs = runs.filter((r) => r.env === env);
     const metric = [...new Set(rs.map((r) => r.metric))].join(" and ");
     const common = minOf(rs.map((r) => r.points.at(-1)![0]));

@@ -21,7 +21,10 @@ Deno.test("runs:table: partial runs are compared at the budget every run reached
   const run = async (name: string, points: [number, number, number][], finished: boolean) => {
     const d = join(dir, name);
     await Deno.mkdir(d, { recursive: true });
-    await Deno.writeTextFile(join(d, "config.json"), JSON.stringify({ env: "smax/3m" }));
+    await Deno.writeTextFile(
+      join(d, "config.json"),
+      JSON.stringify({ env: "smax/3m", numEnvs: 1, rolloutLength: 100, totalSteps: 300 }),
+    );
     await Deno.writeTextFile(
       join(d, "evaluations.jsonl"),
       points.map(([s, g, st]) =>
@@ -32,7 +35,10 @@ Deno.test("runs:table: partial runs are compared at the budget every run reached
         })
       ).join("\n") + "\n",
     );
-    if (finished) await Deno.writeTextFile(join(d, "summary.json"), "{}");
+    // a stopped run also leaves a summary, of the steps it reached: only the whole budget counts
+    const steps = points.at(-1)![0];
+    await Deno.writeTextFile(join(d, "summary.json"), JSON.stringify({ env_steps: steps }));
+    assert.equal(finished, steps >= 300);
   };
   await run("mat-s0", [[100, 0.1, 0.0], [200, 0.5, 0.4], [300, 0.9, 0.8]], true);
   await run("mat-s1", [[100, 0.2, 0.1], [200, 0.6, 0.5]], false); // stopped at 200
@@ -44,6 +50,7 @@ Deno.test("runs:table: partial runs are compared at the budget every run reached
     svgName: () => "x.svg",
   });
   assert.match(md, /Matched budget: 200 env steps/);
+  assert.ok(!md.includes("## Summary"), "one env: no summary table");
   // mat: final greedy IQM over 0.9 and 0.6; at the matched budget 0.5 and 0.6
   const matRow = md.split("\n").find((l) => l.startsWith("| mat |"))!;
   assert.match(matRow, /\| 2 \(1\) \|/);
@@ -55,18 +62,25 @@ Deno.test("runs:table: partial runs are compared at the budget every run reached
 
 Deno.test("runs:table: --metric auto reads win rates where an env reports wins, else returns", async () => {
   const dir = await Deno.makeTempDir({ prefix: "baton_runs_table_" });
-  const run = async (name: string, env: string, wins: number[] | null) => {
+  const run = async (name: string, env: string, wins: number[] | null, finished = false) => {
     const d = join(dir, name);
     await Deno.mkdir(d, { recursive: true });
-    await Deno.writeTextFile(join(d, "config.json"), JSON.stringify({ env }));
+    await Deno.writeTextFile(
+      join(d, "config.json"),
+      JSON.stringify({ env, numEnvs: 1, rolloutLength: 100, totalSteps: 100 }),
+    );
     const e = { returns: [10, 30], wins };
     await Deno.writeTextFile(
       join(d, "evaluations.jsonl"),
       JSON.stringify({ env_steps: 100, greedy: e, stochastic: e }) + "\n",
     );
+    await Deno.writeTextFile(
+      join(d, "summary.json"),
+      JSON.stringify({ env_steps: finished ? 100 : 50 }),
+    );
   };
-  await run("bppo-s0", "smax/3m", [1, 0]);
-  await run("bppo-s1", "mamujoco/HalfCheetah-6x1", null);
+  await run("bppo-s0", "smax/3m", [1, 0]); // in flight: counted, not pooled, in the summary
+  await run("bppo-s1", "mamujoco/HalfCheetah-6x1", null, true);
   const runs = await readRuns([dir], "auto");
   const by = Object.fromEntries(runs.map((r) => [r.env, r]));
   assert.equal(by["smax/3m"]!.metric, "win_rate");
@@ -76,6 +90,16 @@ Deno.test("runs:table: --metric auto reads win rates where an env reports wins, 
   const { md } = runsTable(runs, { svgName: (env) => `${env.length}.svg` });
   assert.match(md, /## mamujoco\/HalfCheetah-6x1\n\nMetric: return/);
   assert.match(md, /## smax\/3m\n\nMetric: win_rate/);
+  // two envs: a summary table first, a column per env with its metric and matched budget
+  assert.ok(md.indexOf("## Summary") < md.indexOf("## mamujoco"));
+  assert.match(
+    md,
+    /\| condition \| mamujoco\/HalfCheetah-6x1 \(return, 100\) \| smax\/3m \(win_rate, none finished\) \|/,
+  );
+  assert.match(
+    md,
+    /\| bppo \| 20\.00 \[20\.00, 20\.00\] \(range\) \(1 of 1\) \| - \(0 of 1\) \|/,
+  );
   // a forced metric is kept: returns of the smax run
   assert.equal(
     (await readRuns([dir], "return")).find((r) => r.env === "smax/3m")!.points[0]![1],
