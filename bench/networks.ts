@@ -8,12 +8,11 @@
  */
 import { dirname, fromFileUrl } from "./_path.ts";
 import { initBackend, Rng, tf } from "../mod.ts";
-import { dense, makeDense, makeMlpBase, mlpBase, mlpVars } from "../core/nets.ts";
+import { dense, mlpBase } from "../core/nets.ts";
 import { Adam } from "../core/adam.ts";
-import { categoricalLogp } from "../core/distributions.ts";
 import type { BenchOptions } from "./_opts.ts";
 import { Kernels } from "../core/fused/kernels.ts";
-import { FActor, ParamGroup } from "../core/fused/nets.ts";
+import { fusedPolicy, measuredPolicy, tfjsPolicyStep } from "../core/fused/measure.ts";
 
 const BATCHES = [1, 32, 1024, 4096];
 
@@ -28,18 +27,8 @@ async function mlp(
   backend: "wasm" | "cpu" | "webgpu",
 ): Promise<{ fwd: number[]; train: number[] }> {
   await initBackend(backend);
-  const rng = new Rng(0);
-  const base = makeMlpBase(`bench_${backend}`, {
-    inDim: 64,
-    hidden: 64,
-    layers: 1,
-    activation: "relu",
-    featureNorm: true,
-    rng,
-  });
-  const head = makeDense(`bench_${backend}/head`, { inDim: 64, outDim: 16, gain: 0.01, rng });
-  const vars = [...mlpVars(base), head.W, head.b];
-  const opt = new Adam(vars, { lr: 5e-4, eps: 1e-5, maxGradNorm: 10 });
+  const p = measuredPolicy(`bench_${backend}`, new Rng(0));
+  const opt = new Adam(p.vars, { lr: 5e-4, eps: 1e-5, maxGradNorm: 10 });
   const fwd: number[] = [], trn: number[] = [];
   for (const B of BATCHES) {
     const x = tf.randomNormal([B, 64]) as tf.Tensor2D;
@@ -49,48 +38,25 @@ async function mlp(
     const reps = backend === "webgpu" ? 3 : Math.max(5, Math.min(200, Math.floor(20_000 / B)));
     fwd.push(
       await timeMs(async () => {
-        const y = tf.tidy(() => dense(mlpBase(x, base), head));
+        const y = tf.tidy(() => dense(mlpBase(x, p.base), p.head));
         await y.data();
         y.dispose();
       }, reps),
     );
     trn.push(
-      await timeMs(async () => {
-        const { value, grads } = tf.variableGrads(
-          () =>
-            tf.neg(
-              tf.mean(tf.mul(categoricalLogp(dense(mlpBase(x, base), head), onehot), adv)),
-            ) as tf.Scalar,
-          vars,
-        );
-        const n = opt.step(vars.map((v) => grads[v.name]!));
-        await n.data();
-        tf.dispose([value, n, ...Object.values(grads)]);
-      }, reps),
+      await timeMs(() => tfjsPolicyStep(p, opt, x, onehot, adv), reps),
     );
     tf.dispose([x, onehot, adv]);
   }
   opt.dispose();
-  tf.dispose(vars);
+  tf.dispose(p.vars);
   return { fwd, train: trn };
 }
 
 /** The same network, forward and training step, on the fused kernels (core/fused). */
 function fusedMlp(): { fwd: number[]; train: number[] } {
   const rng = new Rng(0), kern = new Kernels();
-  const base = makeMlpBase("bench_fused", {
-    inDim: 64,
-    hidden: 64,
-    layers: 1,
-    activation: "relu",
-    featureNorm: true,
-    rng,
-  });
-  const head = makeDense("bench_fused/head", { inDim: 64, outDim: 16, gain: 0.01, rng });
-  const group = new ParamGroup(kern);
-  const net = new FActor(group, { base, cond: null, fuseNorm: null, head });
-  group.build();
-  group.readFrom(FActor.vars({ base, cond: null, fuseNorm: null, head }));
+  const p = measuredPolicy("bench_fused", rng), { net, step } = fusedPolicy(p, kern);
   const fwd: number[] = [], trn: number[] = [];
   const time = (f: () => void, reps: number) => {
     for (let i = 0; i < 2; i++) f();
@@ -105,28 +71,16 @@ function fusedMlp(): { fwd: number[]; train: number[] } {
     kern.f32(x).forEach((_, i, a) => a[i] = rng.normal());
     kern.i32(acts).forEach((_, i, a) => a[i] = rng.int(16));
     kern.f32(adv).forEach((_, i, a) => a[i] = rng.normal());
-    const lsm = kern.scratch(B * 16), probs = kern.scratch(B * 16), logp = kern.scratch(B);
-    const dlogp = kern.scratch(B), dl = kern.scratch(B * 16);
     fwd.push(time(() => {
       const mk = kern.mark();
       net.forward(x, null, B);
       kern.release(mk);
     }, reps));
-    trn.push(time(() => {
-      const mk = kern.mark();
-      group.zeroGrad();
-      const t = net.forward(x, null, B);
-      kern.k.cat_fwd(t.y.ptr, 0, acts.ptr, lsm.ptr, probs.ptr, logp.ptr, 0, B, 16);
-      const d = kern.f32(dlogp), a = kern.f32(adv);
-      for (let q = 0; q < B; q++) d[q] = -a[q]! / B; // -mean(logp A)
-      kern.k.cat_bwd(lsm.ptr, probs.ptr, 0, acts.ptr, dlogp.ptr, 0, dl.ptr, B, 16);
-      net.backward(t, dl, false);
-      group.adamStep({ lr: 5e-4, eps: 1e-5, maxGradNorm: 10 });
-      kern.release(mk);
-    }, reps));
+    const a = kern.f32(adv).slice();
+    trn.push(time(() => step(x, acts, a, B), reps));
     kern.release(mk0);
   }
-  tf.dispose([...mlpVars(base), head.W, head.b]);
+  tf.dispose(p.vars);
   return { fwd, train: trn };
 }
 
