@@ -11,7 +11,10 @@
  *   runs, else the range of the runs, labelled so), every seed listed;
  * - the greedy metric at the budget every run of the env reached (the last evaluation at or below
  *   it), so runs stopped at different budgets are compared at the same one;
- * - permutation p-values against `--baseline` (when given) on that matched value;
+ * - the area under the greedy and stochastic curves up to that budget (the mean of the evaluations,
+ *   part A's definition);
+ * - permutation p-values against `--baseline` (when given) on that matched value and on the greedy
+ *   area;
  * - one SVG of the greedy curves per env (mean over seeds, min-max band);
  * - with more than one env, a summary table first: condition by env, the finished runs' values.
  *
@@ -97,6 +100,15 @@ export async function readRuns(
   };
   for (const r of roots) await walk(r);
   return out;
+}
+
+/**
+ * The area under a run's evaluation curve up to `steps`: the mean of its evaluations at or below
+ * it (part A's definition, scripts/repro_ablation.ts), greedy (`col` 1) or stochastic (2).
+ */
+function auc(r: RunEvals, steps: number, col: 1 | 2): number {
+  const ys = r.points.filter((p) => p[0] <= steps).map((p) => p[col]);
+  return ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : NaN;
 }
 
 /** The greedy value of a run at the last evaluation at or below `steps`. */
@@ -191,8 +203,14 @@ export function runsTable(
         k(common)
       }, IQM [interval] |${
         o.baseline ? ` p vs ${o.baseline} (at ${k(common)}) |` : ""
+      } greedy AUC to ${k(common)}, IQM [interval] | stochastic AUC to ${
+        k(common)
+      }, IQM [interval] |${
+        o.baseline ? ` p vs ${o.baseline} (greedy AUC) |` : ""
       } final greedy per seed (steps) |`,
-      `|---|---:|---|---:|---:|---:|${o.baseline ? "---:|" : ""}---|`,
+      `|---|---:|---|---:|---:|---:|${o.baseline ? "---:|" : ""}---:|---:|${
+        o.baseline ? "---:|" : ""
+      }---|`,
     );
     for (const c of conds) {
       const cr = rs.filter((r) => r.condition === c).sort((a, b) => a.seed - b.seed);
@@ -202,20 +220,20 @@ export function runsTable(
         return `${f2(iqm(xs))} [${f2(i.lo)}, ${f2(i.hi)}]${i.kind === "95% CI" ? "" : " (range)"}`;
       };
       const matched = cr.map((r) => at(r, common));
+      const aucG = cr.map((r) => auc(r, common, 1)), aucS = cr.map((r) => auc(r, common, 2));
+      const pOf = (xs: number[], f: (r: RunEvals) => number) =>
+        o.baseline
+          ? ` ${c === o.baseline || !base.length ? "-" : pv(permutationP(xs, base.map(f)))} |`
+          : "";
       const steps = last.map((p) => p[0]);
       lines.push(
         `| ${c} | ${cr.length} (${cr.filter((r) => r.finished).length}) | ${
           minOf(steps) === maxOf(steps) ? k(steps[0]!) : `${k(minOf(steps))}-${k(maxOf(steps))}`
         } | ${iv(last.map((p) => p[1]))} | ${iv(last.map((p) => p[2]))} | ${iv(matched)} |${
-          o.baseline
-            ? ` ${
-              c === o.baseline || !base.length ? "-" : pv(permutationP(
-                matched,
-                base.map((r) => at(r, common)),
-              ))
-            } |`
-            : ""
-        } ${cr.map((r, q) => `s${r.seed} ${f2(last[q]![1])} (${k(last[q]![0])})`).join(", ")} |`,
+          pOf(matched, (r) => at(r, common))
+        } ${iv(aucG)} | ${iv(aucS)} |${pOf(aucG, (r) => auc(r, common, 1))} ${
+          cr.map((r, q) => `s${r.seed} ${f2(last[q]![1])} (${k(last[q]![0])})`).join(", ")
+        } |`,
       );
     }
     const series: Series[] = conds.map((c) => {

@@ -56,6 +56,12 @@ Deno.test("runs:table: partial runs are compared at the budget every run reached
   assert.match(matRow, /\| 2 \(1\) \|/);
   assert.match(matRow, /s0 0\.90 .*s1 0\.60/);
   assert.match(matRow, /0\.55 \[0\.50, 0\.60\] \(range\)/); // matched: mean of 0.5 and 0.6
+  // areas to the matched budget (means of the evaluations at or below 200): greedy 0.3 and 0.4,
+  // stochastic 0.2 and 0.3
+  assert.match(
+    matRow,
+    /0\.35 \[0\.30, 0\.40\] \(range\) \| 0\.25 \[0\.20, 0\.30\] \(range\) \| 0\.333 \|/,
+  );
   assert.ok(svgs["x.svg"]!.includes("<svg"));
   await Deno.remove(dir, { recursive: true });
 });
