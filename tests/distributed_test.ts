@@ -36,7 +36,7 @@ class WorkerProcess {
   readonly child: Deno.ChildProcess;
   readonly log: Promise<string>;
   constructor(url: string, run: string, extra: string[] = []) {
-    this.child = new Deno.Command(Deno.execPath(), {
+    const child = this.child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "-A",
@@ -57,7 +57,22 @@ class WorkerProcess {
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    this.log = new Response(this.child.stderr).text();
+    this.log = (async () => {
+      const dec = new TextDecoder();
+      for await (const c of child.stderr) this.#text += dec.decode(c, { stream: true });
+      return this.#text;
+    })();
+  }
+  #text = "";
+  /** Resolves once the log so far matches `re` (fails after `ms`): a state reached, not a sleep. */
+  async waitFor(re: RegExp, ms: number): Promise<void> {
+    const t0 = performance.now();
+    while (!re.test(this.#text)) {
+      if (performance.now() - t0 > ms) {
+        throw new Error(`the worker's log did not show ${re} in ${ms} ms: ${this.#text}`);
+      }
+      await sleep(50);
+    }
   }
   /** Sends `sig`; resolves with the exit and the log, or fails if it takes over `ms`. */
   async signal(sig: Deno.Signal, ms: number): Promise<{ seconds: number; log: string }> {
@@ -219,7 +234,8 @@ Deno.test(
     const url = nowhere.url;
     await nowhere.stop();
     const a = new WorkerProcess(url, "sig");
-    await sleep(2_000);
+    // (a fixed 2 s sleep was too short on a loaded machine: the worker had not started yet)
+    await a.waitFor(/reconnecting/, 60_000);
     const ra = await a.signal("SIGINT", 4_000);
     assert.match(ra.log, /stopping on a signal while connecting to Redis/);
     // Redis gone for longer than the reconnect back-off (3 s) and a connect time-out (5 s):
