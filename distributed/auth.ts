@@ -1,10 +1,11 @@
 /**
  * Message authentication between a learner and its rollout workers: every run description,
- * parameter set, task, env session and trajectory chunk that crosses Redis carries an
- * HMAC-SHA-256 tag under a secret only they hold (`BATON_ROLLOUT_SECRET`, the same on the learner
- * and every worker; never written to a file by Baton). Anyone who can write to Redis but lacks
- * the secret can no longer feed the learner trajectories or the workers parameters: a message
- * whose tag does not verify is dropped, counted and reported.
+ * parameter set, task, env session (its task, requests and replies) and trajectory chunk that
+ * crosses Redis carries an HMAC-SHA-256 tag under a secret only they hold
+ * (`BATON_ROLLOUT_SECRET`, the same on the learner and every worker; never written to a file by
+ * Baton). Anyone who can write to Redis but lacks the secret can no longer feed the learner
+ * trajectories or evaluation steps, nor the workers parameters or env actions: a message whose
+ * tag does not verify is dropped, counted and reported.
  *
  * The tag covers a kind (`chunk`, `task`, ...), the run's namespace and each part with its
  * length, so a tag of one message never verifies another (nor the same message in another run).
@@ -19,7 +20,7 @@ export const SECRET_VAR = "BATON_ROLLOUT_SECRET";
 export const MIN_SECRET_LENGTH = 16;
 
 /** What a tag authenticates. */
-export type TagKind = "config" | "params" | "task" | "session" | "chunk";
+export type TagKind = "config" | "params" | "task" | "session" | "request" | "reply" | "chunk";
 
 /** The length of a tag in bytes (HMAC-SHA-256). */
 export const TAG_BYTES = 32;
@@ -179,15 +180,19 @@ export async function openText(key: RunKey, kind: TagKind, stored: string): Prom
  * @param key the run key
  * @param kind what it is
  * @param bytes the value
+ * @param context parts the tag also covers but the stored form does not carry (an env
+ *   session's id and a request's sequence number: a message never verifies in another session
+ *   or at another place in its own)
  * @returns tag and value in one array
  */
 export async function signBytes(
   key: RunKey,
   kind: TagKind,
   bytes: Uint8Array,
+  context: readonly string[] = [],
 ): Promise<Uint8Array> {
   const out = new Uint8Array(TAG_BYTES + bytes.length);
-  out.set(await key.sign(kind, [bytes]));
+  out.set(await key.sign(kind, [...context, bytes]));
   out.set(bytes, TAG_BYTES);
   return out;
 }
@@ -197,14 +202,17 @@ export async function signBytes(
  * @param key the run key
  * @param kind what it should be
  * @param stored tag and value
+ * @param context the parts it was signed with beside the value (see {@link signBytes})
  * @returns the value, or null
  */
 export async function openBytes(
   key: RunKey,
   kind: TagKind,
   stored: Uint8Array,
+  context: readonly string[] = [],
 ): Promise<Uint8Array | null> {
   if (stored.length < TAG_BYTES) return null;
   const bytes = stored.subarray(TAG_BYTES);
-  return (await key.verify(kind, [bytes], stored.subarray(0, TAG_BYTES))) ? bytes : null;
+  const tag = stored.subarray(0, TAG_BYTES);
+  return (await key.verify(kind, [...context, bytes], tag)) ? bytes : null;
 }

@@ -7,9 +7,18 @@
  * reset, a close, or 10 s without a request. The learner uses one for the env spec (a session that
  * is opened and dropped) and one for evaluations (a session per reset).
  *
+ * Everything a session moves is signed with the run's key (`distributed/auth.ts`): the session
+ * task, each request (kind `request`) and each reply (kind `reply`), the tags of the last two
+ * covering the session id and the request's sequence number (0 for the worker's first reply, the
+ * spec; then 1, 2, ... for the learner's requests, each reply carrying its request's number). A
+ * message that does not verify is dropped and reported once per session, and the receiver waits on
+ * for the real one: someone who can write to Redis without the secret can neither step a worker's
+ * envs nor feed the learner's evaluations, and a replayed message is refused at any other place in
+ * its own session or in another.
+ *
  * @module
  */
-import { RunKey, toHex } from "./auth.ts";
+import { openBytes, RunKey, signBytes, toHex } from "./auth.ts";
 import { z } from "../core/deps.ts";
 import type { EnvEntry } from "../core/registry.ts";
 import type { TrainConfig } from "../core/config.ts";
@@ -18,7 +27,7 @@ import { actionVecDim } from "../core/spaces.ts";
 import { envSpecSchema } from "../core/registry.ts";
 import { checkStep } from "../core/testing.ts";
 import { FORMAT, keys } from "./protocol.ts";
-import { bytesOf, type Client, connect } from "./redis.ts";
+import { type Client, connect } from "./redis.ts";
 
 /** Seconds a worker keeps a session's envs without a request before it closes them. */
 export const SESSION_IDLE_S = 10;
@@ -38,6 +47,63 @@ export type SessionTask = z.infer<typeof sessionTask>;
 export function sessionKeys(run: string, sid: string): { req: string; rep: string } {
   const p = keys(run).config.replace(/config$/, `session:${sid}:`);
   return { req: p + "req", rep: p + "rep" };
+}
+
+/**
+ * Signs a session message: the tag covers the kind, the session id and the sequence number.
+ * @param key the run key
+ * @param kind `request` (learner to worker) or `reply` (worker to learner)
+ * @param sid the session id
+ * @param seq the request's number (0: the worker's first reply)
+ * @param bytes the message
+ * @returns tag and message, as pushed to the session's list
+ */
+export function signSession(
+  key: RunKey,
+  kind: "request" | "reply",
+  sid: string,
+  seq: number,
+  bytes: Uint8Array,
+): Promise<Uint8Array> {
+  return signBytes(key, kind, bytes, [sid, String(seq)]);
+}
+
+/**
+ * Pops a session list until a message verifies as `kind` number `seq` of session `sid`, dropping
+ * the others (each reported through `forged`); null when `timeoutS` passes first.
+ * @param r the connection
+ * @param list the list to pop
+ * @param key the run key
+ * @param kind what is expected
+ * @param sid the session id
+ * @param seq the expected number
+ * @param timeoutS seconds to wait in all
+ * @param forged called for each dropped message
+ * @param aborted stops the wait between pops when it returns true
+ * @returns the message, or null
+ */
+export async function popSigned(
+  r: Client,
+  list: string,
+  key: RunKey,
+  kind: "request" | "reply",
+  sid: string,
+  seq: number,
+  timeoutS: number,
+  forged: () => void,
+  aborted: () => boolean = () => false,
+): Promise<Uint8Array | null> {
+  const deadline = Date.now() + timeoutS * 1000;
+  while (!aborted()) {
+    const left = (deadline - Date.now()) / 1000;
+    if (left <= 0) return null;
+    const got = await r.blpopBuffer(list, Math.max(0.01, Math.round(left * 100) / 100));
+    if (!got) return null;
+    const bytes = await openBytes(key, kind, new Uint8Array(got[1]), [sid, String(seq)]);
+    if (bytes) return bytes;
+    forged();
+  }
+  return null;
 }
 
 const request = z.discriminatedUnion("op", [
@@ -161,17 +227,23 @@ export function remoteEnvEntry(cfg: TrainConfig, local: EnvEntry): EnvEntry {
 /** A VecEnv whose envs run on a rollout worker, one session per reset. */
 export class RemoteVecEnv implements VecEnv {
   #r: Client;
+  #key: RunKey;
   #sid: string | null = null;
+  #seq = 0;
   #keys: { req: string; rep: string } | null = null;
+  /** Replies dropped because their tag did not verify (forged, replayed, or another secret). */
+  forgedReplies = 0;
 
   private constructor(
     readonly spec: VecEnv["spec"],
     readonly numEnvs: number,
     r: Client,
+    key: RunKey,
     readonly cfg: TrainConfig,
     readonly options: Record<string, unknown>,
   ) {
     this.#r = r;
+    this.#key = key;
   }
 
   /**
@@ -192,10 +264,13 @@ export class RemoteVecEnv implements VecEnv {
       (l) => cfg.quiet || console.error(l),
     );
     try {
-      const { sid, spec } = await openSession(r, cfg, options, numEnvs);
-      const env = new RemoteVecEnv(spec, numEnvs, r, cfg, options);
+      const key = await RunKey.fromEnv(cfg.rolloutRun, "learner"); // workers verify the session
+      let forged = 0;
+      const { sid, spec } = await openSession(r, cfg, key, options, numEnvs, () => forged++);
+      const env = new RemoteVecEnv(spec, numEnvs, r, key, cfg, options);
       env.#sid = sid;
       env.#keys = sessionKeys(cfg.rolloutRun, sid);
+      for (let i = 0; i < forged; i++) env.#forged();
       await env.#drop(); // the worker goes back to rollouts; each reset opens a new session
       return env;
     } catch (err) {
@@ -204,16 +279,35 @@ export class RemoteVecEnv implements VecEnv {
     }
   }
 
+  /** Counts a dropped reply; the first one is reported. */
+  #forged(): void {
+    if (this.forgedReplies++ === 0 && !this.cfg.quiet) {
+      console.error(
+        `ignoring env-session replies not signed with this learner's BATON_ROLLOUT_SECRET (forged, replayed, or a worker with another secret); said once`,
+      );
+    }
+  }
+
   async #request(r: SessionRequest, what: string, actions?: Int32Array | Float32Array) {
-    const k = this.#keys!;
-    await this.#r.rpush(k.req, Buffer.from(encodeRequest(r, actions)));
-    const got = await this.#r.blpopBuffer(k.rep, this.cfg.rolloutTimeout);
+    const k = this.#keys!, sid = this.#sid!, seq = ++this.#seq;
+    const signed = await signSession(this.#key, "request", sid, seq, encodeRequest(r, actions));
+    await this.#r.rpush(k.req, Buffer.from(signed));
+    const got = await popSigned(
+      this.#r,
+      k.rep,
+      this.#key,
+      "reply",
+      sid,
+      seq,
+      this.cfg.rolloutTimeout,
+      () => this.#forged(),
+    );
     if (!got) {
       throw new Error(
         `The worker serving env ${this.cfg.env} did not answer ${what} within --rollout-timeout ${this.cfg.rolloutTimeout}s (did it die?)`,
       );
     }
-    return new Uint8Array(got[1]);
+    return got;
   }
 
   /**
@@ -223,11 +317,19 @@ export class RemoteVecEnv implements VecEnv {
    */
   async reset(seed: number): Promise<Step> {
     await this.#drop();
-    const { sid, spec } = await openSession(this.#r, this.cfg, this.options, this.numEnvs);
+    const { sid, spec } = await openSession(
+      this.#r,
+      this.cfg,
+      this.#key,
+      this.options,
+      this.numEnvs,
+      () => this.#forged(),
+    );
     if (JSON.stringify(spec) !== JSON.stringify(this.spec)) {
       throw new Error(`A worker's env ${this.cfg.env} has another spec than the first one's`);
     }
     this.#sid = sid;
+    this.#seq = 0;
     this.#keys = sessionKeys(this.cfg.rolloutRun, sid);
     return decodeStep(await this.#request({ op: "reset", seed }, "reset"), this, "remote reset");
   }
@@ -249,8 +351,14 @@ export class RemoteVecEnv implements VecEnv {
 
   async #drop(): Promise<void> {
     if (!this.#keys) return;
-    await this.#r.rpush(this.#keys.req, Buffer.from(encodeRequest({ op: "close" })))
-      .catch(() => {});
+    const close = await signSession(
+      this.#key,
+      "request",
+      this.#sid!,
+      ++this.#seq,
+      encodeRequest({ op: "close" }),
+    );
+    await this.#r.rpush(this.#keys.req, Buffer.from(close)).catch(() => {});
     await this.#r.expire(this.#keys.req, 60).catch(() => {});
     this.#sid = this.#keys = null;
   }
@@ -265,8 +373,10 @@ export class RemoteVecEnv implements VecEnv {
 async function openSession(
   r: Client,
   cfg: TrainConfig,
+  key: RunKey,
   options: Record<string, unknown>,
   numEnvs: number,
+  forged: () => void,
 ): Promise<{ sid: string; spec: VecEnv["spec"] }> {
   const sid = [...crypto.getRandomValues(new Uint8Array(8))]
     .map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -274,16 +384,15 @@ async function openSession(
   const t: SessionTask = { format: FORMAT, sid, env: cfg.env, envOptions: options, numEnvs };
   await r.xgroup("CREATE", k.tasks, "workers", "0", "MKSTREAM").catch(() => {});
   const json = JSON.stringify(t);
-  const key = await RunKey.fromEnv(cfg.rolloutRun, "learner"); // workers verify the session
   const tag = toHex(await key.sign("session", [json]));
   await r.xadd(k.tasks, "MAXLEN", "~", 10_000, "*", "session", json, "tag", tag);
-  const got = await r.blpopBuffer(s.rep, cfg.rolloutTimeout);
+  const got = await popSigned(r, s.rep, key, "reply", sid, 0, cfg.rolloutTimeout, forged);
   if (!got) {
     throw new Error(
       `No rollout worker took env session for ${cfg.env} within --rollout-timeout ${cfg.rolloutTimeout}s: start workers with \`deno task worker --redis <url> --run ${cfg.rolloutRun}\``,
     );
   }
-  const reply = JSON.parse(new TextDecoder().decode(bytesOf(got[1])));
+  const reply = JSON.parse(new TextDecoder().decode(got));
   if (reply.error) throw new Error(`A worker could not make env ${cfg.env}: ${reply.error}`);
   const spec = envSpecSchema.parse(reply.spec) as VecEnv["spec"];
   return { sid, spec };

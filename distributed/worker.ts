@@ -20,10 +20,12 @@ import { actionVecDim } from "../core/spaces.ts";
 import {
   decodeRequest,
   encodeStep,
+  popSigned,
   SESSION_IDLE_S,
   sessionKeys,
   type SessionTask,
   sessionTask,
+  signSession,
 } from "./remote_env.ts";
 import {
   chunkSeed,
@@ -276,7 +278,7 @@ async function handle(
       return built;
     }
     state.doing = "serving an env session";
-    await serveSession(r, o, f.get("session")!, log);
+    await serveSession(r, o, f.get("session")!, log, state, rep);
     return built;
   }
   if (!(await state.key.verify("task", [f.get("task") ?? ""], f.get("tag")))) {
@@ -398,12 +400,18 @@ function hostOptions(o: WorkerOptions, given: Record<string, unknown>): Record<s
   return Object.assign(envOptions, o.envOptions);
 }
 
-/** Makes a session's envs and answers its requests until close, a new task, or idleness. */
+/**
+ * Makes a session's envs and answers its signed requests until close or idleness; a request that
+ * does not verify (forged, replayed, another secret) is dropped, counted in `rep.refused` and
+ * reported once, and does not extend the session's idle time.
+ */
 async function serveSession(
   r: Client,
   o: WorkerOptions,
   json: string,
   log: (l: string) => void,
+  state: HandleState,
+  rep: WorkerReport,
 ): Promise<void> {
   let t: SessionTask;
   try {
@@ -413,12 +421,16 @@ async function serveSession(
     return;
   }
   const s = sessionKeys(o.run, t.sid);
+  let seq = 0; // the number of the request being answered (0: the spec, before any request)
   const reply = async (x: Uint8Array | string) => {
-    await r.rpush(
-      s.rep,
-      typeof x === "string" ? x : Buffer.from(x.buffer, x.byteOffset, x.byteLength),
-    );
+    const bytes = typeof x === "string" ? new TextEncoder().encode(x) : x;
+    const signed = await signSession(state.key, "reply", t.sid, seq, bytes);
+    await r.rpush(s.rep, Buffer.from(signed.buffer, signed.byteOffset, signed.byteLength));
     await r.expire(s.rep, 600);
+  };
+  const forged = () => {
+    rep.refused++;
+    state.once("env-session requests");
   };
   let env: VecEnv;
   try {
@@ -436,9 +448,20 @@ async function serveSession(
     const { numAgents: n, actionSpace } = env.spec;
     const width = actionSpace.kind === "discrete" ? n : n * actionVecDim(actionSpace);
     while (!o.signal?.aborted) {
-      const got = await r.blpopBuffer(s.req, SESSION_IDLE_S);
+      const got = await popSigned(
+        r,
+        s.req,
+        state.key,
+        "request",
+        t.sid,
+        seq + 1,
+        SESSION_IDLE_S,
+        forged,
+        () => !!o.signal?.aborted,
+      );
       if (!got) break; // the learner has gone quiet: free this worker for rollouts
-      const { r: q, body } = decodeRequest(new Uint8Array(got[1]));
+      seq++;
+      const { r: q, body } = decodeRequest(got);
       if (q.op === "close") break;
       if (q.op === "reset") await reply(encodeStep(await env.reset(q.seed)));
       else {

@@ -16,6 +16,14 @@ import {
 import { train } from "../core/trainer.ts";
 import { FORMAT, keys } from "../distributed/protocol.ts";
 import { RunKey, toHex } from "../distributed/auth.ts";
+import {
+  encodeRequest,
+  encodeStep,
+  RemoteVecEnv,
+  sessionKeys,
+  signSession,
+} from "../distributed/remote_env.ts";
+import { makeEnv } from "../core/registry.ts";
 import { runWorker } from "../distributed/worker.ts";
 import slowPlugin from "./fixtures/slow_plugin.ts";
 import { smallConfig } from "./_helpers.ts";
@@ -313,6 +321,75 @@ Deno.test(
       const b = await train(d, { env: refuse, algo: algos.get(d.algo) });
       await assertSameRuns(await inProcess(d), b, "remote envs");
     }),
+);
+
+Deno.test(
+  "env sessions are signed: forged and replayed requests and replies are dropped, the real ones used",
+  opts,
+  async () => {
+    await initBackend("wasm");
+    const redis = await RedisServer.start();
+    const r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const run = "sess";
+    const log: string[] = [];
+    const stop = new AbortController();
+    const worker = runWorker({
+      redis: redis.url,
+      run,
+      id: "w",
+      threads: 1,
+      envOptions: {},
+      envs,
+      algos,
+      signal: stop.signal,
+      log: (l) => log.push(l),
+    });
+    let env: RemoteVecEnv | undefined;
+    let rep: Awaited<typeof worker> | null = null;
+    try {
+      const cfg = await config(redis.url, run, { env: "matrix/climbing", envOptions: {} });
+      env = await RemoteVecEnv.open(cfg, {}, 4);
+      const local = await makeEnv(envs.get("matrix/climbing"), { options: {}, numEnvs: 4 });
+      assert.deepEqual(env.spec, local.spec);
+      assert.deepEqual(await env.reset(3), await local.reset(3));
+      // the session the reset opened: its id is in the last session task
+      const last = await r.xrevrange(keys(run).tasks, "+", "-", "COUNT", 1);
+      const sid = JSON.parse(last[0]![1][1]!).sid as string;
+      const s = sessionKeys(run, sid);
+      const key = await RunKey.of(SECRET, run), other = await RunKey.of(SECRET + "-other", run);
+      // requests a writer without the secret (or a replayer) could push: an unsigned close, the
+      // learner's own kind of close signed for another place in the session, one under another
+      // secret; a worker that took any of them would end the session before the step below
+      const close = encodeRequest({ op: "close" });
+      await r.rpush(s.req, Buffer.from(close));
+      await r.rpush(s.req, Buffer.from(await signSession(key, "request", sid, 7, close)));
+      await r.rpush(s.req, Buffer.from(await signSession(other, "request", sid, 1, close)));
+      await until(async () => (await r.llen(s.req)) === 0, 10_000, "the worker reading them");
+      // replies: a step of all-ones obs unsigned, signed for another session, signed as a request,
+      // and under another secret; the learner must drop all four and use the worker's reply
+      const actions = new Int32Array([0, 1, 2, 0, 1, 2, 0, 1]);
+      const want = await local.step(actions);
+      const fake = encodeStep({ ...want, obs: new Float32Array(want.obs.length).fill(1) });
+      await r.rpush(s.rep, Buffer.from(fake));
+      await r.rpush(s.rep, Buffer.from(await signSession(key, "reply", "0".repeat(16), 1, fake)));
+      await r.rpush(s.rep, Buffer.from(await signSession(key, "request", sid, 1, fake)));
+      await r.rpush(s.rep, Buffer.from(await signSession(other, "reply", sid, 1, fake)));
+      assert.deepEqual(await env.step(actions), want);
+      assert.equal(env.forgedReplies, 4);
+      await local.close();
+      await env.close();
+      stop.abort();
+      rep = await worker;
+    } finally {
+      await env?.close();
+      stop.abort();
+      await worker.catch(() => {});
+      r.disconnect();
+      await redis.stop();
+    }
+    assert.equal(rep.refused, 3, log.join("\n"));
+    assert.match(log.join("\n"), /ignoring env-session requests not signed/);
+  },
 );
 
 Deno.test(
