@@ -282,7 +282,8 @@ const NEVER_READ = new Set([".git", "runs", "node_modules", ".env"]);
  * The read grant of a local plugin: the real paths of its folder's entries, without `.git`,
  * `runs`, `node_modules` and `.env` (so a plugin at a project root cannot read other runs'
  * checkpoints or the repository). Deno checks a path, not a link's target, so a folder holding a
- * link that points outside it is refused, and so is a folder with more than
+ * link that points outside it is refused, as is one holding a hard link to a file with a name
+ * outside it (more links than names inside), and so is a folder with more than
  * {@link MAX_PLUGIN_FOLDER_ENTRIES} entries (too many to check; no limit widens the grant).
  * @param spec the plugin as given (for messages)
  * @param file the plugin file's path
@@ -292,6 +293,9 @@ async function folderGrant(spec: string, file: string): Promise<string[]> {
   const dir = await Deno.realPath(dirname(file));
   const inside = (p: string) => p === dir || p.startsWith(dir + "/");
   let seen = 0;
+  // files with more than one name (hard links): each file's names inside the folder, to compare
+  // with its link count; a name elsewhere is a way in to a file the grant was not meant to cover
+  const multi = new Map<string, { path: string; names: number; nlink: number }>();
   const walk = async (d: string): Promise<void> => {
     for await (const e of Deno.readDir(d)) {
       if (++seen > MAX_PLUGIN_FOLDER_ENTRIES) {
@@ -311,9 +315,27 @@ async function folderGrant(spec: string, file: string): Promise<string[]> {
           );
         }
       } else if (e.isDirectory) await walk(p);
+      else if (e.isFile) {
+        const st = await Deno.lstat(p);
+        if ((st.nlink ?? 1) > 1) {
+          const id = `${st.dev}:${st.ino}`;
+          const m = multi.get(id) ?? { path: p, names: 0, nlink: st.nlink! };
+          m.names++;
+          multi.set(id, m);
+        }
+      }
     }
   };
   await walk(dir);
+  for (const m of multi.values()) {
+    if (m.names < m.nlink) {
+      throw new Error(
+        `Cannot sandbox plugin ${spec}: its folder holds ${m.path}, a hard link to a file with ${
+          m.nlink - m.names
+        } name(s) outside the folder (read access to it would reach them); replace it with a copy (cp), grant what it needs with --plugin-allow-read, or use --trust-plugin`,
+      );
+    }
+  }
   const entries: string[] = [];
   for await (const e of Deno.readDir(dir)) {
     if (!NEVER_READ.has(e.name)) entries.push(`${dir}/${e.name}`);

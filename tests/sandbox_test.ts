@@ -197,6 +197,32 @@ Deno.test("sandbox: a plugin folder holding a link that points outside it is ref
   box.terminate();
 });
 
+Deno.test("sandbox: a plugin folder holding a hard link to a file outside it is refused", async () => {
+  // the attack: a second name, inside the folder, for a file the grant was not meant to cover
+  // (Deno checks the path it is given; a hard link has no target to resolve)
+  const outside = await Deno.makeTempDir({ prefix: "baton_sbx_secret_" });
+  await Deno.writeTextFile(`${outside}/secret`, "not for plugins");
+  const hard = async (target: string, link: string) => {
+    const out = await new Deno.Command("ln", { args: [target, link] }).output();
+    assert.equal(out.code, 0, "ln");
+  };
+  const attack = await pluginReading("/etc/hostname", async (d) => {
+    await Deno.mkdir(`${d}/data`);
+    await hard(`${outside}/secret`, `${d}/data/secret`);
+  });
+  await assert.rejects(
+    () => loadSandboxedPlugin(new EnvRegistry(), `${attack}/p.ts`),
+    /Cannot sandbox plugin .*p\.ts: its folder holds .*data\/secret, a hard link to a file with 1 name\(s\) outside the folder .*replace it with a copy/,
+  );
+  // two names of one file, both inside the folder, are fine
+  const ok = await pluginReading("/etc/hostname", async (d) => {
+    await hard(`${d}/p.ts`, `${d}/alias.ts`);
+  });
+  const box = await loadSandboxedPlugin(new EnvRegistry(), `${ok}/p.ts`);
+  box.terminate();
+  await Promise.all([outside, attack, ok].map((d) => Deno.remove(d, { recursive: true })));
+});
+
 Deno.test("sandbox: a plugin folder too large to check for links is refused, never granted unchecked", async () => {
   // the attack: padding past the check's limit hides a link; without the limit, read access to
   // the folder (and so through the link) was granted
