@@ -66,9 +66,12 @@ function budgetOf(body: Run): number | null {
  * the algorithm options and training settings that differ between the runs of that algorithm;
  * runs of one group with different budgets (last evaluated env steps) are split by budget, never
  * pooled. Files without a config keep the names they carry.
- * @returns the regrouped data and one line per group saying what it pooled
+ * @returns the regrouped data, one line per group saying what it pooled, and lines saying what
+ *   the runs share (per env, per algorithm, and in all)
  */
-function regroup(sources: Source[]): { merged: Data; pooled: string[]; notes: string[] } {
+function regroup(
+  sources: Source[],
+): { merged: Data; pooled: string[]; notes: string[]; shared: string[] } {
   const withCfg = sources.filter((s) => s.config);
   const differing = (
     runs: Record<string, unknown>[],
@@ -99,6 +102,44 @@ function regroup(sources: Source[]): { merged: Data; pooled: string[]; notes: st
     ]),
   );
   const settingKeys = differing(cfgs, (c) => Object.fromEntries(SETTINGS.map((k) => [k, c[k]])));
+  // what the runs have in common: the options every run of an env (algorithm) gives one value,
+  // and the settings every run gives one value, so a reader sees what was held fixed
+  const common = (
+    runs: Record<string, unknown>[],
+    pick: (c: Record<string, unknown>) => Record<string, unknown>,
+  ) => {
+    const keys = [...new Set(runs.flatMap((c) => Object.keys(pick(c))))].sort();
+    const all = keys.filter((k) =>
+      runs.every((c) => k in pick(c)) &&
+      new Set(runs.map((c) => JSON.stringify(pick(c)[k]))).size === 1
+    );
+    return all.map((k) => `${k}=${shown(pick(runs[0]!)[k])}`).join(", ") || "none";
+  };
+  const shared = [
+    ...[...byEnv].map(([e, cs]) =>
+      `- env \`${e}\` (${cs.length} runs), options: ${
+        common(cs, (c) => (c.envOptions ?? {}) as Record<string, unknown>)
+      }`
+    ),
+    ...[...byAlgo].map(([a, cs]) =>
+      `- algorithm \`${a}\` (${cs.length} runs), options: ${
+        common(cs, (c) => (c.algoOptions ?? {}) as Record<string, unknown>)
+      }`
+    ),
+    ...(cfgs.length
+      ? [
+        `- every run (${cfgs.length}): ${
+          common(cfgs, (c) =>
+            Object.fromEntries(
+              [...SETTINGS, "totalSteps", "evalEpisodes", "kernels", "threads"].map((k) => [
+                k,
+                c[k],
+              ]).filter(([, v]) => v !== undefined),
+            ))
+        }`,
+      ]
+      : []),
+  ];
   const merged: Data = {};
   const members = new Map<string, { seeds: number[]; budgets: Set<number | null>; runs: number }>();
   const put = (env: string, task: string, algo: string, run: string, body: Run) => {
@@ -172,7 +213,7 @@ function regroup(sources: Source[]): { merged: Data; pooled: string[]; notes: st
       [...m.budgets].map((b) => b?.toLocaleString("en-US") ?? "?").join(", ")
     } |`;
   });
-  return { merged, pooled, notes };
+  return { merged, pooled, notes, shared };
 }
 
 /**
@@ -206,7 +247,7 @@ export async function aggregate(
   }
   const read = sources.length;
   if (!read) throw new Error(`no marl_eval.json under ${flags.from}`);
-  const { merged, pooled, notes } = regroup(sources);
+  const { merged, pooled, notes, shared } = regroup(sources);
 
   const finalMean = (r: Run): number | null => {
     const v = r.absolute_metrics?.[flags.metric];
@@ -241,9 +282,16 @@ export async function aggregate(
     "",
     "Runs are grouped by env and algorithm plus the options that differ between the runs read",
     "(env options per env, algorithm options per algorithm, and numEnvs, rollout length, gamma and",
-    "GAE lambda); everything else they share. Runs of one group with different budgets are kept",
-    "apart (`@<env steps>`).",
+    "GAE lambda). Runs of one group with different budgets are kept apart (`@<env steps>`).",
     "",
+    ...(shared.length
+      ? [
+        "What the runs read share (one value in every run; the options not listed differ):",
+        "",
+        ...shared,
+        "",
+      ]
+      : []),
     "| group (task \\| algorithm) | runs | seeds | env steps at the last evaluation |",
     "|---|---:|---|---|",
     ...pooled,

@@ -164,5 +164,12 @@ Deno.test("aggregate groups Baton runs by the options that differ and never pool
   assert.match(md, /\| chain\/relay \| bppo:estimator=pathwise @2000 \| 1 \|/);
   assert.match(md, /Note: chain\/relay \| bppo:estimator=pathwise: runs with different budgets/);
   assert.match(md, /\| chain\/relay \| bppo:estimator=paper \| 2 \| 0, 1 \| 1,000 \|/);
+  // what was held fixed is listed: the shared options, not the one that differs
+  assert.match(md, /- env `chain\/relay` \(4 runs\), options: agents=4, symbols=4\n/);
+  assert.match(md, /- algorithm `bppo` \(4 runs\), options: epochs=15, lr=0.0005\n/);
+  assert.match(
+    md,
+    /- every run \(4\): gaeLambda=null|- every run \(4\): numEnvs=50, rolloutLength=20\n/,
+  );
   await Deno.remove(dir, { recursive: true });
 });
