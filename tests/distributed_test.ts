@@ -168,6 +168,25 @@ async function withWorker(run: string, fn: (redis: RedisServer) => Promise<void>
   }
 }
 
+/** A rollout worker in this process on run `run` (stopped through `stop`), its log kept. */
+function inProcessWorker(url: string, run: string, extra: { id?: string; tlsCa?: string } = {}) {
+  const log: string[] = [];
+  const stop = new AbortController();
+  const worker = runWorker({
+    redis: url,
+    run,
+    id: extra.id ?? "w",
+    ...(extra.tlsCa ? { tlsCa: extra.tlsCa } : {}),
+    threads: 1,
+    envOptions: {},
+    envs,
+    algos,
+    signal: stop.signal,
+    log: (l) => log.push(l),
+  });
+  return { worker, stop, log };
+}
+
 const TIMING = /(^time\/|_s$|^sps$|^rollout_)/;
 
 /** The same config trained in-process (no Redis), for comparison. */
@@ -331,19 +350,7 @@ Deno.test(
     const redis = await RedisServer.start();
     const r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     const run = "sess";
-    const log: string[] = [];
-    const stop = new AbortController();
-    const worker = runWorker({
-      redis: redis.url,
-      run,
-      id: "w",
-      threads: 1,
-      envOptions: {},
-      envs,
-      algos,
-      signal: stop.signal,
-      log: (l) => log.push(l),
-    });
+    const { worker, stop, log } = inProcessWorker(redis.url, run);
     let env: RemoteVecEnv | undefined;
     let rep: Awaited<typeof worker> | null = null;
     try {
@@ -587,19 +594,7 @@ Deno.test("malformed chunks and tasks never train: dropped, logged, counted", op
   const run = "evil";
   const k = keys(run);
   const cfg = await config(redis.url, run, { envOptions: { delayMs: 40 }, totalSteps: 8 * 20 * 3 });
-  const log: string[] = [];
-  const stop = new AbortController();
-  const worker = runWorker({
-    redis: redis.url,
-    run,
-    id: "in-process",
-    threads: 1,
-    envOptions: {},
-    envs,
-    algos,
-    signal: stop.signal,
-    log: (l) => log.push(l),
-  });
+  const { worker, stop, log } = inProcessWorker(redis.url, run, { id: "in-process" });
   try {
     const learner = train(cfg, deps(cfg));
     await until(async () => ((await r.get(k.current)) ?? "").endsWith(".1"), 30_000, "iteration 1");
@@ -861,19 +856,8 @@ Deno.test(
     await initBackend("wasm");
     const redis = await RedisServer.start({ password: "s3cret-pw" });
     const run = "auth";
-    const stop = new AbortController();
     const withPw = redis.url.replace("redis://", "redis://:s3cret-pw@");
-    const worker = runWorker({
-      redis: withPw,
-      run,
-      id: "w",
-      threads: 1,
-      envOptions: {},
-      envs,
-      algos,
-      signal: stop.signal,
-      log: () => {},
-    });
+    const { worker, stop } = inProcessWorker(withPw, run);
     try {
       const bad = await config(redis.url, run, { totalSteps: 160 });
       await assert.rejects(
@@ -920,19 +904,7 @@ Deno.test(
       tls: { cert: join(dir, "srv.pem"), key: join(dir, "srv.key"), ca },
     });
     const run = "tls";
-    const stop = new AbortController();
-    const worker = runWorker({
-      redis: redis.url,
-      tlsCa: ca,
-      run,
-      id: "w",
-      threads: 1,
-      envOptions: {},
-      envs,
-      algos,
-      signal: stop.signal,
-      log: () => {},
-    });
+    const { worker, stop } = inProcessWorker(redis.url, run, { tlsCa: ca });
     try {
       assert.match(redis.url, /^rediss:/);
       const good = await config(redis.url, run, { totalSteps: 160, rolloutTlsCa: ca });
