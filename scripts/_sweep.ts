@@ -188,6 +188,29 @@ export function bootstrapCi(
   return [at((1 - level) / 2), at(1 - (1 - level) / 2)];
 }
 
+/**
+ * The gap `IQM(base) - IQM(est)` and its stratified-bootstrap CI (each group resampled with
+ * replacement on its own).
+ * @param base the baseline's per-seed values
+ * @param est the estimator's per-seed values
+ * @param opts resamples, level, seed
+ * @returns the gap and [low, high]
+ */
+export function gapCi(
+  base: readonly number[],
+  est: readonly number[],
+  opts: { resamples?: number; level?: number; seed?: number } = {},
+): { gap: number; lo: number; hi: number } {
+  const B = opts.resamples ?? 2000, level = opts.level ?? 0.95, rng = new Rng(opts.seed ?? 0);
+  const draw = (xs: readonly number[]) =>
+    Array.from({ length: xs.length }, () => xs[rng.int(xs.length)]!);
+  const gaps = Array.from({ length: B }, () => iqm(draw(base)) - iqm(draw(est))).sort((a, b) =>
+    a - b
+  );
+  const q = (p: number) => gaps[Math.min(B - 1, Math.max(0, Math.floor(p * B)))]!;
+  return { gap: iqm(base) - iqm(est), lo: q((1 - level) / 2), hi: q(1 - (1 - level) / 2) };
+}
+
 /** Seeds below which an interval is the range of the seeds, not a 95% confidence interval. */
 export const MIN_SEEDS_FOR_CI = 5;
 

@@ -14,15 +14,26 @@
  * - the area under the greedy and stochastic curves up to that budget (the mean of the evaluations,
  *   part A's definition);
  * - permutation p-values against `--baseline` (when given) on that matched value and on the greedy
- *   area;
+ *   area, and each condition's difference to the baseline (IQM minus the baseline's IQM) with a
+ *   stratified-bootstrap 95% CI (from 5 seeds a side): by how much, not only whether;
  * - one SVG of the greedy curves per env (mean over seeds, min-max band);
- * - with more than one env, a summary table first: condition by env, the finished runs' values.
+ * - with more than one env, a summary table first: condition by env, the finished runs' values;
+ * - a CSV beside the report with one line per run (every seed of every cell).
  *
  * @module
  */
 import { basename, dirname, join } from "node:path";
 import { z } from "../core/deps.ts";
-import { finished, iqm, list, parseFlags, permutationP, seedInterval } from "./_sweep.ts";
+import {
+  finished,
+  gapCi,
+  iqm,
+  list,
+  MIN_SEEDS_FOR_CI,
+  parseFlags,
+  permutationP,
+  seedInterval,
+} from "./_sweep.ts";
 import { lineChart, type Series } from "./_plot.ts";
 import { maxOf, minOf } from "../core/arrays.ts";
 
@@ -174,6 +185,42 @@ function summary(runs: readonly RunEvals[], envs: readonly string[], baseline?: 
 }
 
 /**
+ * Every run as one CSV line: env, condition, seed, whether it finished, the env steps it reached,
+ * the metric, its final greedy and stochastic values, and at the budget every run of its env
+ * reached: that budget, the greedy value there and the greedy and stochastic areas to it.
+ * @param runs the runs
+ * @returns the CSV text
+ */
+export function runsCsv(runs: readonly RunEvals[]): string {
+  const head =
+    "env,condition,seed,finished,env_steps,metric,final_greedy,final_stochastic,matched_steps,greedy_at_matched,greedy_auc,stochastic_auc";
+  const common = new Map<string, number>();
+  for (const r of runs) {
+    common.set(r.env, Math.min(common.get(r.env) ?? Infinity, r.points.at(-1)![0]));
+  }
+  const rows = [...runs].sort((a, b) =>
+    a.env.localeCompare(b.env) || a.condition.localeCompare(b.condition) || a.seed - b.seed
+  ).map((r) => {
+    const [steps, g, st] = r.points.at(-1)!, m = common.get(r.env)!;
+    return [
+      r.env,
+      r.condition,
+      r.seed,
+      r.finished,
+      steps,
+      r.metric,
+      g,
+      st,
+      m,
+      at(r, m),
+      auc(r, m, 1),
+      auc(r, m, 2),
+    ].join(",");
+  });
+  return [head, ...rows].join("\n") + "\n";
+}
+
+/**
  * The tables (and curves) of a set of runs.
  * @param runs the runs
  * @param o baseline condition and the plot file name of an env (each env's metric is its runs')
@@ -236,6 +283,33 @@ export function runsTable(
         } |`,
       );
     }
+    if (o.baseline && base.length) {
+      const gap = (xs: number[], bs: number[]) => {
+        if (xs.length < MIN_SEEDS_FOR_CI || bs.length < MIN_SEEDS_FOR_CI) {
+          return `${f2(iqm(xs) - iqm(bs))} (no CI under ${MIN_SEEDS_FOR_CI} seeds a side)`;
+        }
+        const g = gapCi(xs, bs);
+        return `${f2(g.gap)} [${f2(g.lo)}, ${f2(g.hi)}]`;
+      };
+      lines.push(
+        "",
+        `Differences to ${o.baseline} (IQM of the condition minus the baseline's; positive: the condition is higher), stratified-bootstrap 95% CI (seeds resampled within each side):`,
+        "",
+        `| condition | greedy at ${k(common)} | greedy AUC to ${k(common)} | stochastic AUC to ${
+          k(common)
+        } |`,
+        "|---|---:|---:|---:|",
+      );
+      for (const c of conds.filter((c) => c !== o.baseline)) {
+        const cr = rs.filter((r) => r.condition === c);
+        const of = (f: (r: RunEvals) => number) => gap(cr.map(f), base.map(f));
+        lines.push(
+          `| ${c} | ${of((r) => at(r, common))} | ${of((r) => auc(r, common, 1))} | ${
+            of((r) => auc(r, common, 2))
+          } |`,
+        );
+      }
+    }
     const series: Series[] = conds.map((c) => {
       const cr = rs.filter((r) => r.condition === c);
       const xs = [...new Set(cr.flatMap((r) => r.points.map((p) => p[0])))].sort((a, b) => a - b)
@@ -269,7 +343,7 @@ if (import.meta.main) {
         "the metric: win_rate, return, or auto (win_rate where the env reports wins, else return)",
       ),
       baseline: z.string().optional().describe("condition the others are tested against"),
-      out: z.string().describe("the markdown report (SVGs beside it)"),
+      out: z.string().describe("the markdown report (its CSV of every run and SVGs beside it)"),
       title: z.string().default("Runs").describe("the report's title"),
     }),
     {
@@ -298,7 +372,10 @@ if (import.meta.main) {
     } finished. Each run's last evaluation; intervals are 95% percentile-bootstrap CIs of the IQM over seeds from 5 runs on, else the range of the runs; p: two-sided permutation tests (uncorrected).`,
     "",
   ];
+  const csv = join(dir, `${stem}.csv`);
+  head.push(`Every run: [${stem}.csv](${stem}.csv).`, "");
   await Deno.writeTextFile(flags.out, head.join("\n") + "\n" + md + "\n");
+  await Deno.writeTextFile(csv, runsCsv(runs));
   for (const [f, svg] of Object.entries(svgs)) await Deno.writeTextFile(join(dir, f), svg);
-  console.log(`wrote ${flags.out} (${Object.keys(svgs).length} plots)`);
+  console.log(`wrote ${flags.out}, ${csv} (${Object.keys(svgs).length} plots)`);
 }

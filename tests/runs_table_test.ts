@@ -2,7 +2,7 @@
 // budget all of them reached, and greedy and stochastic values are read from evaluations.jsonl.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { conditionOf, readRuns, runsTable } from "../scripts/runs_table.ts";
+import { conditionOf, readRuns, type RunEvals, runsCsv, runsTable } from "../scripts/runs_table.ts";
 
 Deno.test("runs:table: sweep folder names give back the condition and seed", () => {
   assert.deepEqual(conditionOf("bppo_estimator=pathwise-s3"), {
@@ -63,7 +63,43 @@ Deno.test("runs:table: partial runs are compared at the budget every run reached
     /0\.35 \[0\.30, 0\.40\] \(range\) \| 0\.25 \[0\.20, 0\.30\] \(range\) \| 0\.333 \|/,
   );
   assert.ok(svgs["x.svg"]!.includes("<svg"));
+  // by how much: the difference to the baseline at the matched budget (0.55 - 0.3), no CI with
+  // fewer than 5 seeds a side
+  assert.match(md, /\| mat \| 0\.25 \(no CI under 5 seeds a side\) \|/);
+  // every run in the CSV, with the matched budget's values
+  const csv = runsCsv(runs).trim().split("\n");
+  assert.equal(csv.length, 4);
+  assert.ok(
+    csv.includes("smax/3m,mat,1,false,200,win_rate,0.6,0.5,200,0.6,0.4,0.3"),
+    csv.join("\n"),
+  );
+  assert.ok(
+    csv.includes("smax/3m,mat,0,true,300,win_rate,0.9,0.8,200,0.5,0.3,0.2"),
+    csv.join("\n"),
+  );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runs:table: from 5 seeds a side the difference to the baseline gets a bootstrap CI", () => {
+  const run = (condition: string, seed: number, g: number): RunEvals => ({
+    env: "smax/3m",
+    condition,
+    seed,
+    finished: true,
+    metric: "win_rate",
+    points: [[100, g / 2, 0], [200, g, 0]],
+  });
+  const runs = [
+    ...[0.6, 0.7, 0.8, 0.9, 1.0].map((g, i) => run("a", i, g)),
+    ...[0, 1, 2, 3, 4].map((i) => run("b", i, 0.1)),
+  ];
+  const { md } = runsTable(runs, { baseline: "b", svgName: () => "x.svg" });
+  const row = md.split("\n").find((l) => /^\| a \| [0-9.-]+ \[/.test(l))!;
+  const [gap, lo, hi] = /\| a \| ([0-9.-]+) \[([0-9.-]+), ([0-9.-]+)\]/.exec(row)!.slice(1).map(
+    Number,
+  );
+  assert.equal(gap, 0.7); // IQM 0.8 minus 0.1
+  assert.ok(lo >= 0.5 && lo < gap && hi > gap && hi <= 0.9, row);
 });
 
 Deno.test("runs:table: --metric auto reads win rates where an env reports wins, else returns", async () => {
