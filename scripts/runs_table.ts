@@ -129,7 +129,11 @@ function at(r: RunEvals, steps: number): number {
   return v;
 }
 
-const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
+/** A number formatter for one env's values: whole units where they reach 100 (MuJoCo returns). */
+const fmtFor = (rs: readonly RunEvals[]) => {
+  const whole = rs.some((r) => r.points.some((p) => Math.abs(p[1]) >= 100));
+  return (x: number) => (!Number.isFinite(x) ? "-" : x.toFixed(whole ? 0 : 2));
+};
 const pv = (p: number) => (p < 0.001 ? "<0.001" : p.toFixed(3));
 const k = (s: number) =>
   s >= 1e6 ? `${+(s / 1e6).toFixed(2)}M` : s >= 1e4 ? `${Math.round(s / 1e3)}k` : `${s}`;
@@ -153,7 +157,8 @@ function summary(runs: readonly RunEvals[], envs: readonly string[], baseline?: 
     const vals = (c: string) =>
       done.filter((r) => r.condition === c).map((r) => r.points.at(-1)![1]);
     const all = (c: string) => rs.filter((r) => r.condition === c).length;
-    return { env, vals, all, budget, metric: [...new Set(rs.map((r) => r.metric))].join(" and ") };
+    const metric = [...new Set(rs.map((r) => r.metric))].join(" and ");
+    return { env, vals, all, budget, metric, f2: fmtFor(rs) };
   });
   const out = [
     "## Summary",
@@ -174,6 +179,7 @@ function summary(runs: readonly RunEvals[], envs: readonly string[], baseline?: 
       const p = baseline && c !== baseline && base.length
         ? `, p ${pv(permutationP(xs, base))}`
         : "";
+      const f2 = col.f2;
       return `${f2(iqm(xs))} [${f2(i.lo)}, ${f2(i.hi)}]${
         i.kind === "95% CI" ? "" : " (range)"
       } (${xs.length} of ${n})${p}`;
@@ -234,7 +240,7 @@ export function runsTable(
   const envs = [...new Set(runs.map((r) => r.env))].sort();
   if (envs.length > 1) lines.push(...summary(runs, envs, o.baseline));
   for (const env of envs) {
-    const rs = runs.filter((r) => r.env === env);
+    const rs = runs.filter((r) => r.env === env), f2 = fmtFor(rs);
     const metric = [...new Set(rs.map((r) => r.metric))].join(" and ");
     const common = minOf(rs.map((r) => r.points.at(-1)![0]));
     const conds = [...new Set(rs.map((r) => r.condition))];
