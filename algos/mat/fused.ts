@@ -371,14 +371,10 @@ export class FusedMat {
       kern.f32(ob).set(obs);
       const te = this.encode(ob, E);
       const values = kern.f32(te.value).slice();
-      // every block's keys and values of the positions decoded so far, [E, n, embed] each
+      // every block's keys and values of the positions decoded so far, [E, n, embed] each;
+      // reserved at the first position (a values-only call never decodes)
       const size = E * this.n * this.embed;
-      const cache = this.#dec.map(() => ({
-        k1: kern.scratch(size),
-        v1: kern.scratch(size),
-        k2: kern.scratch(size),
-        v2: kern.scratch(size),
-      }));
+      let cache: { k1: Buf; v1: Buf; k2: Buf; v2: Buf }[] | null = null;
       let next = 0;
       return {
         values,
@@ -386,6 +382,12 @@ export class FusedMat {
           if (i !== next++) {
             throw new Error(`FusedMat.decodeAt: position ${i}, expected ${next - 1}`);
           }
+          cache ??= this.#dec.map(() => ({
+            k1: kern.scratch(size),
+            v1: kern.scratch(size),
+            k2: kern.scratch(size),
+            v2: kern.scratch(size),
+          }));
           const m = kern.mark();
           const out = kern.f32(this.decodeAt(i, shifted, te.rep, E, cache)).slice();
           kern.release(m);
