@@ -122,3 +122,82 @@ export function lineChart(
   parts.push("</svg>");
   return parts.join("\n");
 }
+
+/** One row of a forest chart: an estimate and its interval. */
+export interface ForestRow {
+  readonly label: string;
+  readonly est: number;
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/**
+ * Renders a forest chart as a standalone SVG document: one panel per group (each with its own x
+ * scale, so win rates and returns can sit side by side), one row per estimate with its interval,
+ * and a dashed line at 0 (no difference).
+ * @param panels the groups, each titled, with its rows
+ * @param opts the chart's title and the x axis label
+ * @returns SVG text
+ */
+export function forestChart(
+  panels: { title: string; rows: ForestRow[] }[],
+  opts: { title: string; xLabel: string },
+): string {
+  const labelW = 8 + 7 * Math.max(8, ...panels.flatMap((p) => p.rows.map((r) => r.label.length)));
+  const PW = 260, gap = 30, T = 44, rowH = 22, B = 44;
+  const rows = Math.max(1, ...panels.map((p) => p.rows.length));
+  const W = labelW + panels.length * (PW + gap) + 10, H = T + rows * rowH + B;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${esc(opts.title)}</text>`,
+    `<text x="${W / 2}" y="${H - 8}" text-anchor="middle">${esc(opts.xLabel)}</text>`,
+  ];
+  const labels = panels[0]?.rows.map((r) => r.label) ?? [];
+  labels.forEach((l, i) =>
+    parts.push(
+      `<text x="${labelW - 8}" y="${T + i * rowH + rowH / 2 + 4}" text-anchor="end">${
+        esc(l)
+      }</text>`,
+    )
+  );
+  panels.forEach((p, k) => {
+    const x0p = labelW + k * (PW + gap);
+    const vals = [0, ...p.rows.flatMap((r) => [r.lo, r.hi, r.est])].filter(Number.isFinite);
+    let [a, b] = [minOf(vals), maxOf(vals)];
+    if (!(b > a)) [a, b] = [a - 1, b + 1];
+    const pad = (b - a) * 0.06;
+    a -= pad;
+    b += pad;
+    const px = (x: number) => x0p + ((x - a) / (b - a)) * PW;
+    parts.push(
+      `<text x="${x0p + PW / 2}" y="${T - 10}" text-anchor="middle">${esc(p.title)}</text>`,
+      `<rect x="${x0p}" y="${T}" width="${PW}" height="${rows * rowH}" fill="none" stroke="#333"/>`,
+      `<line x1="${px(0)}" x2="${px(0)}" y1="${T}" y2="${
+        T + rows * rowH
+      }" stroke="#777" stroke-dasharray="4 4"/>`,
+    );
+    for (const t of ticks(a, b, 4)) {
+      parts.push(
+        `<text x="${px(t)}" y="${T + rows * rowH + 16}" text-anchor="middle">${
+          t.toLocaleString("en-US")
+        }</text>`,
+      );
+    }
+    p.rows.forEach((r, i) => {
+      const y = T + i * rowH + rowH / 2, c = COLORS[i % COLORS.length]!;
+      if (Number.isFinite(r.lo) && Number.isFinite(r.hi)) {
+        parts.push(
+          `<line class="interval" x1="${px(r.lo)}" x2="${
+            px(r.hi)
+          }" y1="${y}" y2="${y}" stroke="${c}" stroke-width="2"/>`,
+        );
+      }
+      if (Number.isFinite(r.est)) {
+        parts.push(`<circle class="estimate" cx="${px(r.est)}" cy="${y}" r="4" fill="${c}"/>`);
+      }
+    });
+  });
+  parts.push("</svg>");
+  return parts.join("\n");
+}

@@ -16,7 +16,8 @@
  * - permutation p-values against `--baseline` (when given) on that matched value and on the greedy
  *   area, and each condition's difference to the baseline (IQM minus the baseline's IQM) with a
  *   stratified-bootstrap 95% CI (from 5 seeds a side): by how much, not only whether;
- * - one SVG of the greedy curves per env (mean over seeds, min-max band);
+ * - one SVG of the greedy curves per env (mean over seeds, min-max band), and with a baseline one
+ *   chart of every condition's difference to it per env (dot and 95% CI);
  * - with more than one env, a summary table first: condition by env, the finished runs' values;
  * - a CSV beside the report with one line per run (every seed of every cell).
  *
@@ -34,7 +35,7 @@ import {
   permutationP,
   seedInterval,
 } from "./_sweep.ts";
-import { lineChart, type Series } from "./_plot.ts";
+import { forestChart, type ForestRow, lineChart, type Series } from "./_plot.ts";
 import { maxOf, minOf } from "../core/arrays.ts";
 
 /** One run's evaluations. */
@@ -191,6 +192,18 @@ function summary(runs: readonly RunEvals[], envs: readonly string[], baseline?: 
 }
 
 /**
+ * A condition's difference to the baseline: IQM minus IQM, with a stratified-bootstrap 95% CI
+ * from 5 seeds a side (NaN bounds below that).
+ */
+function diff(xs: readonly number[], bs: readonly number[]): Omit<ForestRow, "label"> {
+  if (xs.length < MIN_SEEDS_FOR_CI || bs.length < MIN_SEEDS_FOR_CI) {
+    return { est: iqm(xs) - iqm(bs), lo: NaN, hi: NaN };
+  }
+  const g = gapCi(xs, bs);
+  return { est: g.gap, lo: g.lo, hi: g.hi };
+}
+
+/**
  * Every run as one CSV line: env, condition, seed, whether it finished, the env steps it reached,
  * the metric, its final greedy and stochastic values, and at the budget every run of its env
  * reached: that budget, the greedy value there and the greedy and stochastic areas to it.
@@ -239,6 +252,8 @@ export function runsTable(
   const lines: string[] = [], svgs: Record<string, string> = {};
   const envs = [...new Set(runs.map((r) => r.env))].sort();
   if (envs.length > 1) lines.push(...summary(runs, envs, o.baseline));
+  const headAt = lines.length; // the differences chart goes after the summary
+  const panels: { title: string; rows: ForestRow[] }[] = [];
   for (const env of envs) {
     const rs = runs.filter((r) => r.env === env), f2 = fmtFor(rs);
     const metric = [...new Set(rs.map((r) => r.metric))].join(" and ");
@@ -291,11 +306,10 @@ export function runsTable(
     }
     if (o.baseline && base.length) {
       const gap = (xs: number[], bs: number[]) => {
-        if (xs.length < MIN_SEEDS_FOR_CI || bs.length < MIN_SEEDS_FOR_CI) {
-          return `${f2(iqm(xs) - iqm(bs))} (no CI under ${MIN_SEEDS_FOR_CI} seeds a side)`;
-        }
-        const g = gapCi(xs, bs);
-        return `${f2(g.gap)} [${f2(g.lo)}, ${f2(g.hi)}]`;
+        const g = diff(xs, bs);
+        return Number.isFinite(g.lo)
+          ? `${f2(g.est)} [${f2(g.lo)}, ${f2(g.hi)}]`
+          : `${f2(g.est)} (no CI under ${MIN_SEEDS_FOR_CI} seeds a side)`;
       };
       lines.push(
         "",
@@ -306,15 +320,19 @@ export function runsTable(
         } |`,
         "|---|---:|---:|---:|",
       );
+      const forest: ForestRow[] = [];
       for (const c of conds.filter((c) => c !== o.baseline)) {
         const cr = rs.filter((r) => r.condition === c);
         const of = (f: (r: RunEvals) => number) => gap(cr.map(f), base.map(f));
+        const matched = (r: RunEvals) => at(r, common);
+        forest.push({ label: c, ...diff(cr.map(matched), base.map(matched)) });
         lines.push(
           `| ${c} | ${of((r) => at(r, common))} | ${of((r) => auc(r, common, 1))} | ${
             of((r) => auc(r, common, 2))
           } |`,
         );
       }
+      panels.push({ title: `${env} (${metric}, ${k(common)})`, rows: forest });
     }
     const series: Series[] = conds.map((c) => {
       const cr = rs.filter((r) => r.condition === c);
@@ -337,6 +355,30 @@ export function runsTable(
       ...(metric === "win_rate" ? { yRange: [0, 1] as [number, number] } : {}),
     });
     lines.push("", `![${env}](${file})`, "");
+  }
+  if (panels.some((p) => p.rows.length)) {
+    // every panel lists the same conditions, in one order (a missing one plots nothing)
+    const labels = [...new Set(panels.flatMap((p) => p.rows.map((r) => r.label)))];
+    const none = { est: NaN, lo: NaN, hi: NaN };
+    const file = o.svgName("differences");
+    svgs[file] = forestChart(
+      panels.map((p) => ({
+        title: p.title,
+        rows: labels.map((l) => p.rows.find((r) => r.label === l) ?? { label: l, ...none }),
+      })),
+      {
+        title: `Difference to ${o.baseline} at the matched budget (IQM gap, 95% CI)`,
+        xLabel: "greedy metric of the condition minus the baseline's (0: no difference)",
+      },
+    );
+    lines.splice(
+      headAt,
+      0,
+      `Differences to ${o.baseline} at each env's matched budget, greedy (dot: IQM of the condition minus the baseline's; bar: stratified-bootstrap 95% CI, drawn from 5 seeds a side):`,
+      "",
+      `![differences to ${o.baseline}](${file})`,
+      "",
+    );
   }
   return { md: lines.join("\n"), svgs };
 }

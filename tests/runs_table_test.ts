@@ -93,7 +93,11 @@ Deno.test("runs:table: from 5 seeds a side the difference to the baseline gets a
     ...[0.6, 0.7, 0.8, 0.9, 1.0].map((g, i) => run("a", i, g)),
     ...[0, 1, 2, 3, 4].map((i) => run("b", i, 0.1)),
   ];
-  const { md } = runsTable(runs, { baseline: "b", svgName: () => "x.svg" });
+  const { md, svgs } = runsTable(runs, { baseline: "b", svgName: (e) => `${e}.svg` });
+  // the differences chart: one panel, one dot with its interval (a), none for the baseline
+  assert.match(md, /!\[differences to b\]\(differences\.svg\)/);
+  assert.equal(svgs["differences.svg"]!.match(/class="estimate"/g)!.length, 1);
+  assert.equal(svgs["differences.svg"]!.match(/class="interval"/g)!.length, 1);
   const row = md.split("\n").find((l) => /^\| a \| [0-9.-]+ \[/.test(l))!;
   const [gap, lo, hi] = /\| a \| ([0-9.-]+) \[([0-9.-]+), ([0-9.-]+)\]/.exec(row)!.slice(1).map(
     Number,
