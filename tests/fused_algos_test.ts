@@ -99,6 +99,28 @@ async function after(
   return { tensors: st.tensors, metrics };
 }
 
+/**
+ * Asserts that two updates' states and metrics (timings aside) agree: every tensor within
+ * `tensors`, every metric within `metrics` (and the fused side logs every metric tfjs logs).
+ */
+function assertSameUpdates(
+  b: Awaited<ReturnType<typeof after>>,
+  a: Awaited<ReturnType<typeof after>>,
+  tol: { tensors: { atol: number; rtol: number }; metrics: { atol: number; rtol: number } },
+): void {
+  for (const key of Object.keys(a.tensors)) {
+    assertClose(b.tensors[key]!.data, a.tensors[key]!.data, tol.tensors);
+  }
+  for (const [u, m] of a.metrics.entries()) {
+    for (const [k, v] of Object.entries(m)) {
+      if (k.startsWith("time/")) continue;
+      const w = b.metrics[u]![k];
+      assert.ok(w !== undefined, `fused metrics lack ${k}`);
+      assertClose([w], [v], tol.metrics);
+    }
+  }
+}
+
 const CASES: [string, Record<string, unknown>][] = [
   ["paper estimator, one minibatch", {}],
   ["paper estimator, 2 minibatches, clip 0.05", { minibatches: 2, clip: 0.05 }],
@@ -159,16 +181,10 @@ for (
     const r = rollout(SPEC, 12, 4, 4);
     const a = await after(name, opts, "tfjs", r);
     const b = await after(name, opts, "fused", r);
-    for (const key of Object.keys(a.tensors)) {
-      assertClose(b.tensors[key]!.data, a.tensors[key]!.data, { atol: 2e-5, rtol: 2e-3 });
-    }
-    for (const [u, m] of a.metrics.entries()) {
-      for (const [k, v] of Object.entries(m)) {
-        if (!k.startsWith("time/")) {
-          assertClose([b.metrics[u]![k]!], [v], { atol: 1e-5, rtol: 2e-3 });
-        }
-      }
-    }
+    assertSameUpdates(b, a, {
+      tensors: { atol: 2e-5, rtol: 2e-3 },
+      metrics: { atol: 1e-5, rtol: 2e-3 },
+    });
   });
 }
 
@@ -188,16 +204,10 @@ for (
     const a = await after(name, opts, "tfjs", r, 2, 1, BOX);
     const b = await after(name, opts, "fused", r, 2, 1, BOX);
     assert.ok(Object.keys(a.tensors).some((k) => k.endsWith("logStd")), "a logStd is compared");
-    for (const key of Object.keys(a.tensors)) {
-      assertClose(b.tensors[key]!.data, a.tensors[key]!.data, { atol: 2e-5, rtol: 2e-3 });
-    }
-    for (const [u, m] of a.metrics.entries()) {
-      for (const [k, v] of Object.entries(m)) {
-        if (!k.startsWith("time/")) {
-          assertClose([b.metrics[u]![k]!], [v], { atol: 1e-5, rtol: 2e-3 });
-        }
-      }
-    }
+    assertSameUpdates(b, a, {
+      tensors: { atol: 2e-5, rtol: 2e-3 },
+      metrics: { atol: 1e-5, rtol: 2e-3 },
+    });
   });
 }
 
@@ -215,16 +225,10 @@ for (
     const a = await after(name, opts, "tfjs", r, 2, 1, spec);
     const b = await after(name, opts, "fused", r, 2, 1, spec);
     assert.ok(Object.keys(a.tensors).some((k) => k.includes("gru")), "GRU tensors are compared");
-    for (const key of Object.keys(a.tensors)) {
-      assertClose(b.tensors[key]!.data, a.tensors[key]!.data, { atol: 3e-5, rtol: 3e-3 });
-    }
-    for (const [u, m] of a.metrics.entries()) {
-      for (const [k, v] of Object.entries(m)) {
-        if (!k.startsWith("time/")) {
-          assertClose([b.metrics[u]![k]!], [v], { atol: 2e-5, rtol: 3e-3 });
-        }
-      }
-    }
+    assertSameUpdates(b, a, {
+      tensors: { atol: 3e-5, rtol: 3e-3 },
+      metrics: { atol: 2e-5, rtol: 3e-3 },
+    });
   });
 }
 
