@@ -157,13 +157,9 @@ export class Bppo extends SequentialPpo {
         rng: opts.rng.fork(),
       });
     }
-    try {
-      this.#fused = useKernels(this.agents, opts.kernels, o.estimator);
-      if (this.#fused && this.#q) this.#fq = new FusedQ(this.#q);
-    } catch (e) {
-      this.dispose();
-      throw e;
-    }
+    this.#fused = this.orDispose(() => useKernels(this.agents, opts.kernels, o.estimator));
+    const q = this.#q;
+    if (this.#fused && q) this.#fq = this.orDispose(() => new FusedQ(q));
   }
 
   /** The action-value critic of the pathwise estimator (null for the others). */

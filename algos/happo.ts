@@ -63,12 +63,7 @@ export class Happo extends SequentialPpo {
       opts.threads,
     );
     this.orderKind = opts.options.order;
-    try {
-      this.#fused = useKernels(this.agents, opts.kernels, null);
-    } catch (e) {
-      this.dispose();
-      throw e;
-    }
+    this.#fused = this.orDispose(() => useKernels(this.agents, opts.kernels, null));
   }
 
   /** The actor update on the fused kernels (`--kernels fused`), or null. */

@@ -59,12 +59,7 @@ export class Mappo extends PpoAlgorithm {
       }),
       opts.threads,
     );
-    try {
-      this.#fused = useKernels(this.agents, opts.kernels, null);
-    } catch (e) {
-      this.dispose();
-      throw e;
-    }
+    this.#fused = this.orDispose(() => useKernels(this.agents, opts.kernels, null));
   }
 
   /** The actor update on the fused kernels (`--kernels fused`), or null. */

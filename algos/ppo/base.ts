@@ -36,6 +36,22 @@ export abstract class PpoAlgorithm implements Algorithm {
     this.critics = new CriticPool(agents, threads);
   }
 
+  /**
+   * `make()`, or, when it throws, this algorithm disposed and the error passed on: for a
+   * subclass constructor's steps after its networks exist (the fused kernels' copies), so a
+   * refused option leaves no tensor behind.
+   * @param make the step
+   * @returns what it made
+   */
+  protected orDispose<T>(make: () => T): T {
+    try {
+      return make();
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
   /** What the run should be told once (the input normalisation chosen). */
   get notes(): readonly string[] {
     return this.agents.notes;
