@@ -6,7 +6,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
-import { addAll } from "./nets.ts";
+import { addAll, variableOf } from "./nets.ts";
 
 /** Adam over a fixed set of variables, with slots that can be saved by logical name. */
 export class Adam {
@@ -25,8 +25,8 @@ export class Adam {
     readonly vars: tf.Variable[],
     readonly opts: { lr: number; eps: number; beta1?: number; beta2?: number; maxGradNorm: number },
   ) {
-    this.#m = vars.map((v) => tf.variable(tf.zerosLike(v), false));
-    this.#v = vars.map((v) => tf.variable(tf.zerosLike(v), false));
+    this.#m = vars.map((v) => variableOf(tf.zerosLike(v), false));
+    this.#v = vars.map((v) => variableOf(tf.zerosLike(v), false));
   }
 
   /**

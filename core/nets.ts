@@ -59,6 +59,21 @@ export function orthogonal(
 }
 
 /**
+ * A variable holding `init`'s values, with `init` itself disposed: `tf.variable` shares the
+ * initial tensor's data and leaves that tensor alive, so a variable made from a temporary kept
+ * the temporary (and its memory) after the variable was disposed.
+ * @param init the initial values (disposed here)
+ * @param trainable whether gradients flow to it
+ * @param name its name
+ * @returns the variable
+ */
+export function variableOf(init: tf.Tensor, trainable = true, name?: string): tf.Variable {
+  const v = tf.variable(init, trainable, name);
+  init.dispose();
+  return v;
+}
+
+/**
  * Creates a dense layer with orthogonal weights and zero bias.
  * @param name variable name prefix
  * @param opts sizes, gain and rng
@@ -70,12 +85,12 @@ export function makeDense(
 ): Dense {
   const { inDim, outDim, gain, rng } = opts;
   return {
-    W: tf.variable(
+    W: variableOf(
       tf.tensor2d(orthogonal(rng, { rows: inDim, cols: outDim, gain }), [inDim, outDim]),
       true,
       `${name}/W`,
     ),
-    b: tf.variable(tf.zeros([outDim]), true, `${name}/b`),
+    b: variableOf(tf.zeros([outDim]), true, `${name}/b`),
   };
 }
 
@@ -137,8 +152,8 @@ export interface Norm {
  */
 export function makeNorm(name: string, dim: number): Norm {
   return {
-    g: tf.variable(tf.ones([dim]), true, `${name}/g`),
-    b: tf.variable(tf.zeros([dim]), true, `${name}/b`),
+    g: variableOf(tf.ones([dim]), true, `${name}/g`),
+    b: variableOf(tf.zeros([dim]), true, `${name}/b`),
   };
 }
 
@@ -318,8 +333,8 @@ export function makeGru(
         Wk.set(W.subarray(i * 3 * H + k * H, i * 3 * H + (k + 1) * H), i * H);
       }
       return {
-        W: tf.variable(tf.tensor2d(Wk, [inDim, H]), true, `${name}/${side}_${gate}/W`),
-        b: tf.variable(tf.zeros([H]), true, `${name}/${side}_${gate}/b`),
+        W: variableOf(tf.tensor2d(Wk, [inDim, H]), true, `${name}/${side}_${gate}/W`),
+        b: variableOf(tf.zeros([H]), true, `${name}/${side}_${gate}/b`),
       };
     }) as unknown as [Dense, Dense, Dense];
   };

@@ -14,6 +14,7 @@ import {
   type Rollout,
 } from "../mod.ts";
 import { box } from "../core/spaces.ts";
+import { tf } from "../core/deps.ts";
 import { assertClose } from "./_helpers.ts";
 
 const algos = defaultAlgoRegistry();
@@ -344,7 +345,9 @@ Deno.test("fused kernels: what the fused path does not cover yet is refused with
       kernels: "fused",
     });
   const wide: EnvSpec = { ...SPEC, actionSpace: discrete(300) };
+  const before = tf.memory().numTensors;
   assert.throws(() => make(wide, {}), /up to 256 actions.*--kernels tfjs/);
+  assert.equal(tf.memory().numTensors, before, "a refused algorithm leaves no tensor behind");
   const shared = () =>
     algos.get("mappo").create(SPEC, {
       options: algos.get("mappo").options.parse({ hidden: 8, share: true }),

@@ -5,6 +5,7 @@ import {
   defaultEnvRegistry,
   initBackend,
   loadCheckpoint,
+  Rng,
   tf,
   train,
   type TrainConfig,
@@ -53,6 +54,45 @@ Deno.test("tensor count stays flat across iterations (no leak)", async () => {
   });
   assert.equal(counts.length, 6);
   assert.equal(new Set(counts.slice(1)).size, 1, `tensor counts ${counts}`);
+});
+
+Deno.test("every algorithm, made and disposed, leaves no tensor behind (nor a whole run)", async () => {
+  await initBackend("cpu");
+  const spec = (actionSpace: unknown) =>
+    ({ numAgents: 3, obsDim: 5, stateDim: 7, actionSpace, episodeLimit: 10 }) as never;
+  const cases: [string, Record<string, unknown>, unknown][] = [
+    ["bppo", {}, { kind: "discrete", n: 4 }],
+    ["bppo", { estimator: "pathwise" }, { kind: "box", dim: 2, low: -1, high: 1 }],
+    ["bppo", { recurrent: "gru" }, { kind: "discrete", n: 4 }],
+    ["mappo", { share: true }, { kind: "discrete", n: 4 }],
+    ["happo", {}, { kind: "box", dim: 2, low: -1, high: 1 }],
+    ["armappo", { layers: 2 }, { kind: "discrete", n: 4 }],
+    ["ippo", {}, { kind: "discrete", n: 4 }],
+    ["mat", {}, { kind: "discrete", n: 4 }],
+    ["mat", {}, { kind: "box", dim: 2, low: -1, high: 1 }],
+  ];
+  for (const [name, opts, actionSpace] of cases) {
+    const before = tf.memory().numTensors;
+    const entry = algos.get(name);
+    for (const kernels of ["tfjs", "auto"] as const) {
+      const algo = entry.create(spec(actionSpace), {
+        options: entry.options.parse(opts),
+        rng: new Rng(1),
+        threads: 1,
+        kernels,
+      });
+      assert.ok(tf.memory().numTensors > before, `${name} made its networks`);
+      await algo.close?.();
+      algo.dispose();
+      // tf.variable(init) keeps init alive: each variable used to leave its initial tensor behind
+      assert.equal(tf.memory().numTensors, before, `${name} ${JSON.stringify(opts)} (${kernels})`);
+    }
+  }
+  // a whole run: what a process running several runs (tests, a notebook) keeps after each
+  const before = tf.memory().numTensors;
+  const cfg = await smallConfig({ ...tiny, env: "matrix/climbing" });
+  await train(cfg, entries(cfg, envs, algos));
+  assert.equal(tf.memory().numTensors, before, "a finished run leaves no tensor behind");
 });
 
 Deno.test("a run writes config, metrics (jsonl + csv), summary and an atomic checkpoint", async () => {

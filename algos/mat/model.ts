@@ -18,7 +18,15 @@ import { tf } from "../../core/deps.ts";
 import type { Rng } from "../../core/rng.ts";
 import type { EnvSpec } from "../../core/vec_env.ts";
 import { actionVecDim } from "../../core/spaces.ts";
-import { type Dense, dense, layerNorm, makeDense, makeNorm, type Norm } from "../../core/nets.ts";
+import {
+  type Dense,
+  dense,
+  layerNorm,
+  makeDense,
+  makeNorm,
+  type Norm,
+  variableOf,
+} from "../../core/nets.ts";
 import {
   type DecodeBlock,
   decodeBlock,
@@ -129,7 +137,7 @@ export class MatModel {
     this.#head = makeHead(`${name}/dec/head`, E, this.A, rng);
     this.logStd = this.discrete
       ? null
-      : tf.variable(tf.fill([this.A], o.logStdInit), true, `${name}/dec/log_std`);
+      : variableOf(tf.fill([this.A], o.logStdInit), true, `${name}/dec/log_std`);
   }
 
   /**

@@ -30,6 +30,7 @@ import {
   mlpVars,
   type Norm,
   rowSlice,
+  variableOf,
 } from "../../core/nets.ts";
 import { Adam } from "../../core/adam.ts";
 import { ValueNorm } from "../../core/value_norm.ts";
@@ -213,7 +214,7 @@ export class PpoAgents {
         }),
         logStd: this.discrete
           ? null
-          : tf.variable(tf.fill([this.A], opts.logStdInit), true, `${pre}/actor${i}/logStd`),
+          : variableOf(tf.fill([this.A], opts.logStdInit), true, `${pre}/actor${i}/logStd`),
       };
       const critic: CriticNet = {
         base: makeMlpBase(`${pre}/critic${i}/base`, { inDim: this.#criticDim, ...net }),
