@@ -12,10 +12,9 @@
  * covering the session id and the request's sequence number (0 for the worker's first reply, the
  * spec; then 1, 2, ... for the learner's requests, each reply carrying its request's number). A
  * message that does not verify is dropped, counted and reported once (by the learner's env and by
- * each worker), and the receiver waits on
- * for the real one: someone who can write to Redis without the secret can neither step a worker's
- * envs nor feed the learner's evaluations, and a replayed message is refused at any other place in
- * its own session or in another.
+ * each worker), and the receiver waits on for the real one: someone who can write to Redis without
+ * the secret can neither step a worker's envs nor feed the learner's evaluations, and a replayed
+ * message is refused at any other place in its own session or in another.
  *
  * @module
  */
