@@ -250,6 +250,7 @@ export class Bppo extends SequentialPpo {
   /** Frees the networks, the action-value critic's included. */
   override dispose(): void {
     this.#q?.dispose();
+    this.#fq?.dispose();
     super.dispose();
   }
 

@@ -433,6 +433,32 @@ Deno.test("fused: Deno compiles the relaxed-SIMD build (the one Baton uses by de
   assert.equal(new Kernels().variant, "relaxed");
 });
 
+Deno.test("fused: freed parameter buffers are reused, merged with their neighbours, and lower the top", () => {
+  const kern = new Kernels();
+  const top = kern.used;
+  const a = kern.alloc(100), b = kern.alloc(50), c = kern.alloc(7);
+  kern.f32(b).fill(3);
+  kern.free(b); // a hole in the middle: reused first fit, and zeroed
+  const d = kern.alloc(20);
+  assert.equal(d.ptr, b.ptr);
+  assert.ok(kern.f32(d).every((x) => x === 0), "a reused buffer is zeroed");
+  const e = kern.alloc(30); // the rest of b's hole (50 -> 52 floats: 20 + 32)
+  assert.equal(e.ptr, b.ptr + 80);
+  const high = kern.used;
+  kern.free(c); // the top block: the arena shrinks
+  assert.ok(kern.used < high);
+  for (const x of [d, e, a]) kern.free(x); // every hole merged with the top: back to the start
+  assert.equal(kern.used, top);
+  assert.throws(() => {
+    const m = kern.mark();
+    try {
+      kern.free(kern.alloc(1));
+    } finally {
+      kern.release(m);
+    }
+  }, /inside a scratch mark/);
+});
+
 Deno.test("fused: unwind frees every mark an error left open, so parameters can be allocated again", () => {
   const kern = new Kernels();
   const top = kern.used;

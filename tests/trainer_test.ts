@@ -11,6 +11,7 @@ import {
   type TrainConfig,
 } from "../mod.ts";
 import { entries, smallConfig } from "./_helpers.ts";
+import { kernels } from "../core/fused/kernels.ts";
 
 const envs = defaultEnvRegistry();
 const algos = defaultAlgoRegistry();
@@ -71,6 +72,8 @@ Deno.test("every algorithm, made and disposed, leaves no tensor behind (nor a wh
     ["mat", {}, { kind: "discrete", n: 4 }],
     ["mat", {}, { kind: "box", dim: 2, low: -1, high: 1 }],
   ];
+  const arena = kernels(); // this thread's fused kernels: the fused copies' parameters live there
+  const top = arena.used;
   for (const [name, opts, actionSpace] of cases) {
     const before = tf.memory().numTensors;
     const entry = algos.get(name);
@@ -86,6 +89,7 @@ Deno.test("every algorithm, made and disposed, leaves no tensor behind (nor a wh
       algo.dispose();
       // tf.variable(init) keeps init alive: each variable used to leave its initial tensor behind
       assert.equal(tf.memory().numTensors, before, `${name} ${JSON.stringify(opts)} (${kernels})`);
+      assert.equal(arena.used, top, `${name} ${JSON.stringify(opts)} (${kernels}): fused arena`);
     }
   }
   // a whole run: what a process running several runs (tests, a notebook) keeps after each
@@ -93,6 +97,7 @@ Deno.test("every algorithm, made and disposed, leaves no tensor behind (nor a wh
   const cfg = await smallConfig({ ...tiny, env: "matrix/climbing" });
   await train(cfg, entries(cfg, envs, algos));
   assert.equal(tf.memory().numTensors, before, "a finished run leaves no tensor behind");
+  assert.equal(arena.used, top, "nor fused parameters (actors, critics) in the arena");
 });
 
 Deno.test("a run writes config, metrics (jsonl + csv), summary and an atomic checkpoint", async () => {

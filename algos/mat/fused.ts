@@ -348,6 +348,11 @@ export class FusedMat {
     return sums;
   }
 
+  /** Gives the parameters' buffers back to the kernels' arena. */
+  dispose(): void {
+    this.group.free();
+  }
+
   #dims(d: MatBatch) {
     return { n: this.n, A: this.A, N: d.N, obsDim: this.obsDim, slot: this.slot };
   }

@@ -491,6 +491,7 @@ export class Mat implements Algorithm {
     const s = this.#opt.slots();
     tf.dispose([...s.m, ...s.v]);
     this.model.dispose();
+    this.#fused?.dispose();
   }
 }
 

@@ -17,6 +17,7 @@ import type { PpoAgents } from "./agents.ts";
 import { actChain, criticValues } from "./acting.ts";
 import { agentsState, setAgentsState } from "./state.ts";
 import { CriticPool } from "./critic_pool.ts";
+import { disposeFusedCritics } from "./fused_critics.ts";
 
 /**
  * Base of every PPO-family algorithm: acting, values, checkpoint state and disposal go to the
@@ -108,6 +109,8 @@ export abstract class PpoAlgorithm implements Algorithm {
 
   dispose(): void {
     this.critics.dispose();
+    this.agents.fused?.dispose();
+    disposeFusedCritics(this.agents);
     this.agents.dispose();
   }
 }

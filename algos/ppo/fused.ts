@@ -143,6 +143,11 @@ export class FusedActors {
     this.#groups.forEach((g) => g.build());
   }
 
+  /** Gives the actors' buffers back to the kernels' arena. */
+  dispose(): void {
+    for (const g of this.#groups) g.free();
+  }
+
   /** The agent's tfjs variables in fused order, and its Adam slots. */
   #tfjs(k: number) {
     return { vars: FActor.vars(this.ag.actors[k]!), opt: this.ag.actorOpts[k]! };

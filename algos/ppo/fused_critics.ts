@@ -54,6 +54,11 @@ export class FusedCritics {
     this.#groups.forEach((g) => g.build());
   }
 
+  /** Gives the critics' buffers back to the kernels' arena. */
+  dispose(): void {
+    for (const g of this.#groups) g.free();
+  }
+
   #version = -1;
 
   /**
@@ -200,6 +205,15 @@ export function fusedCriticsOf(ag: PpoAgents): FusedCritics {
 }
 
 /**
+ * Frees the fused critics of these agents, if they were made (the agents are being disposed).
+ * @param ag the agents
+ */
+export function disposeFusedCritics(ag: PpoAgents): void {
+  fusedCritics.get(ag)?.dispose();
+  fusedCritics.delete(ag);
+}
+
+/**
  * BPPO's action-value critic `Q(s, u)` (algos/ppo/action_value.ts, the pathwise estimator) on the
  * fused kernels: its Huber regression on the returns, and its gradient with respect to the joint
  * action. Parameters and Adam slots are copied in from tfjs before training and back after.
@@ -221,6 +235,11 @@ export class FusedQ {
     this.#base = new FMlp(this.#group, base);
     this.#head = new FDense(this.#group, head.W.shape[0]!, head.W.shape[1]!);
     this.#group.build();
+  }
+
+  /** Gives the critic's buffers back to the kernels' arena. */
+  dispose(): void {
+    this.#group.free();
   }
 
   #sync(dir: "in" | "out"): void {

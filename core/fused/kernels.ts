@@ -266,6 +266,8 @@ export class Kernels {
   readonly k: KernelExports;
   #top: number;
   #marks: number[] = [];
+  /** Freed long-lived blocks (byte offset and size), sorted by offset, adjacent ones merged. */
+  #free: { ptr: number; bytes: number }[] = [];
   #f32 = new Float32Array(0);
   #i32 = new Int32Array(0);
 
@@ -319,7 +321,40 @@ export class Kernels {
    */
   alloc(n: number): Buf {
     if (this.#marks.length) throw new Error("Kernels.alloc inside a scratch mark: allocate first");
-    return this.#take(n, true);
+    const bytes = align(4 * Math.max(n, 1));
+    const i = this.#free.findIndex((f) => f.bytes >= bytes); // first fit among freed blocks
+    if (i < 0) return this.#take(n, true);
+    const f = this.#free[i]!, ptr = f.ptr;
+    if (f.bytes === bytes) this.#free.splice(i, 1);
+    else this.#free[i] = { ptr: ptr + bytes, bytes: f.bytes - bytes };
+    this.#views();
+    this.#f32.fill(0, ptr / 4, (ptr + bytes) / 4);
+    return { ptr, n };
+  }
+
+  /**
+   * Gives back a buffer from {@link alloc} (a disposed network's parameters), for later
+   * allocations to reuse: an instance serves every run of its thread, so a process that makes
+   * and disposes many algorithms stays the size of the largest set alive at once.
+   * @param b the buffer (not used again)
+   */
+  free(b: Buf): void {
+    if (this.#marks.length) throw new Error("Kernels.free inside a scratch mark");
+    const bytes = align(4 * Math.max(b.n, 1));
+    const list = this.#free;
+    list.push({ ptr: b.ptr, bytes });
+    list.sort((x, y) => x.ptr - y.ptr);
+    for (let i = list.length - 1; i > 0; i--) { // merge neighbours
+      const a = list[i - 1]!, c = list[i]!;
+      if (a.ptr + a.bytes === c.ptr) {
+        list.splice(i - 1, 2, { ptr: a.ptr, bytes: a.bytes + c.bytes });
+      }
+    }
+    const last = list.at(-1);
+    if (last && last.ptr + last.bytes === this.#top) { // the top block: lower the arena
+      this.#top = last.ptr;
+      list.pop();
+    }
   }
 
   /**
@@ -377,7 +412,7 @@ export class Kernels {
     while (this.#marks.length >= m) this.#top = this.#marks.pop()!;
   }
 
-  /** Bytes in use (parameters and live scratch). */
+  /** The arena's top: bytes up to the last live buffer (freed blocks below it included). */
   get used(): number {
     return this.#top;
   }

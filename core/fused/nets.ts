@@ -67,8 +67,15 @@ export class ParamGroup {
     };
   }
 
+  /** Gives the buffers back to the kernels' arena (the network is not used again). */
+  free(): void {
+    if (!this.#bufs) return;
+    for (const b of Object.values(this.#bufs)) this.kern.free(b);
+    this.#bufs = null;
+  }
+
   #b() {
-    if (!this.#bufs) throw new Error("ParamGroup used before build");
+    if (!this.#bufs) throw new Error("ParamGroup used before build (or after free)");
     return this.#bufs;
   }
 
