@@ -405,6 +405,15 @@ if (import.meta.main) {
     console.error(`Error: no runs with evaluations below --from ${flags.from}`);
     Deno.exit(2);
   }
+  const conditions = [...new Set(runs.map((r) => r.condition))].sort();
+  if (flags.baseline && !conditions.includes(flags.baseline)) {
+    console.error(
+      `Error: --baseline ${flags.baseline} is not a condition of these runs; use one of: ${
+        conditions.join(", ")
+      }`,
+    );
+    Deno.exit(2);
+  }
   const dir = dirname(flags.out), stem = basename(flags.out).replace(/\.md$/, "");
   const { md, svgs } = runsTable(runs, {
     baseline: flags.baseline,

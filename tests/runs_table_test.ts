@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { conditionOf, readRuns, type RunEvals, runsCsv, runsTable } from "../scripts/runs_table.ts";
+import { script } from "./_helpers.ts";
 
 Deno.test("runs:table: sweep folder names give back the condition and seed", () => {
   assert.deepEqual(conditionOf("bppo_estimator=pathwise-s3"), {
@@ -151,5 +152,32 @@ Deno.test("runs:table: --metric auto reads win rates where an env reports wins, 
     (await readRuns([dir], "return")).find((r) => r.env === "smax/3m")!.points[0]![1],
     20,
   );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runs:table: a --baseline that names no condition is one line listing the conditions", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "baton_runs_table_" });
+  const d = join(dir, "mappo-s0");
+  await Deno.mkdir(d);
+  await Deno.writeTextFile(join(d, "config.json"), JSON.stringify({ env: "smax/3m" }));
+  await Deno.writeTextFile(
+    join(d, "evaluations.jsonl"),
+    JSON.stringify({
+      env_steps: 100,
+      greedy: { returns: [0], wins: [1] },
+      stochastic: { returns: [0], wins: [0] },
+    }) + "\n",
+  );
+  const out = await script(
+    "scripts/runs_table.ts",
+    "--from",
+    dir,
+    "--baseline",
+    "MAPPO",
+    "--out",
+    join(dir, "t.md"),
+  );
+  assert.equal(out.code, 2);
+  assert.match(out.stderr, /--baseline MAPPO is not a condition of these runs; use one of: mappo/);
   await Deno.remove(dir, { recursive: true });
 });
