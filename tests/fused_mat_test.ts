@@ -297,10 +297,12 @@ Deno.test("fused MAT: --kernels fused refuses more than 256 actions by name; aut
   await initBackend("cpu");
   const s = { ...spec("discrete"), actionSpace: discrete(300) };
   const o = matOptions.parse({ embed: 8 });
+  const before = tf.memory().numTensors;
   assert.throws(
     () => new Mat(s, { ...o, rng: new Rng(1), kernels: "fused" }),
     /256 actions.*--kernels tfjs/,
   );
+  assert.equal(tf.memory().numTensors, before, "the refusal leaves no tensor behind");
   const m = new Mat(s, { ...o, rng: new Rng(1), kernels: "auto" });
   assert.equal(m.kernels, "tfjs");
   m.dispose();

@@ -148,7 +148,10 @@ export class Mat implements Algorithm {
       : spec.numAgents > 1024
       ? `--kernels fused supports up to 1024 agents (this env has ${spec.numAgents})`
       : null;
-    if (why && choice === "fused") throw new Error(`${why}; or use --kernels tfjs`);
+    if (why && choice === "fused") {
+      this.dispose(); // the networks made above
+      throw new Error(`${why}; or use --kernels tfjs`);
+    }
     const fused = choice === "fused" || (choice === "auto" && !why && tf.getBackend() !== "webgpu");
     this.kernels = fused ? "fused" : "tfjs";
     if (fused) this.#fused = new FusedMat(this.model, { heads: o.heads });
