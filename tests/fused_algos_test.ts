@@ -15,6 +15,9 @@ import {
 } from "../mod.ts";
 import { box } from "../core/spaces.ts";
 import { tf } from "../core/deps.ts";
+import { kernels } from "../core/fused/kernels.ts";
+import { disposeBatch, prepareBatch } from "../algos/ppo/batch.ts";
+import type { PpoAgents } from "../algos/ppo/agents.ts";
 import { assertClose } from "./_helpers.ts";
 
 const algos = defaultAlgoRegistry();
@@ -453,4 +456,22 @@ Deno.test("fused kernels: critic values equal tfjs's before and after updates, o
       x.dispose();
     }
   }
+});
+
+Deno.test("fused kernels: an update that failed mid-way leaves its scratch marked; dispose frees it and the parameters", async () => {
+  await initBackend("cpu");
+  const kern = kernels(), top = kern.used;
+  const algo = algos.get("bppo").create(SPEC, {
+    options: algos.get("bppo").options.parse({ hidden: 8 }),
+    rng: new Rng(1),
+    threads: 1,
+    kernels: "fused",
+  }) as unknown as { agents: PpoAgents; dispose(): void };
+  const tb = prepareBatch(algo.agents, rollout(SPEC, 6, 2, 1));
+  algo.agents.fused!.begin(tb); // the update's scratch, marked: a throw here leaves it so
+  assert.throws(() => kern.alloc(1), /inside a scratch mark/);
+  algo.dispose();
+  disposeBatch(tb);
+  assert.equal(kern.used, top, "the arena is back where it was");
+  kern.free(kern.alloc(1)); // and parameters can be allocated again
 });

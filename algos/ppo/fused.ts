@@ -143,8 +143,12 @@ export class FusedActors {
     this.#groups.forEach((g) => g.build());
   }
 
-  /** Gives the actors' buffers back to the kernels' arena. */
+  /** Gives the actors' buffers back to the kernels' arena (and an update's scratch it left). */
   dispose(): void {
+    if (this.#rows) { // an update that failed before end(): its scratch is still marked
+      this.#kern.unwind(this.#mark);
+      this.#rows = null;
+    }
     for (const g of this.#groups) g.free();
   }
 

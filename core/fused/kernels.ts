@@ -321,6 +321,7 @@ export class Kernels {
    */
   alloc(n: number): Buf {
     if (this.#marks.length) throw new Error("Kernels.alloc inside a scratch mark: allocate first");
+    this.#lower();
     const bytes = align(4 * Math.max(n, 1));
     const i = this.#free.findIndex((f) => f.bytes >= bytes); // first fit among freed blocks
     if (i < 0) return this.#take(n, true);
@@ -339,7 +340,6 @@ export class Kernels {
    * @param b the buffer (not used again)
    */
   free(b: Buf): void {
-    if (this.#marks.length) throw new Error("Kernels.free inside a scratch mark");
     const bytes = align(4 * Math.max(b.n, 1));
     const list = this.#free;
     list.push({ ptr: b.ptr, bytes });
@@ -350,10 +350,17 @@ export class Kernels {
         list.splice(i - 1, 2, { ptr: a.ptr, bytes: a.bytes + c.bytes });
       }
     }
-    const last = list.at(-1);
-    if (last && last.ptr + last.bytes === this.#top) { // the top block: lower the arena
+    // outside a mark, a freed block at the top lowers the arena; inside one (another pass of this
+    // thread is running: its scratch sits above) the block waits on the list for the next alloc
+    this.#lower();
+  }
+
+  /** Lowers the top over a freed block that ends at it (only when no scratch is live). */
+  #lower(): void {
+    const last = this.#free.at(-1);
+    if (!this.#marks.length && last && last.ptr + last.bytes === this.#top) {
       this.#top = last.ptr;
-      list.pop();
+      this.#free.pop();
     }
   }
 
