@@ -460,48 +460,55 @@ async function trainWith(
     for (const h of hooks) await h.close?.();
     await source.close();
   }
-  const summary: Summary = {
-    env: cfg.env,
-    algo: cfg.algo,
-    seed: cfg.seed,
-    backend: backend.name,
-    kernels: algo.kernels ?? "tfjs",
-    threads,
-    env_steps: envSteps,
-    iterations: iteration,
-    wall_s: Math.round((wallBefore + (performance.now() - t0) / 1000) * 100) / 100,
-    final_train_return: lastTrainReturn,
-    final_eval_return: lastEval.greedy.meanReturn,
-    ...(lastEval.greedy.winRate !== null ? { eval_win_rate: lastEval.greedy.winRate } : {}),
-    eval: {
-      greedy: evalSummary(lastEval.greedy),
-      stochastic: evalSummary(lastEval.stochastic),
-    },
-    ...(env.spec.optimalReturn !== undefined
-      ? {
-        optimal_return: env.spec.optimalReturn,
-        ...(lastEval.greedy.firstJointAction
-          ? { greedy_joint_action: lastEval.greedy.firstJointAction }
-          : {}),
-      }
-      : {}),
-    out,
-    meta,
-    ...(iteration < iterations ? { stopped: true } : {}),
-    planned_iterations: iterations,
-  };
-  await Deno.writeTextFile(
-    join(out, "summary.json"),
-    JSON.stringify(redactDeep(summary), null, 2) + "\n",
-  );
-  // the algorithm's name carries the options given on the command line, so variants stay apart
-  const given = Object.entries(cfg.algoOptions).sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(";");
-  await writeMarlEval(out, {
-    env: cfg.env,
-    algo: given ? `${cfg.algo}:${given}` : cfg.algo,
-    seed: cfg.seed,
-  });
+  let summary: Summary;
+  try { // the summary and marl-eval files; the algorithm is released whatever happens here
+    summary = {
+      env: cfg.env,
+      algo: cfg.algo,
+      seed: cfg.seed,
+      backend: backend.name,
+      kernels: algo.kernels ?? "tfjs",
+      threads,
+      env_steps: envSteps,
+      iterations: iteration,
+      wall_s: Math.round((wallBefore + (performance.now() - t0) / 1000) * 100) / 100,
+      final_train_return: lastTrainReturn,
+      final_eval_return: lastEval.greedy.meanReturn,
+      ...(lastEval.greedy.winRate !== null ? { eval_win_rate: lastEval.greedy.winRate } : {}),
+      eval: {
+        greedy: evalSummary(lastEval.greedy),
+        stochastic: evalSummary(lastEval.stochastic),
+      },
+      ...(env.spec.optimalReturn !== undefined
+        ? {
+          optimal_return: env.spec.optimalReturn,
+          ...(lastEval.greedy.firstJointAction
+            ? { greedy_joint_action: lastEval.greedy.firstJointAction }
+            : {}),
+        }
+        : {}),
+      out,
+      meta,
+      ...(iteration < iterations ? { stopped: true } : {}),
+      planned_iterations: iterations,
+    };
+    await Deno.writeTextFile(
+      join(out, "summary.json"),
+      JSON.stringify(redactDeep(summary), null, 2) + "\n",
+    );
+    // the algorithm's name carries the options given on the command line, so variants stay apart
+    const given = Object.entries(cfg.algoOptions).sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(";");
+    await writeMarlEval(out, {
+      env: cfg.env,
+      algo: given ? `${cfg.algo}:${given}` : cfg.algo,
+      seed: cfg.seed,
+    });
+  } catch (err) {
+    await algo.close?.().catch(() => {});
+    algo.dispose();
+    throw err;
+  }
   await algo.close?.(); // worker threads end before the caller's process may exit
   algo.dispose();
   return summary;

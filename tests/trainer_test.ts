@@ -100,6 +100,27 @@ Deno.test("every algorithm, made and disposed, leaves no tensor behind (nor a wh
   assert.equal(arena.used, top, "nor fused parameters (actors, critics) in the arena");
 });
 
+Deno.test("a run whose summary cannot be written fails with that error and still releases its algorithm", async () => {
+  await initBackend("cpu");
+  const arena = kernels(), top = arena.used, before = tf.memory().numTensors;
+  const cfg = await smallConfig({ ...tiny, env: "matrix/climbing", threads: 2 });
+  await assert.rejects(
+    () =>
+      train(cfg, {
+        ...entries(cfg, envs, algos),
+        // a directory where summary.json goes: the write fails once training has ended
+        hooks: [{
+          onIteration: async (_r, x) => {
+            if (x.iteration === x.iterations) await Deno.mkdir(join(cfg.out!, "summary.json"));
+          },
+        }],
+      }),
+    /summary\.json/,
+  );
+  assert.equal(tf.memory().numTensors, before, "the algorithm's tensors are released");
+  assert.equal(arena.used, top, "and its fused parameters");
+});
+
 Deno.test("a run writes config, metrics (jsonl + csv), summary and an atomic checkpoint", async () => {
   await initBackend("wasm");
   const cfg = await smallConfig({ ...tiny, env: "matrix/penalty", envOptions: { k: 50 } });
