@@ -358,9 +358,7 @@ async function trainWith(
     source = await rolloutSource(cfg, deps, { env, algo, out });
   } catch (err) {
     for (const h of hooks) await h.close?.();
-    await algo.close?.().catch(() => {});
-    algo.dispose();
-    throw err;
+    return await releaseAndThrow(algo, err);
   }
   const t0 = performance.now();
   let lastEval: EvalPair | null = null;
@@ -453,9 +451,7 @@ async function trainWith(
       });
     }
   } catch (err) {
-    await algo.close?.().catch(() => {});
-    algo.dispose();
-    throw err;
+    return await releaseAndThrow(algo, err);
   } finally {
     for (const h of hooks) await h.close?.();
     await source.close();
@@ -505,11 +501,19 @@ async function trainWith(
       seed: cfg.seed,
     });
   } catch (err) {
-    await algo.close?.().catch(() => {});
-    algo.dispose();
-    throw err;
+    return await releaseAndThrow(algo, err);
   }
   await algo.close?.(); // worker threads end before the caller's process may exit
   algo.dispose();
   return summary;
+}
+
+/**
+ * Ends an algorithm's worker threads (their own failure aside) and frees it, then passes the run's
+ * error on: every failure path of a run releases what it made.
+ */
+async function releaseAndThrow(algo: Algorithm, err: unknown): Promise<never> {
+  await algo.close?.().catch(() => {});
+  algo.dispose();
+  throw err;
 }

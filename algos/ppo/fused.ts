@@ -145,11 +145,16 @@ export class FusedActors {
 
   /** Gives the actors' buffers back to the kernels' arena (and an update's scratch it left). */
   dispose(): void {
-    if (this.#rows) { // an update that failed before end(): its scratch is still marked
+    this.#dropFailed();
+    for (const g of this.#groups) g.free();
+  }
+
+  /** Frees the scratch an update that failed before end() left marked (nothing is copied back). */
+  #dropFailed(): void {
+    if (this.#rows) {
       this.#kern.unwind(this.#mark);
       this.#rows = null;
     }
-    for (const g of this.#groups) g.free();
   }
 
   /** The agent's tfjs variables in fused order, and its Adam slots. */
@@ -179,10 +184,7 @@ export class FusedActors {
    */
   begin(tb: TrainBatch): void {
     const kern = this.#kern, { n, A } = this.ag, N = tb.N;
-    if (this.#rows) { // an update that failed before end(): its scratch is freed, nothing copied
-      kern.unwind(this.#mark);
-      this.#rows = null;
-    }
+    this.#dropFailed();
     this.#pull();
     this.#mark = kern.mark();
     this.#N = N;
