@@ -19,7 +19,12 @@
  * - one SVG of the greedy curves per env (mean over seeds, min-max band), and with a baseline one
  *   chart of every condition's difference to it per env (dot and 95% CI);
  * - with more than one env, a summary table first: condition by env, the finished runs' values;
- * - a CSV beside the report with one line per run (every seed of every cell).
+ * - a CSV beside the report with one line per run (every seed of every cell), with its wall time;
+ * - with `--diagnostics` (training metrics of `metrics.jsonl`, e.g.
+ *   `bppo/grad_peer_over_own,losses/clip_frac,losses/approx_kl`), a table per env of each
+ *   condition's wall time per run and each metric's mean over a run's iterations, then over its
+ *   seeds (with the seeds' range), so a report says how hard each learner pushed, not only where
+ *   it got; the per-run means go in the CSV too.
  *
  * @module
  */
@@ -49,6 +54,40 @@ export interface RunEvals {
   readonly metric: "win_rate" | "return";
   /** `[env steps, greedy mean, stochastic mean]` per evaluation, in order. */
   readonly points: [number, number, number][];
+  /** Wall seconds to the last recorded iteration (resumed runs count every stretch; NaN: none). */
+  readonly wallS: number;
+  /** Per requested training metric, its mean over the run's iterations (NaN where never logged). */
+  readonly diagnostics: Readonly<Record<string, number>>;
+}
+
+/**
+ * A run's training diagnostics from its `metrics.jsonl`: the wall seconds of the last iteration
+ * and each key's mean over the iterations that logged a finite value.
+ * @param text the file's text ("" when absent)
+ * @param keys the metrics to average
+ * @returns wall seconds and the means
+ */
+export function diagnosticsOf(
+  text: string,
+  keys: readonly string[],
+): { wallS: number; diagnostics: Record<string, number> } {
+  const sums = keys.map(() => 0), counts = keys.map(() => 0);
+  let wallS = NaN;
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    const rec = JSON.parse(line) as Record<string, unknown>;
+    if (typeof rec.wall_s === "number") wallS = rec.wall_s;
+    keys.forEach((key, i) => {
+      const v = rec[key];
+      if (typeof v === "number" && Number.isFinite(v)) (sums[i]! += v), counts[i]!++;
+    });
+  }
+  return {
+    wallS,
+    diagnostics: Object.fromEntries(
+      keys.map((key, i) => [key, counts[i] ? sums[i]! / counts[i]! : NaN]),
+    ),
+  };
 }
 
 /**
@@ -70,11 +109,13 @@ export function conditionOf(dir: string): { condition: string; seed: number } {
  * Reads every run below the folders.
  * @param roots folders to search
  * @param metric `win_rate`, `return`, or `auto` (`win_rate` where the evaluations carry wins)
+ * @param diagnostics training metrics of `metrics.jsonl` to average per run
  * @returns the runs with at least one evaluation
  */
 export async function readRuns(
   roots: readonly string[],
   metric: "win_rate" | "return" | "auto",
+  diagnostics: readonly string[] = [],
 ): Promise<RunEvals[]> {
   const out: RunEvals[] = [];
   const walk = async (d: string): Promise<void> => {
@@ -94,7 +135,11 @@ export async function readRuns(
         return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
       };
       if (rows.length) {
+        const metrics = names.includes("metrics.jsonl")
+          ? await Deno.readTextFile(join(d, "metrics.jsonl"))
+          : "";
         out.push({
+          ...diagnosticsOf(metrics, diagnostics),
           env: String(cfg.env),
           ...conditionOf(basename(d)),
           // a summary of the whole budget (a stopped run's summary is of where it stopped)
@@ -203,16 +248,61 @@ function diff(xs: readonly number[], bs: readonly number[]): Omit<ForestRow, "la
   return { est: g.gap, lo: g.lo, hi: g.hi };
 }
 
+/** Three significant digits, no trailing zeros (diagnostics span 1e-4 to 1e2). */
+const sig = (x: number) => (Number.isFinite(x) ? String(Number(x.toPrecision(3))) : "-");
+
+/**
+ * One env's training diagnostics: per condition, the wall time per run and each metric's mean over
+ * its runs (each run's mean over its iterations), with the runs' range.
+ */
+function diagnosticsTable(
+  rs: readonly RunEvals[],
+  conds: readonly string[],
+  keys: readonly string[],
+): string[] {
+  const cell = (xs: number[]) => {
+    const v = xs.filter(Number.isFinite);
+    if (!v.length) return "-";
+    const mean = v.reduce((a, b) => a + b, 0) / v.length;
+    return v.length > 1 ? `${sig(mean)} [${sig(minOf(v))}, ${sig(maxOf(v))}]` : sig(mean);
+  };
+  const out = [
+    "",
+    "Training diagnostics: mean over runs [the runs' range] of each run's mean over its iterations (`metrics.jsonl`); wall time per run to its last iteration, in seconds (context, not a benchmark: the runs shared the machine with whatever else ran):",
+    "",
+    `| condition | wall s per run | ${keys.map((key) => `\`${key}\``).join(" | ")} |`,
+    `|---|---:|${keys.map(() => "---:").join("|")}|`,
+  ];
+  for (const c of conds) {
+    const cr = rs.filter((r) => r.condition === c);
+    const wall = cr.map((r) => r.wallS).filter(Number.isFinite);
+    const w = wall.length
+      ? `${Math.round(wall.reduce((a, b) => a + b, 0) / wall.length)} [${
+        Math.round(minOf(wall))
+      }, ${Math.round(maxOf(wall))}]`
+      : "-";
+    out.push(
+      `| ${c} | ${w} | ${
+        keys.map((key) => cell(cr.map((r) => r.diagnostics[key] ?? NaN))).join(" | ")
+      } |`,
+    );
+  }
+  return out;
+}
+
 /**
  * Every run as one CSV line: env, condition, seed, whether it finished, the env steps it reached,
  * the metric, its final greedy and stochastic values, and at the budget every run of its env
- * reached: that budget, the greedy value there and the greedy and stochastic areas to it.
+ * reached: that budget, the greedy value there and the greedy and stochastic areas to it; then its
+ * wall seconds and its training diagnostics (means over its iterations), when read.
  * @param runs the runs
  * @returns the CSV text
  */
 export function runsCsv(runs: readonly RunEvals[]): string {
+  const keys = [...new Set(runs.flatMap((r) => Object.keys(r.diagnostics)))];
   const head =
-    "env,condition,seed,finished,env_steps,metric,final_greedy,final_stochastic,matched_steps,greedy_at_matched,greedy_auc,stochastic_auc";
+    "env,condition,seed,finished,env_steps,metric,final_greedy,final_stochastic,matched_steps,greedy_at_matched,greedy_auc,stochastic_auc,wall_s" +
+    keys.map((key) => `,${key}`).join("");
   const common = new Map<string, number>();
   for (const r of runs) {
     common.set(r.env, Math.min(common.get(r.env) ?? Infinity, r.points.at(-1)![0]));
@@ -234,6 +324,8 @@ export function runsCsv(runs: readonly RunEvals[]): string {
       at(r, m),
       auc(r, m, 1),
       auc(r, m, 2),
+      r.wallS,
+      ...keys.map((key) => r.diagnostics[key] ?? NaN),
     ].join(",");
   });
   return [head, ...rows].join("\n") + "\n";
@@ -242,12 +334,13 @@ export function runsCsv(runs: readonly RunEvals[]): string {
 /**
  * The tables (and curves) of a set of runs.
  * @param runs the runs
- * @param o baseline condition and the plot file name of an env (each env's metric is its runs')
+ * @param o baseline condition, the plot file name of an env (each env's metric is its runs') and
+ *   the training metrics to tabulate per condition (read by `readRuns`)
  * @returns markdown and SVGs by file name
  */
 export function runsTable(
   runs: readonly RunEvals[],
-  o: { baseline?: string; svgName: (env: string) => string },
+  o: { baseline?: string; svgName: (env: string) => string; diagnostics?: readonly string[] },
 ): { md: string; svgs: Record<string, string> } {
   const lines: string[] = [], svgs: Record<string, string> = {};
   const envs = [...new Set(runs.map((r) => r.env))].sort();
@@ -334,6 +427,7 @@ export function runsTable(
       }
       panels.push({ title: `${env} (${metric}, ${k(common)})`, rows: forest });
     }
+    if (o.diagnostics?.length) lines.push(...diagnosticsTable(rs, conds, o.diagnostics));
     const series: Series[] = conds.map((c) => {
       const cr = rs.filter((r) => r.condition === c);
       const xs = [...new Set(cr.flatMap((r) => r.points.map((p) => p[0])))].sort((a, b) => a - b)
@@ -393,6 +487,9 @@ if (import.meta.main) {
       baseline: z.string().optional().describe("condition the others are tested against"),
       out: z.string().describe("the markdown report (its CSV of every run and SVGs beside it)"),
       title: z.string().default("Runs").describe("the report's title"),
+      diagnostics: z.string().default("").describe(
+        "training metrics of metrics.jsonl to average per condition, comma-separated (e.g. bppo/grad_peer_over_own,losses/clip_frac)",
+      ),
     }),
     {
       task: "runs:table",
@@ -400,7 +497,8 @@ if (import.meta.main) {
         "a campaign's table from its run folders, finished or not: budget reached, greedy and stochastic IQMs, matched-budget tests, curves",
     },
   );
-  const runs = await readRuns(list(flags.from), flags.metric);
+  const diagnostics = list(flags.diagnostics);
+  const runs = await readRuns(list(flags.from), flags.metric, diagnostics);
   if (!runs.length) {
     console.error(`Error: no runs with evaluations below --from ${flags.from}`);
     Deno.exit(2);
@@ -418,13 +516,16 @@ if (import.meta.main) {
   const { md, svgs } = runsTable(runs, {
     baseline: flags.baseline,
     svgName: (env) => `${stem}_${env.replace(/[^A-Za-z0-9]+/g, "_")}.svg`,
+    diagnostics,
   });
   const head = [
     `# ${flags.title}`,
     "",
     `Generated by \`deno task runs:table --from ${flags.from} --metric ${flags.metric}${
       flags.baseline ? ` --baseline ${flags.baseline}` : ""
-    }\` on ${new Date().toISOString().slice(0, 10)}: ${runs.length} runs, ${
+    }${diagnostics.length ? ` --diagnostics ${diagnostics.join(",")}` : ""}\` on ${
+      new Date().toISOString().slice(0, 10)
+    }: ${runs.length} runs, ${
       runs.filter((r) => r.finished).length
     } finished. Each run's last evaluation; intervals are 95% percentile-bootstrap CIs of the IQM over seeds from 5 runs on, else the range of the runs; p: two-sided permutation tests (uncorrected).`,
     "",

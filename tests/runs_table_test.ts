@@ -2,7 +2,14 @@
 // budget all of them reached, and greedy and stochastic values are read from evaluations.jsonl.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { conditionOf, readRuns, type RunEvals, runsCsv, runsTable } from "../scripts/runs_table.ts";
+import {
+  conditionOf,
+  diagnosticsOf,
+  readRuns,
+  type RunEvals,
+  runsCsv,
+  runsTable,
+} from "../scripts/runs_table.ts";
 import { script } from "./_helpers.ts";
 
 Deno.test("runs:table: sweep folder names give back the condition and seed", () => {
@@ -71,11 +78,11 @@ Deno.test("runs:table: partial runs are compared at the budget every run reached
   const csv = runsCsv(runs).trim().split("\n");
   assert.equal(csv.length, 4);
   assert.ok(
-    csv.includes("smax/3m,mat,1,false,200,win_rate,0.6,0.5,200,0.6,0.4,0.3"),
+    csv.includes("smax/3m,mat,1,false,200,win_rate,0.6,0.5,200,0.6,0.4,0.3,NaN"),
     csv.join("\n"),
   );
   assert.ok(
-    csv.includes("smax/3m,mat,0,true,300,win_rate,0.9,0.8,200,0.5,0.3,0.2"),
+    csv.includes("smax/3m,mat,0,true,300,win_rate,0.9,0.8,200,0.5,0.3,0.2,NaN"),
     csv.join("\n"),
   );
   await Deno.remove(dir, { recursive: true });
@@ -89,6 +96,8 @@ Deno.test("runs:table: from 5 seeds a side the difference to the baseline gets a
     finished: true,
     metric: "win_rate",
     points: [[100, g / 2, 0], [200, g, 0]],
+    wallS: NaN,
+    diagnostics: {},
   });
   const runs = [
     ...[0.6, 0.7, 0.8, 0.9, 1.0].map((g, i) => run("a", i, g)),
@@ -179,5 +188,54 @@ Deno.test("runs:table: a --baseline that names no condition is one line listing 
   );
   assert.equal(out.code, 2);
   assert.match(out.stderr, /--baseline MAPPO is not a condition of these runs; use one of: mappo/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runs:table: --diagnostics averages training metrics over iterations, then runs", async () => {
+  // one run's means: finite values only, a metric at 0 stays 0, one never logged is NaN
+  const text = [
+    { iteration: 1, wall_s: 5, "losses/clip_frac": 0.2, "bppo/x": 0, g: null },
+    { iteration: 2, wall_s: 9, "losses/clip_frac": 0.4, "bppo/x": 0 },
+  ].map((r) => JSON.stringify(r)).join("\n") + "\n";
+  const one = diagnosticsOf(text, ["losses/clip_frac", "bppo/x", "g"]);
+  assert.equal(one.wallS, 9, "wall time of the last iteration");
+  assert.ok(Math.abs(one.diagnostics["losses/clip_frac"]! - 0.3) < 1e-12);
+  assert.equal(one.diagnostics["bppo/x"], 0);
+  assert.ok(Number.isNaN(one.diagnostics["g"]));
+  // through readRuns and the table: two runs of one condition, one with no metrics.jsonl
+  const dir = await Deno.makeTempDir({ prefix: "baton_runs_table_" });
+  for (const [name, clip, wall] of [["bppo-s0", 0.1, 100], ["bppo-s1", 0.3, 300]] as const) {
+    const d = join(dir, name);
+    await Deno.mkdir(d);
+    await Deno.writeTextFile(join(d, "config.json"), JSON.stringify({ env: "smax/3m" }));
+    await Deno.writeTextFile(
+      join(d, "evaluations.jsonl"),
+      JSON.stringify({
+        env_steps: 100,
+        greedy: { returns: [0], wins: [1] },
+        stochastic: { returns: [0], wins: [0] },
+      }) + "\n",
+    );
+    await Deno.writeTextFile(
+      join(d, "metrics.jsonl"),
+      JSON.stringify({ iteration: 1, wall_s: wall, "losses/clip_frac": clip }) + "\n",
+    );
+  }
+  const runs = await readRuns([dir], "auto", ["losses/clip_frac", "bppo/grad_peer_over_own"]);
+  const { md } = runsTable(runs, {
+    svgName: () => "x.svg",
+    diagnostics: ["losses/clip_frac", "bppo/grad_peer_over_own"],
+  });
+  assert.match(
+    md,
+    /\| condition \| wall s per run \| `losses\/clip_frac` \| `bppo\/grad_peer_over_own` \|/,
+  );
+  // wall 200 [100, 300]; clip 0.2 [0.1, 0.3]; the peer ratio never logged
+  assert.match(md, /\| bppo \| 200 \[100, 300\] \| 0\.2 \[0\.1, 0\.3\] \| - \|/);
+  const csv = runsCsv(runs).trim().split("\n");
+  assert.match(csv[0]!, /,wall_s,losses\/clip_frac,bppo\/grad_peer_over_own$/);
+  assert.ok(csv[2]!.endsWith(",300,0.3,NaN"), csv[2]);
+  // without the flag, no table
+  assert.ok(!runsTable(runs, { svgName: () => "x.svg" }).md.includes("Training diagnostics"));
   await Deno.remove(dir, { recursive: true });
 });
