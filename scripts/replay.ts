@@ -21,7 +21,7 @@ import { defaultAlgoRegistry } from "../algos/mod.ts";
 import { type Recording, SmaxVecEnv } from "../envs/smax/smax.ts";
 import { replayHtml } from "../envs/smax/replay.ts";
 import { MamujocoVecEnv, type MujocoRecording } from "../envs/mamujoco/mamujoco.ts";
-import { mujocoReplayHtml } from "../envs/mamujoco/replay.ts";
+import { mujocoEpisodeLine, mujocoReplayHtml } from "../envs/mamujoco/replay.ts";
 import { type Scene, sceneReplayHtml, sceneSchema } from "../core/scene.ts";
 import { loadConfiguredPlugins, type PluginSandbox } from "../plugins/sandbox.ts";
 import { replayGif } from "./_gif.ts";
@@ -222,10 +222,7 @@ if (import.meta.main) {
     const rec = await recordEpisode(runDir, { seed: Number(values.seed) });
     if ("robot" in rec) {
       await Deno.writeTextFile(out, mujocoReplayHtml(rec, runDir));
-      const ret = rec.rewards.reduce((a, b) => a + b, 0);
-      console.log(
-        `${out}: ${rec.robot}, return ${ret.toFixed(1)} in ${rec.frames.length - 1} steps`,
-      );
+      console.log(`${out}: ${mujocoEpisodeLine(rec)}`);
       await gif(out, rec.frames.length);
     } else {
       await Deno.writeTextFile(out, replayHtml(rec, runDir));

@@ -7,7 +7,7 @@ import { defaultEnvRegistry } from "../envs/mod.ts";
 import { train } from "../core/trainer.ts";
 import { loadMujoco, MamujocoVecEnv } from "../envs/mamujoco/mamujoco.ts";
 import { ROBOTS } from "../envs/mamujoco/robots.ts";
-import { mujocoReplayHtml } from "../envs/mamujoco/replay.ts";
+import { mujocoEpisodeLine, mujocoReplayHtml } from "../envs/mamujoco/replay.ts";
 import { recordEpisode } from "../scripts/replay.ts";
 import { entries, smallConfig } from "./_helpers.ts";
 import { chromium } from "./_browser.ts";
@@ -85,6 +85,30 @@ Deno.test("HalfCheetah reward = (x_after - x_before) / dt - 0.1 |clip(a)|^2; act
     assert.ok(Math.abs(s.reward[0]! - want) < 1e-4, `step ${t}: ${s.reward[0]} vs ${want}`);
     assert.equal(s.done[0], 0, "HalfCheetah never terminates");
   }
+  await env.close();
+});
+
+Deno.test("a recorded episode splits its return into forward and control terms and counts clipped actions", async () => {
+  const env = await make("HalfCheetah", "2x3");
+  env.recordings = [];
+  await env.reset(1);
+  const actions = Float32Array.from([3, -0.5, 0.25, -7, 0.8, 0]); // 2 of 6 outside [-1, 1]
+  let ret = 0;
+  for (let t = 0; t < 10; t++) ret += (await env.step(actions)).reward[0]!;
+  const rec = env.recordings[0]!;
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  assert.equal(rec.forward.length, 10);
+  // HalfCheetah has no healthy reward and no contact cost: return = forward - control
+  assert.ok(Math.abs(sum(rec.forward) - sum(rec.control) - ret) < 1e-3);
+  // the control cost is paid on the clipped controls: 0.1 (1 + 0.25 + 0.0625 + 1 + 0.64) per step
+  assert.ok(Math.abs(sum(rec.control) - 10 * 0.1 * 2.9525) < 1e-4, String(sum(rec.control)));
+  assert.equal(rec.actions.count, 60);
+  assert.equal(rec.actions.outOfRange, 20);
+  assert.ok(Math.abs(rec.actions.absSum - 10 * 11.55) < 1e-4, "|3| + .5 + .25 + |-7| + .8 + 0");
+  assert.match(
+    mujocoEpisodeLine(rec),
+    /^HalfCheetah, return -?\d+\.\d in 10 steps \(forward -?\d+\.\d, control cost -3\.0, other 0\.0\); 33% of action components outside the actuator range \(mean \|action\| 1\.93\)$/,
+  );
   await env.close();
 });
 
@@ -189,4 +213,5 @@ Deno.test({
   assert.equal(count(/<line class="geom"/g), 8, "torso, head and 6 leg capsules (not the floor)");
   assert.match(dom, /<span id="step">20<\/span>/);
   assert.match(dom, /class="ground"/);
+  assert.match(dom, /<p id="terms">HalfCheetah, return -?\d+\.\d in 40 steps \(forward /);
 });

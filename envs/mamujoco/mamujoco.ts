@@ -72,6 +72,16 @@ export interface MujocoRecording {
   /** Per step: for each drawn geom x1, y1, x2, y2 (equal ends for spheres). */
   readonly frames: number[][];
   readonly rewards: number[];
+  /** Per step: the reward's forward-velocity term (weight included). */
+  readonly forward: number[];
+  /** Per step: the control cost paid (weight included, on the applied, clipped controls). */
+  readonly control: number[];
+  /**
+   * Over the episode: action components the policy emitted, how many fell outside their
+   * actuator's range (the env clips them: a policy pushing past the range pays the full control
+   * cost and gets nothing more for it), and the sum of their absolute values.
+   */
+  readonly actions: { count: number; outOfRange: number; absSum: number };
 }
 
 /** The batched MA-MuJoCo env. */
@@ -178,6 +188,9 @@ export class MamujocoVecEnv extends VecEnvBase {
         radii: this.#drawnGeoms().map((g) => (this.model.geom_size as Float64Array)[g * 3]!),
         frames: [this.#frame()],
         rewards: [],
+        forward: [],
+        control: [],
+        actions: { count: 0, outOfRange: 0, absSum: 0 },
       });
     }
   }
@@ -216,7 +229,7 @@ export class MamujocoVecEnv extends VecEnvBase {
     for (let e = 0; e < this.numEnvs; e++) {
       const d = this.datas[e];
       let v = this.#v(e);
-      let ctrlCost = 0;
+      let ctrlCost = 0, outOfRange = 0, absSum = 0, count = 0;
       for (let a = 0; a < n; a++) {
         const acts = this.actuators[a]!;
         for (let j = 0; j < acts.length; j++) {
@@ -230,6 +243,8 @@ export class MamujocoVecEnv extends VecEnvBase {
             : raw;
           v.ctrl[u] = c;
           ctrlCost += c * c;
+          if (c !== raw) outOfRange++;
+          absSum += Math.abs(raw), count++;
         }
       }
       const xBefore = robot.forwardFrom === "torso" ? v.xpos[3]! : v.qpos[0]!;
@@ -249,10 +264,10 @@ export class MamujocoVecEnv extends VecEnvBase {
         }
       }
       // Gymnasium v5: forward velocity + healthy reward - control cost - contact cost
+      const forward = robot.forwardWeight * ((xAfter - xBefore) / this.dt);
+      const control = robot.ctrlCost * ctrlCost;
       const reward = finite
-        ? robot.forwardWeight * ((xAfter - xBefore) / this.dt) +
-          (healthy ? robot.healthyReward : 0) - robot.ctrlCost * ctrlCost -
-          robot.contactCost * contact
+        ? forward + (healthy ? robot.healthyReward : 0) - control - robot.contactCost * contact
         : 0;
       buf.reward[e] = reward;
       buf.done[e] = healthy ? 0 : 1;
@@ -260,6 +275,10 @@ export class MamujocoVecEnv extends VecEnvBase {
         const rec = this.recordings[this.recordings.length - 1]!;
         rec.frames.push(this.#frame());
         rec.rewards.push(reward);
+        rec.forward.push(finite ? forward : 0);
+        rec.control.push(finite ? control : 0);
+        rec.actions.count += count, rec.actions.outOfRange += outOfRange;
+        rec.actions.absSum += absSum;
       }
     }
   }

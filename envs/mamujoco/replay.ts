@@ -9,6 +9,25 @@ import { esc, playerScript } from "../_replay_page.ts";
 import type { MujocoRecording } from "./mamujoco.ts";
 
 /**
+ * One line on a MuJoCo episode: its return split into the forward term, the control cost and the
+ * rest (healthy reward, contact cost), and how much of what the policy emitted the env clipped.
+ * @param rec the recorded episode
+ * @returns e.g. `HalfCheetah, return -591.2 in 1000 steps (forward 8.8, control cost -600.0, other
+ *   0.0); 100% of action components outside the actuator range (mean |action| 4.70)`
+ */
+export function mujocoEpisodeLine(rec: MujocoRecording): string {
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const ret = sum(rec.rewards), fwd = sum(rec.forward), ctl = sum(rec.control);
+  const a = rec.actions, n = Math.max(1, a.count);
+  const other = ret - fwd + ctl, f1 = (x: number) => (Math.abs(x) < 0.05 ? 0 : x).toFixed(1);
+  return `${rec.robot}, return ${ret.toFixed(1)} in ${rec.frames.length - 1} steps (forward ${
+    fwd.toFixed(1)
+  }, control cost ${(-ctl).toFixed(1)}, other ${f1(other)}); ${
+    Math.round((100 * a.outOfRange) / n)
+  }% of action components outside the actuator range (mean |action| ${(a.absSum / n).toFixed(2)})`;
+}
+
+/**
  * Renders a recording as an HTML page.
  * @param rec the recorded episode
  * @param title page title (for example the run directory)
@@ -25,6 +44,7 @@ svg{background:#eef2f6;border:1px solid #999}
 .geom{stroke:#b5651d;stroke-linecap:round}.ground{stroke:#556;stroke-width:2}.tick{stroke:#99a}
 </style></head><body>
 <h1>${esc(rec.robot)}: return ${ret.toFixed(1)} over ${rec.frames.length - 1} steps</h1>
+<p id="terms">${esc(mujocoEpisodeLine(rec))}</p>
 <p>${esc(title)}. ${
     rec.view === "side" ? "Side view (x right, z up)" : "Top view (x right, y up)"
   }, camera follows the robot.
