@@ -61,21 +61,43 @@ export interface RunEvals {
 }
 
 /**
+ * The records of a JSON-lines file a live run may be appending to: a last line without its newline
+ * that does not parse yet is left out (the next read gets it); any other bad line is an error
+ * naming the file and line.
+ * @param text the file's text
+ * @param file its path, for the error
+ * @returns the records
+ */
+export function jsonLines(text: string, file: string): Record<string, unknown>[] {
+  const lines = text.split("\n"), out: Record<string, unknown>[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i]!.trim()) continue;
+    try {
+      out.push(JSON.parse(lines[i]!));
+    } catch {
+      if (i === lines.length - 1) break; // being written
+      throw new Error(`${file} line ${i + 1} is not JSON: the run folder is damaged`);
+    }
+  }
+  return out;
+}
+
+/**
  * A run's training diagnostics from its `metrics.jsonl`: the wall seconds of the last iteration
  * and each key's mean over the iterations that logged a finite value.
  * @param text the file's text ("" when absent)
  * @param keys the metrics to average
+ * @param file its path, for errors
  * @returns wall seconds and the means
  */
 export function diagnosticsOf(
   text: string,
   keys: readonly string[],
+  file = "metrics.jsonl",
 ): { wallS: number; diagnostics: Record<string, number> } {
   const sums = keys.map(() => 0), counts = keys.map(() => 0);
   let wallS = NaN;
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    const rec = JSON.parse(line) as Record<string, unknown>;
+  for (const rec of jsonLines(text, file)) {
     if (typeof rec.wall_s === "number") wallS = rec.wall_s;
     keys.forEach((key, i) => {
       const v = rec[key];
@@ -123,8 +145,9 @@ export async function readRuns(
     for await (const e of Deno.readDir(d)) names.push(e.name);
     if (names.includes("evaluations.jsonl") && names.includes("config.json")) {
       const cfg = JSON.parse(await Deno.readTextFile(join(d, "config.json")));
-      const rows = (await Deno.readTextFile(join(d, "evaluations.jsonl"))).split("\n")
-        .filter((l) => l.trim()).map((l) => JSON.parse(l));
+      const evals = join(d, "evaluations.jsonl");
+      // deno-lint-ignore no-explicit-any
+      const rows = jsonLines(await Deno.readTextFile(evals), evals) as any[];
       const m = metric !== "auto"
         ? metric
         : rows.some((r) => Array.isArray(r.greedy?.wins) && r.greedy.wins.length)
@@ -135,11 +158,10 @@ export async function readRuns(
         return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
       };
       if (rows.length) {
-        const metrics = names.includes("metrics.jsonl")
-          ? await Deno.readTextFile(join(d, "metrics.jsonl"))
-          : "";
+        const mf = join(d, "metrics.jsonl");
+        const metrics = names.includes("metrics.jsonl") ? await Deno.readTextFile(mf) : "";
         out.push({
-          ...diagnosticsOf(metrics, diagnostics),
+          ...diagnosticsOf(metrics, diagnostics, mf),
           env: String(cfg.env),
           ...conditionOf(basename(d)),
           // a summary of the whole budget (a stopped run's summary is of where it stopped)
@@ -498,7 +520,16 @@ if (import.meta.main) {
     },
   );
   const diagnostics = list(flags.diagnostics);
-  const runs = await readRuns(list(flags.from), flags.metric, diagnostics);
+  for (const root of list(flags.from)) {
+    if (!(await Deno.stat(root).then((st) => st.isDirectory, () => false))) {
+      console.error(`Error: --from ${root} is not a folder; pass the campaign's run folders`);
+      Deno.exit(2);
+    }
+  }
+  const runs = await readRuns(list(flags.from), flags.metric, diagnostics).catch((e: Error) => {
+    console.error(`Error: ${e.message}`);
+    return Deno.exit(2);
+  });
   if (!runs.length) {
     console.error(`Error: no runs with evaluations below --from ${flags.from}`);
     Deno.exit(2);

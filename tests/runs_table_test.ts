@@ -5,6 +5,7 @@ import { join } from "node:path";
 import {
   conditionOf,
   diagnosticsOf,
+  jsonLines,
   readRuns,
   type RunEvals,
   runsCsv,
@@ -188,6 +189,15 @@ Deno.test("runs:table: a --baseline that names no condition is one line listing 
   );
   assert.equal(out.code, 2);
   assert.match(out.stderr, /--baseline MAPPO is not a condition of these runs; use one of: mappo/);
+  // a damaged run folder and a missing --from folder: one line each, exit 2
+  await Deno.writeTextFile(join(d, "evaluations.jsonl"), '{"env_steps":1}\nxx\n{}\n');
+  const bad = await script("scripts/runs_table.ts", "--from", dir, "--out", join(dir, "t.md"));
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /evaluations\.jsonl line 2 is not JSON/);
+  const gone = join(dir, "nope");
+  const miss = await script("scripts/runs_table.ts", "--from", gone, "--out", join(dir, "t.md"));
+  assert.equal(miss.code, 2);
+  assert.match(miss.stderr, /--from .*nope is not a folder/);
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -238,4 +248,13 @@ Deno.test("runs:table: --diagnostics averages training metrics over iterations, 
   // without the flag, no table
   assert.ok(!runsTable(runs, { svgName: () => "x.svg" }).md.includes("Training diagnostics"));
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runs:table: a live run's half-written last line is left out; a bad line inside is an error", () => {
+  assert.deepEqual(jsonLines('{"a":1}\n{"a":2}\n{"a":', "m.jsonl"), [{ a: 1 }, { a: 2 }]);
+  assert.deepEqual(jsonLines('{"a":1}\n\n', "m.jsonl"), [{ a: 1 }]);
+  assert.throws(
+    () => jsonLines('{"a":1}\n{"a":\n{"a":3}\n', "runs/x/m.jsonl"),
+    /runs\/x\/m\.jsonl line 2 is not JSON/,
+  );
 });
