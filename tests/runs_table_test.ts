@@ -13,6 +13,22 @@ import {
 } from "../scripts/runs_table.ts";
 import { script } from "./_helpers.ts";
 
+/** A smax/3m run folder `dir/name` with one evaluation at 100 env steps (greedy won, stochastic lost). */
+async function oneEvalRun(dir: string, name: string): Promise<string> {
+  const d = join(dir, name);
+  await Deno.mkdir(d);
+  await Deno.writeTextFile(join(d, "config.json"), JSON.stringify({ env: "smax/3m" }));
+  await Deno.writeTextFile(
+    join(d, "evaluations.jsonl"),
+    JSON.stringify({
+      env_steps: 100,
+      greedy: { returns: [0], wins: [1] },
+      stochastic: { returns: [0], wins: [0] },
+    }) + "\n",
+  );
+  return d;
+}
+
 Deno.test("runs:table: sweep folder names give back the condition and seed", () => {
   assert.deepEqual(conditionOf("bppo_estimator=pathwise-s3"), {
     condition: "bppo:estimator=pathwise",
@@ -167,17 +183,7 @@ Deno.test("runs:table: --metric auto reads win rates where an env reports wins, 
 
 Deno.test("runs:table: a --baseline that names no condition is one line listing the conditions", async () => {
   const dir = await Deno.makeTempDir({ prefix: "baton_runs_table_" });
-  const d = join(dir, "mappo-s0");
-  await Deno.mkdir(d);
-  await Deno.writeTextFile(join(d, "config.json"), JSON.stringify({ env: "smax/3m" }));
-  await Deno.writeTextFile(
-    join(d, "evaluations.jsonl"),
-    JSON.stringify({
-      env_steps: 100,
-      greedy: { returns: [0], wins: [1] },
-      stochastic: { returns: [0], wins: [0] },
-    }) + "\n",
-  );
+  const d = await oneEvalRun(dir, "mappo-s0");
   const out = await script(
     "scripts/runs_table.ts",
     "--from",
@@ -212,20 +218,10 @@ Deno.test("runs:table: --diagnostics averages training metrics over iterations, 
   assert.ok(Math.abs(one.diagnostics["losses/clip_frac"]! - 0.3) < 1e-12);
   assert.equal(one.diagnostics["bppo/x"], 0);
   assert.ok(Number.isNaN(one.diagnostics["g"]));
-  // through readRuns and the table: two runs of one condition, one with no metrics.jsonl
+  // through readRuns and the table: two runs of one condition
   const dir = await Deno.makeTempDir({ prefix: "baton_runs_table_" });
   for (const [name, clip, wall] of [["bppo-s0", 0.1, 100], ["bppo-s1", 0.3, 300]] as const) {
-    const d = join(dir, name);
-    await Deno.mkdir(d);
-    await Deno.writeTextFile(join(d, "config.json"), JSON.stringify({ env: "smax/3m" }));
-    await Deno.writeTextFile(
-      join(d, "evaluations.jsonl"),
-      JSON.stringify({
-        env_steps: 100,
-        greedy: { returns: [0], wins: [1] },
-        stochastic: { returns: [0], wins: [0] },
-      }) + "\n",
-    );
+    const d = await oneEvalRun(dir, name);
     await Deno.writeTextFile(
       join(d, "metrics.jsonl"),
       JSON.stringify({ iteration: 1, wall_s: wall, "losses/clip_frac": clip }) + "\n",
