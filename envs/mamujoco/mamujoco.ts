@@ -230,6 +230,7 @@ export class MamujocoVecEnv extends VecEnvBase {
       const d = this.datas[e];
       let v = this.#v(e);
       let ctrlCost = 0, outOfRange = 0, absSum = 0, count = 0;
+      const recording = e === 0 && !!this.recordings?.length; // the counts are for the replay only
       for (let a = 0; a < n; a++) {
         const acts = this.actuators[a]!;
         for (let j = 0; j < acts.length; j++) {
@@ -243,8 +244,10 @@ export class MamujocoVecEnv extends VecEnvBase {
             : raw;
           v.ctrl[u] = c;
           ctrlCost += c * c;
-          if (c !== raw) outOfRange++;
-          absSum += Math.abs(raw), count++;
+          if (recording) {
+            if (c !== raw) outOfRange++;
+            absSum += Math.abs(raw), count++;
+          }
         }
       }
       const xBefore = robot.forwardFrom === "torso" ? v.xpos[3]! : v.qpos[0]!;
@@ -271,8 +274,8 @@ export class MamujocoVecEnv extends VecEnvBase {
         : 0;
       buf.reward[e] = reward;
       buf.done[e] = healthy ? 0 : 1;
-      if (e === 0 && this.recordings?.length) {
-        const rec = this.recordings[this.recordings.length - 1]!;
+      if (recording) {
+        const rec = this.recordings![this.recordings!.length - 1]!;
         rec.frames.push(this.#frame());
         rec.rewards.push(reward);
         rec.forward.push(finite ? forward : 0);
